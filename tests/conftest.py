@@ -1,0 +1,41 @@
+"""Shared fixtures: offline mode, one embedding model per session, a fresh store per test."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings  # noqa: E402
+
+SHARED_DIR = PROJECT_DIR.parent / "shared"
+SAMPLE_FILE = SAMPLE_DIR / "000_28f78fd29aa67d47.txt"
+SAMPLE_ID = "000_28f78fd29aa67d47"
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED_DIR / "corpus").is_dir(), reason="../shared (corpus and benchmarks) is not present beside the project"
+)
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    """Built models are cached across runs (CCHC_CACHE_DIR or data/cache)."""
+    path = Path(os.environ.get("CCHC_CACHE_DIR") or PROJECT_DIR / "data" / "cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture()
+def settings(tmp_path: Path, cache_dir: Path) -> Settings:
+    return Settings(data_dir=tmp_path, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def embedder(cache_dir: Path):
+    from vectorstore.embeddings import Embedder
+
+    return Embedder.from_settings(Settings(cache_dir=cache_dir))

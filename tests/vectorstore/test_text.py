@@ -1,0 +1,75 @@
+import unicodedata
+
+import pytest
+
+from vectorstore.text import clean_whitespace, decode_bytes, fold, has_diacritics, normalize, words
+
+VI = "Thủ tướng yêu cầu hoàn thành kết nối dữ liệu TTHC, chấm dứt tình trạng đùn đẩy trách nhiệm."
+
+
+def test_normalize_makes_nfd_input_nfc():
+    nfd = unicodedata.normalize("NFD", VI)
+    assert nfd != VI
+    assert normalize(nfd) == VI
+    assert unicodedata.is_normalized("NFC", normalize(nfd))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("hoà", "hòa"), ("Hoá đơn", "Hóa đơn"), ("thuỷ lợi", "thủy lợi"), ("khoẻ", "khỏe"), ("quý", "quý")],
+)
+def test_normalize_moves_old_tone_placement(old, new):
+    assert normalize(old) == new
+
+
+def test_normalize_keeps_tone_on_closed_syllables():
+    assert normalize("hoàn thành, toán, khuyến khích") == "hoàn thành, toán, khuyến khích"
+
+
+def test_normalize_removes_invisible_and_unifies_spaces():
+    assert normalize("cán\u200b bộ\u00a0công\ufeff chức\r\nmới") == "cán bộ công chức\nmới"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_decode_bytes_unicode_encodings(encoding):
+    assert normalize(decode_bytes(VI.encode(encoding))) == VI
+
+
+TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
+
+
+def to_cp1258(text: str) -> bytes:
+    """Windows-1258 keeps base letters precomposed (ư, ơ, â) and tone marks combining."""
+    out = []
+    for ch in text:
+        parts = unicodedata.normalize("NFD", ch)
+        tones = "".join(c for c in parts if c in TONE_MARKS)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in TONE_MARKS))
+        out.append(base + tones)
+    return "".join(out).encode("cp1258")
+
+
+def test_decode_bytes_windows_1258():
+    data = to_cp1258(VI)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    assert normalize(decode_bytes(data)) == VI
+
+
+def test_fold_strips_diacritics_and_maps_d():
+    assert fold("Thủ tục cấp lại Căn cước, ĐỊA CHỈ") == "thu tuc cap lai can cuoc, dia chi"
+    assert fold(unicodedata.normalize("NFD", "đường")) == "duong"
+
+
+def test_has_diacritics():
+    assert has_diacritics("thủ tục")
+    assert has_diacritics("dang ky tam tru đi")
+    assert not has_diacritics("thu tuc cap lai cccd")
+
+
+def test_words_keeps_codes():
+    assert words("Nghị định 23/2015/NĐ-CP, khoản 2.") == ["nghị", "định", "23", "2015", "nđ-cp", "khoản", "2"]
+
+
+def test_clean_whitespace():
+    assert clean_whitespace("  a \t b \n\n\n\n c  ") == "a b\n\nc"

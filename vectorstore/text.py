@@ -1,0 +1,79 @@
+"""Vietnamese text normalisation: decoding, NFC, tone placement, invisible characters, diacritic folding.
+
+Pure functions; every module that stores or compares Vietnamese text goes through here.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000"), " ")
+
+# Old ("hoà", "thuý") -> traditional/dominant ("hòa", "thúy") tone placement for open oa/oe/uy syllables.
+_TONES = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook, dot below
+_OLD_TONE = re.compile(
+    r"(?<![qQ])(?:([oO])([aAeE])|([uU])([yY]))([" + _TONES + r"])(?![^\W\d_]|[\u0300-\u036f])"
+)
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode file bytes: UTF-8 (with/without BOM), UTF-16 (BOM), else Windows-1258. Raises ValueError."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if _looks_utf16_without_bom(data):
+        return data.decode("utf-16-le")
+    try:
+        return data.decode("cp1258")
+    except UnicodeDecodeError as exc:  # pragma: no cover - cp1258 maps almost every byte
+        raise ValueError(f"undecodable text: {exc}") from exc
+
+
+def _looks_utf16_without_bom(data: bytes) -> bool:
+    sample = data[:2000]
+    return len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4
+
+
+def normalize(text: str) -> str:
+    """NFC with traditional tone placement, no invisible characters, unified spaces and line ends."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE).translate(_SPACES)
+    decomposed = unicodedata.normalize("NFD", text)
+    decomposed = _OLD_TONE.sub(_move_tone, decomposed)
+    return unicodedata.normalize("NFC", decomposed)
+
+
+def _move_tone(match: re.Match[str]) -> str:
+    first, second = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    return first + match.group(5) + second
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip every diacritic, map đ->d: 'Thủ tục cấp lại CCCD' -> 'thu tuc cap lai cccd'."""
+    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+_WORD = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens (syllables; keeps 'nđ-cp', '23/2015' parts as tokens)."""
+    return _WORD.findall(text.lower())
+
+
+def has_diacritics(text: str) -> bool:
+    """True when any letter carries a Vietnamese diacritic (or is đ)."""
+    return fold(text) != text.lower()
+
+
+def clean_whitespace(text: str) -> str:
+    """Collapse runs of spaces/tabs, trim lines, keep at most one blank line between paragraphs."""
+    lines = [re.sub(r"[ \t\f\v]+", " ", line).strip() for line in text.split("\n")]
+    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return out.strip()
