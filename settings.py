@@ -33,8 +33,9 @@ class Settings(BaseSettings):
     # --- embeddings & chunking ---------------------------------------------
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # or any sentence-transformers name/path
     embedding_batch_size: int = 16
-    chunk_tokens: int = 200  # incl. the "passage: " prefix and special tokens
+    chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
     chunk_overlap_tokens: int = 40
+    ingest_batch_chunks: int = 256  # chunks embedded and committed together
 
     # --- retrieval -------------------------------------------------------------
     k: int = 5
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     generator: Literal["extractive", "openai", "local"] = "extractive"
     prompt_name: str = "answer"
     prompt_version: str | None = None  # None -> latest
-    refusal_threshold: float = 0.0  # calibrated by bot.eval; see README
+    refusal_threshold: float = 0.5  # calibrated with bot.eval on the team's question sets; see README
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_model: str = "local"
     openai_api_key: SecretStr = SecretStr("not-needed")

@@ -147,7 +147,7 @@ def _parse(path: Path, name: str, version: str) -> PromptTemplate:
         raise ValueError(f"{path}: missing string keys {missing}")
     if (data["name"], data["version"]) != (name, version):
         raise ValueError(f"{path}: declares {data['name']}@{data['version']}, expected {name}@{version}")
-    examples = tuple(dict(e) for e in data.get("examples", []))
+    examples = tuple({k: v.strip() if isinstance(v, str) else v for k, v in e.items()} for e in data.get("examples", []))
     for text in [data["system"], data["template"], *(e.get("answer", "") for e in examples)]:
         unknown = _fields(text) - ALLOWED_FIELDS
         if unknown:

@@ -1,0 +1,172 @@
+"""The web app: ``python app.py`` (host, port and root path from Settings: CCHC_HOST, CCHC_PORT, CCHC_ROOT_PATH).
+
+A thin Gradio client over ``bot/``: four tabs (citizens' Q&A, verbatim wording lookup for staff, a prompt lab
+for developers, and an admin tab when CCHC_ADMIN_USER/CCHC_ADMIN_PASSWORD are set) and three API endpoints
+("ask", "retrieve", "lookup_wording") for ``gradio_client`` or plain HTTP. ``build_app(service, settings)``
+builds everything without global state; ``main()`` creates the service and launches.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from bot.feedback import FeedbackStore  # noqa: E402
+from bot.service import ChatService  # noqa: E402
+from bot.wording import WordingIndex, lookup_wording  # noqa: E402
+from settings import Settings  # noqa: E402
+from webui import render  # noqa: E402
+from webui.admin import admin_enabled, build_admin_tab  # noqa: E402
+from webui.assets import CSS, HEAD  # noqa: E402
+from webui.chat import build_chat_tab  # noqa: E402
+from webui.context import AppContext, Readiness, prepare  # noqa: E402
+from webui.lab import build_lab_tab  # noqa: E402
+from webui.wording_tab import build_wording_tab  # noqa: E402
+
+log = logging.getLogger("cchc.app")
+
+TITLE = "Trợ lý chính sách cải cách hành chính"
+MAX_API_K = 50
+
+
+def status_html(readiness: Readiness) -> str:
+    state = "failed" if readiness.failed else "ready" if readiness.ready else "loading"
+    return f'<div class="status {state}" data-state="{state}">{render.esc(readiness.message)}</div>'
+
+
+def build_app(service: ChatService, settings: Settings, *, prepare_store: bool = True) -> gr.Blocks:
+    """The whole UI and API over ``service``. With ``prepare_store`` a background thread ingests the bundled
+    sample when the store is empty (the page says when it is ready); otherwise the app is ready at once."""
+    readiness = Readiness()
+    ctx = AppContext(service=service, settings=settings, feedback=FeedbackStore.from_settings(settings),
+                     wording=WordingIndex(service.store), readiness=readiness)
+    if prepare_store:
+        threading.Thread(target=prepare, args=(service, readiness), name="cchc-prepare", daemon=True).start()
+    else:
+        stats = service.store.stats()
+        readiness.done(f"Sẵn sàng: {stats['documents']} tài liệu, {stats['chunks']} đoạn văn bản.")
+
+    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+        gr.Markdown(f"# {TITLE}\nHỏi đáp về cải cách hành chính (CCHC) với câu trả lời trích nguyên văn từ tài liệu, "
+                    "có dẫn nguồn.", elem_id="app-header")
+        status = gr.HTML(status_html(readiness), elem_id="status")
+        timer = gr.Timer(1.0, active=not readiness.ready)
+
+        def tick() -> tuple[str, Any]:
+            return status_html(readiness), gr.Timer(active=not readiness.ready)
+
+        timer.tick(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
+        demo.load(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
+
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap"):
+            with gr.Tab("Hỏi đáp", id="chat", elem_id="tab-chat"):
+                build_chat_tab(ctx)
+            with gr.Tab("Tra cứu nguyên văn", id="wording", elem_id="tab-wording"):
+                build_wording_tab(ctx)
+            with gr.Tab("Thử prompt", id="lab", elem_id="tab-lab"):
+                build_lab_tab(ctx)
+            if admin_enabled(settings):
+                with gr.Tab("Quản trị", id="admin", elem_id="tab-admin"):
+                    build_admin_tab(ctx)
+
+        _register_api(ctx)
+    demo.cchc_context = ctx  # type: ignore[attr-defined] - for tests and scripts
+    return demo
+
+
+def _register_api(ctx: AppContext) -> None:
+    """The public endpoints: stable names, JSON in and out."""
+
+    def _wait() -> None:
+        if not ctx.readiness.wait(600) or ctx.readiness.failed:
+            raise gr.Error(ctx.readiness.message)
+
+    def ask(question: str, history: list[list[str]] | None = None, k: int | None = None) -> dict:
+        """Answer a question from the documents, with verbatim citations.
+
+        history: previous turns as [[question, answer], ...] for follow-up questions. k: passages to retrieve.
+        Returns Answer.to_dict(): answer, refused, citations (n, doc_id, title, kind, comment_no, source, quote,
+        char_start, char_end), retrieved, prompt_version, timings_ms, standalone_question, notices, generator.
+        """
+        _wait()
+        question = " ".join((question or "").split())
+        if not question:
+            raise gr.Error("Câu hỏi trống.")
+        turns = [(str(t[0]), str(t[1])) for t in (history or []) if isinstance(t, (list, tuple)) and len(t) >= 2]
+        answer = ctx.service.ask(question[:2000], history=turns[-8:], k=_k(k))
+        return answer.to_dict()
+
+    def retrieve(question: str, k: int = 5, by_doc: bool = False) -> list[dict]:
+        """The k passages (chunks) nearest to the question, with fused scores and document offsets."""
+        _wait()
+        question = " ".join((question or "").split())
+        if not question:
+            raise gr.Error("Câu hỏi trống.")
+        hits = ctx.service.retrieve(question[:2000], k=_k(k), by_doc=bool(by_doc))
+        return [h.to_dict(i) for i, h in enumerate(hits, start=1)]
+
+    def lookup_wording_api(phrase: str, limit: int = 10) -> list[dict]:
+        """Where the documents say this phrase: exact matches first, then the nearest wordings, each with its
+        paragraph, position (doc_id, paragraph_no, char_start, char_end) and a word diff."""
+        _wait()
+        matches = lookup_wording(ctx.service, phrase or "", limit=max(1, min(50, int(limit or 10))), index=ctx.wording)
+        return [m.to_dict() for m in matches]
+
+    gr.api(ask, api_name="ask", concurrency_limit=2)
+    gr.api(retrieve, api_name="retrieve", concurrency_limit=4)
+    gr.api(lookup_wording_api, api_name="lookup_wording", concurrency_limit=4)
+
+
+def _k(k: int | None) -> int | None:
+    return None if k in (None, 0) else max(1, min(MAX_API_K, int(k)))
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes css/head there, not in ``gr.Blocks``)."""
+    return {
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "root_path": settings.root_path or None,
+        "max_file_size": f"{settings.upload_max_mb}mb",
+        "css": CSS,
+        "head": HEAD,
+        "footer_links": ["api"],
+        "show_error": True,
+        "ssr_mode": False,
+    }
+
+
+def launch(demo: gr.Blocks, settings: Settings, **overrides: Any) -> Any:
+    demo.queue(default_concurrency_limit=1)
+    return demo.launch(**{**launch_options(settings), **overrides})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app.py", description=TITLE)
+    parser.add_argument("--host", help="địa chỉ lắng nghe (mặc định CCHC_HOST hoặc 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="cổng (mặc định CCHC_PORT hoặc 7860)")
+    parser.add_argument("--root-path", help="đường dẫn gốc khi chạy sau reverse proxy (CCHC_ROOT_PATH)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.load(host=args.host, port=args.port, root_path=args.root_path)
+    service = ChatService(settings)
+    demo = build_app(service, settings)
+    try:
+        launch(demo, settings)
+    finally:
+        service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Retrieval/answer benchmarks through the evaluation harness (``bot.eval``).
+
+    python benchmarks/retrieval.py alqac      # ALQAC 2023: 2,249 articles, 210 questions
+    python benchmarks/retrieval.py phapdien   # the team's citizen questions over the pháp điển corpus
+    python benchmarks/retrieval.py sample     # the team's question set on the bundled sample
+
+Each ingests its corpus into data/bench-stores/NAME (idempotent: unchanged input re-ingests in
+seconds) and compares BM25-only, dense-only and the hybrid in one run. Reports go to reports/NAME/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot import eval as harness  # noqa: E402
+from ingest.pipeline import Ingestor  # noqa: E402
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings  # noqa: E402
+
+SHARED = PROJECT_DIR.parent / "shared"
+CONFIGS = [
+    "bm25:weight_dense=0,weight_bm25=1,weight_bm25_folded=1",
+    "dense:weight_dense=1,weight_bm25=0,weight_bm25_folded=0",
+    "hybrid",
+]
+
+
+def alqac_questions(out: Path) -> Path:
+    rows = []
+    for line in (SHARED / "bench/alqac2023/queries.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        rows.append({"id": q["qid"], "question": q["question"], "positive_ids": q["positive_ids"],
+                     "variant": "gov_related" if q.get("gov_related") else "other"})
+    out.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", choices=["alqac", "phapdien", "sample"])
+    parser.add_argument("--configs", nargs="*", default=CONFIGS)
+    parser.add_argument("--no-ask", action="store_true")
+    parser.add_argument("--limit", type=int)
+    args = parser.parse_args()
+    store = PROJECT_DIR / "data" / "bench-stores" / args.dataset
+    tmp = Path(tempfile.mkdtemp(prefix="bench-q-"))
+    if args.dataset == "alqac":
+        corpus, questions = SHARED / "bench/alqac2023/corpus.jsonl", alqac_questions(tmp / "alqac.jsonl")
+    elif args.dataset == "phapdien":
+        corpus, questions = SHARED / "corpus/phapdien/corpus.jsonl", PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl"
+    else:
+        corpus, questions = SAMPLE_DIR, PROJECT_DIR / "data/questions/sample.jsonl"
+    if not corpus.exists():
+        print(f"missing {corpus}: this benchmark needs ../shared", file=sys.stderr)
+        return 2
+    summary = Ingestor(Settings.load(store_dir=store)).run([corpus])
+    print(f"store {store}: {summary.documents} documents, {summary.chunks_added} chunks added", file=sys.stderr)
+    argv = ["--questions", str(questions), "--store", str(store), "--report", str(PROJECT_DIR / "reports" / args.dataset)]
+    for cfg in args.configs:
+        argv += ["--config", cfg]
+    if args.no_ask:
+        argv.append("--no-ask")
+    if args.limit:
+        argv += ["--limit", str(args.limit)]
+    return harness.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

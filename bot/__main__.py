@@ -1,0 +1,106 @@
+"""Stable CLI (scripts and evaluations rely on it):
+
+    python -m bot ask "QUESTION" [--json] [--store DIR] [--k N] [--generator NAME]
+    python -m bot retrieve "QUESTION" --json [--k N] [--by-doc]
+    both: --batch FILE.jsonl (rows {"id", "question"}) -> one JSON line per row, model loaded once.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from settings import Settings
+from vectorstore.records import KINDS
+
+
+def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    if args.batch:
+        with open(args.batch, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    question = str(row["question"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise SystemExit(f"Lỗi: dòng {number} của {args.batch} không hợp lệ ({exc}); cần {{\"id\", \"question\"}}")
+                yield {"id": row.get("id", str(number)), "question": question}
+    elif args.question:
+        yield {"id": None, "question": args.question}
+    else:
+        raise SystemExit("Lỗi: cần một câu hỏi hoặc --batch FILE.jsonl")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Hỏi đáp chính sách CCHC có trích dẫn.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("ask", "retrieve"):
+        p = sub.add_parser(name)
+        p.add_argument("question", nargs="?")
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--store", type=Path)
+        p.add_argument("--k", type=int)
+        p.add_argument("--batch", type=Path)
+        p.add_argument("--kind", action="append", choices=KINDS, help="chỉ tìm trong loại tài liệu này")
+        if name == "ask":
+            p.add_argument("--generator", choices=["extractive", "openai", "local"])
+            p.add_argument("--prompt-version")
+        else:
+            p.add_argument("--by-doc", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    from bot.service import ChatService
+    from vectorstore.store import StoreError
+
+    settings = Settings.load(store_dir=args.store)
+    try:
+        service = ChatService(settings)
+    except StoreError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    if not service.store.stats()["chunks"]:
+        print("Kho dữ liệu trống: hãy nạp tài liệu trước (python -m ingest ĐƯỜNG_DẪN) hoặc chạy python app.py.",
+              file=sys.stderr)
+    try:
+        for row in _rows(args):
+            if args.command == "ask":
+                answer = service.ask(row["question"], k=args.k, kinds=args.kind, generator=args.generator,
+                                     prompt_version=args.prompt_version, id=row["id"])
+                if args.json or args.batch:
+                    print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+                else:
+                    print(_render_answer(answer))
+            else:
+                started = time.perf_counter()
+                hits = service.retrieve(row["question"], k=args.k, by_doc=args.by_doc, kinds=args.kind)
+                out = {"id": row["id"], "question": row["question"],
+                       "retrieved": [h.to_dict(i) for i, h in enumerate(hits, start=1)],
+                       "timings_ms": {"retrieve": round((time.perf_counter() - started) * 1000, 1)}}
+                if args.json or args.batch:
+                    print(json.dumps(out, ensure_ascii=False), flush=True)
+                else:
+                    for h in out["retrieved"]:
+                        print(f"{h['rank']:>2}. [{h['doc_id']}] {h['score']:.4f} {h['title']}\n    {h['text'][:200]}")
+    finally:
+        service.close()
+    return 0
+
+
+def _render_answer(answer: Any) -> str:
+    lines = [answer.answer, ""]
+    for c in answer.citations:
+        where = f"bình luận số {c.comment_no}" if c.comment_no else c.kind
+        lines.append(f"[{c.n}] {c.title} ({where}) — “{c.quote}”")
+    lines += [f"({n})" for n in answer.notices]
+    return "\n".join(lines).strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Citation verification: every [n] in an answer must point at a verbatim quote of passage n's document.
+
+Works for any generator. A claim (sentence) whose text is a verbatim span of the cited document is
+kept with that span as its quote; a paraphrasing claim is *repaired* by citing the passage sentence
+it overlaps most (when the overlap is high enough) and otherwise *dropped*. The result only holds
+citations where ``quote == document_text[char_start:char_end]``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from bot.generators.base import Passage
+from vectorstore.records import Document
+from vectorstore.text import fold, words
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_CLAIM_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+MIN_OVERLAP = 0.6  # share of a claim's content syllables that the cited sentence must contain
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    kind: str
+    comment_no: int | None
+    source: str
+    quote: str
+    char_start: int
+    char_end: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerifiedAnswer:
+    text: str  # the answer with only verified markers, renumbered 1..N in order of appearance
+    citations: list[Citation]
+    dropped: list[str]  # claims removed because no cited passage supports them
+
+
+def is_valid(citation: Citation, document_text: str) -> bool:
+    """The one rule: the quote is non-empty and is exactly the document text at its offsets."""
+    return bool(citation.quote.strip()) and document_text[citation.char_start : citation.char_end] == citation.quote
+
+
+def split_claims(answer: str) -> list[tuple[str, list[int]]]:
+    """Split an answer into (claim text without markers, cited numbers) pairs, in order."""
+    claims = []
+    for sentence in _CLAIM_END.split(answer.strip()):
+        if not sentence.strip():
+            continue
+        numbers = [int(x) for m in _MARKER.finditer(sentence) for x in m.group(1).split(",")]
+        text = _MARKER.sub("", sentence).strip()
+        if text:
+            claims.append((text, numbers))
+    # A marker alone on its own line cites the claim before it.
+    return claims
+
+
+def verify(
+    answer: str,
+    passages: list[Passage],
+    get_document: Callable[[str], Document | None],
+) -> VerifiedAnswer:
+    """Check and repair every citation of ``answer`` against the cited passages' documents."""
+    by_n = {p.n: p for p in passages}
+    kept_claims: list[str] = []
+    citations: list[Citation] = []
+    dropped: list[str] = []
+    key_to_number: dict[tuple[str, int, int], int] = {}
+    documents: dict[str, Document | None] = {}
+    for claim, numbers in split_claims(answer):
+        found: list[Citation] = []
+        for n in numbers:
+            passage = by_n.get(n)
+            if passage is None:
+                continue
+            if passage.doc_id not in documents:
+                documents[passage.doc_id] = get_document(passage.doc_id)
+            doc = documents[passage.doc_id]
+            if doc is None:
+                continue
+            span = locate(claim, passage, doc.text)
+            if span is not None:
+                start, end = span
+                found.append(Citation(0, doc.doc_id, doc.title, doc.kind, doc.comment_no, doc.source,
+                                      doc.text[start:end], start, end))
+        if not found:
+            if numbers or _looks_substantive(claim):
+                dropped.append(claim)
+            else:
+                kept_claims.append(claim)  # a connective line with no claim ("Cụ thể:")
+            continue
+        markers = []
+        for c in found:
+            key = (c.doc_id, c.char_start, c.char_end)
+            if key not in key_to_number:
+                key_to_number[key] = len(citations) + 1
+                citations.append(Citation(**{**c.to_dict(), "n": key_to_number[key]}))
+            markers.append(f"[{key_to_number[key]}]")
+        kept_claims.append(_attach(claim, "".join(dict.fromkeys(markers))))
+    if not citations:
+        return VerifiedAnswer("", [], dropped)
+    return VerifiedAnswer(" ".join(kept_claims).strip(), citations, dropped)
+
+
+def locate(claim: str, passage: Passage, document_text: str) -> tuple[int, int] | None:
+    """Offsets in the document of the passage text that supports ``claim``, or None."""
+    base = document_text.find(passage.text)
+    if base < 0:
+        return None
+    core = claim.strip().strip("\"“”'").rstrip(".…;:").strip()
+    if len(core) >= 12:
+        at = passage.text.find(core)
+        if at >= 0:
+            return base + at, base + at + len(core)
+    # Repair: the passage sentence that contains most of the claim's content syllables.
+    claim_terms = _content(claim)
+    if not claim_terms:
+        return None
+    best, best_score = None, 0.0
+    for m in re.finditer(r"[^.!?…\n]+[.!?…]?", passage.text):
+        sentence = m.group().strip()
+        if not sentence:
+            continue
+        score = len(claim_terms & _content(sentence)) / len(claim_terms)
+        if score > best_score:
+            lead = len(m.group()) - len(m.group().lstrip())
+            best, best_score = (base + m.start() + lead, base + m.start() + lead + len(sentence)), score
+    return best if best_score >= MIN_OVERLAP else None
+
+
+_STOP = set(fold("và của là các có được cho trong theo với những này đó một không thì để từ về tại đã sẽ").split())
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in words(fold(text)) if w not in _STOP and len(w) > 1}
+
+
+def _looks_substantive(claim: str) -> bool:
+    return len(_content(claim)) >= 4
+
+
+def _attach(claim: str, markers: str) -> str:
+    body = claim.rstrip()
+    end = ""
+    if body and body[-1] in ".!?…":
+        body, end = body[:-1], body[-1]
+    return f"{body} {markers}{end or '.'}"

@@ -1,0 +1,83 @@
+"""Query understanding: normalise, expand acronyms, restore diacritics, tokenise for each index."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from bot.diacritics import DiacriticRestorer
+from vectorstore.sparse import folded_tokens, segment, word_tokens
+from vectorstore.text import fold, has_diacritics, normalize
+
+DATA_DIR = Path(__file__).parent / "data"
+GLOSSARY_FILE = DATA_DIR / "acronyms.tsv"
+COMMON_PHRASES_FILE = DATA_DIR / "common_vi.txt"
+
+_NOISE = re.compile(r"[^\w\s/.,:;!?()\"'“”-]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """One question, prepared for every retrieval path."""
+
+    original: str
+    text: str  # NFC, cleaned
+    dense_text: str  # diacritics restored + acronyms expanded: what the embedding model reads
+    word_tokens: list[str]  # for BM25 over segmented words
+    folded_tokens: list[str]  # for BM25 over diacritic-free syllables
+    acronyms: tuple[str, ...]
+    without_diacritics: bool
+
+
+@cache
+def load_glossary(path: Path = GLOSSARY_FILE) -> dict[str, tuple[str, str]]:
+    """folded acronym -> (acronym, expansion), from the TSV kept in the repo."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            acronym, expansion = (normalize(x).strip() for x in line.split("\t", 1))
+            out[fold(acronym)] = (acronym, expansion)
+    return out
+
+
+def common_phrases(path: Path = COMMON_PHRASES_FILE) -> list[str]:
+    return [normalize(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
+
+
+def clean(question: str) -> str:
+    """NFC, no control or decorative characters, single spaces."""
+    text = _NOISE.sub(" ", normalize(question))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class QueryAnalyzer:
+    """Turns a raw question into a :class:`ParsedQuery` using the glossary and the corpus restorer."""
+
+    def __init__(self, restorer: DiacriticRestorer | None, glossary: dict[str, tuple[str, str]] | None = None) -> None:
+        self.restorer = restorer
+        self.glossary = load_glossary() if glossary is None else glossary
+
+    def parse(self, question: str) -> ParsedQuery:
+        text = clean(question)
+        tokens = re.findall(r"[\w-]+", text)
+        found = []
+        for token in tokens:
+            hit = self.glossary.get(fold(token))
+            if hit and hit[0] not in found:
+                found.append(hit[0])
+        without = not has_diacritics(text)
+        restored = self.restorer.restore(text) if (self.restorer and without) else text
+        expansions = [self.glossary[fold(a)][1] for a in found]
+        dense_text = restored + (" (" + "; ".join(expansions) + ")" if expansions else "")
+        words = word_tokens(segment(dense_text))
+        folded = folded_tokens(text + " " + " ".join(expansions))
+        return ParsedQuery(
+            original=question,
+            text=text,
+            dense_text=dense_text,
+            word_tokens=words,
+            folded_tokens=folded,
+            acronyms=tuple(found),
+            without_diacritics=without,
+        )

@@ -1,0 +1,105 @@
+"""Helpers shared by the web-app tests (imported explicitly; there is no conftest in tests/app).
+
+``running_app`` builds the app in-process over a fresh store in a temporary data dir (the bundled sample is
+ingested by the app itself, as on a first start) and serves it on a free loopback port.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+ADMIN_USER = "quantri"
+ADMIN_PASSWORD = "mat-khau-thu-nghiem"
+XSS_PAYLOAD = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CCHC_CACHE_DIR") or PROJECT_DIR / "data" / "cache")
+
+
+def sample_text() -> str:
+    from vectorstore.text import normalize
+
+    return "\n".join(normalize(p.read_text(encoding="utf-8")) for p in sorted(SAMPLE_DIR.glob("*.txt")))
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class RunningApp:
+    url: str
+    settings: Settings
+    demo: Any
+    service: Any
+
+    @property
+    def context(self) -> Any:
+        return self.demo.cchc_context
+
+
+@contextlib.contextmanager
+def running_app(data_dir: Path, embedder: Any, **overrides: Any) -> Iterator[RunningApp]:
+    """Serve ``build_app`` in this process; wait until the page says it is ready."""
+    import app
+    from bot.service import ChatService
+
+    port = free_port()
+    settings = Settings(data_dir=data_dir, cache_dir=cache_dir(), port=port, admin_user=ADMIN_USER,
+                        admin_password=ADMIN_PASSWORD, **overrides)
+    service = ChatService(settings, embedder=embedder)
+    demo = app.build_app(service, settings)
+    _, url, _ = app.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    try:
+        if not demo.cchc_context.readiness.wait(300):
+            raise RuntimeError("the app did not become ready in 300 s")
+        if demo.cchc_context.readiness.failed:
+            raise RuntimeError(demo.cchc_context.readiness.message)
+        yield RunningApp(url.rstrip("/") + "/", settings, demo, service)
+    finally:
+        demo.close()
+        service.close()
+
+
+def screenshot_on_failure(request: Any, page: Any, started_failed: int) -> None:
+    """Called in a fixture's teardown: the call phase has been reported, so a new failure is counted."""
+    if request.session.testsfailed > started_failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in request.node.name)
+        path = ARTIFACTS / f"{name}-{int(time.time())}.png"
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(path), full_page=True)
+            print(f"screenshot of the failing page: {path}")
+
+
+def local_llm_usable(service: Any) -> bool:
+    """True when the local LLM generator can be created (runtime and model installed, code path working)."""
+    try:
+        from bot.llm_server import xllamacpp_available
+        from bot.models import model_file
+
+        if not xllamacpp_available() or not model_file(service.settings).is_file():
+            return False
+        service.generator("local")
+        return True
+    except Exception:  # noqa: BLE001 - any problem means: compare extractive configurations instead
+        return False

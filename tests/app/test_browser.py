@@ -1,0 +1,304 @@
+"""The web app in a real browser: Playwright (sync API) driving /usr/bin/chromium against the app served
+in-process on a free loopback port over a fresh store (the app ingests the bundled sample itself).
+
+A failing test leaves a full-page screenshot in test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from settings import PROJECT_DIR
+from tests.app.fixtures import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    XSS_PAYLOAD,
+    local_llm_usable,
+    running_app,
+    sample_text,
+    screenshot_on_failure,
+    squash,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium "
+                       "(apt-get install chromium); the browser tests need it"),
+]
+
+TIMEOUT_MS = 90_000
+WATCH_STREAMING = """() => {
+  window.__streamed = [];
+  new MutationObserver(() => {
+    document.querySelectorAll('#chatbot .answer.streaming').forEach(e => window.__streamed.push(e.textContent));
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001 - embedder from tests/conftest.py
+    with running_app(tmp_path_factory.mktemp("browser"), embedder, llm_size="0.5b") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser: Any, served: Any, request: pytest.FixtureRequest, **context: Any) -> Iterator[Any]:
+    ctx = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context})
+    page = ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    failed_before = request.session.testsfailed
+    page.goto(served.url)
+    page.wait_for_selector("#status [data-state=ready]")
+    yield page
+    screenshot_on_failure(request, page, failed_before)
+    ctx.close()
+
+
+@pytest.fixture()
+def page(browser: Any, served: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _open(browser, served, request)
+
+
+@pytest.fixture()
+def phone(browser: Any, served: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from _open(browser, served, request, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+
+
+def ask(page: Any, question: str, answers_before: int) -> Any:
+    page.locator("#question textarea").fill(question)
+    page.click("#send")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chatbot .answer:not(.streaming)').length > n", arg=answers_before)
+    return page.locator("#chatbot .answer:not(.streaming)").nth(answers_before)
+
+
+def textbox(page: Any, elem_id: str) -> Any:
+    return page.locator(f"#{elem_id}").locator("input, textarea").first
+
+
+def choose(page: Any, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).click()
+
+
+# --- citizens: Hỏi đáp ------------------------------------------------------------------------------------------
+
+
+def test_chat_streams_cites_follows_up_and_takes_feedback(page: Any, served: Any) -> None:
+    sample = squash(sample_text())
+    page.evaluate(WATCH_STREAMING)
+    answer = ask(page, "Nguyên nhân chính của những tồn tại, hạn chế trong cải cách hành chính là gì?", 0)
+    assert page.evaluate("window.__streamed.length") > 0, "no streamed (partial) answer was shown"
+    assert "chủ quan" in answer.inner_text()
+    cites = answer.locator("a.cite")
+    assert cites.count() >= 1
+    marks = page.locator("#sources mark")
+    assert marks.count() >= 1
+    for text in marks.all_inner_texts():
+        assert squash(text) in sample, f"highlighted citation not in the sample: {text!r}"
+    source = page.locator("#sources .source").first
+    assert re.search(r"bài phát biểu|bài viết|bình luận số \d+|văn bản pháp luật", source.inner_text())
+
+    # every [n] is clickable: it opens and flashes the cited passage in the sources panel
+    href = cites.first.get_attribute("href")
+    assert href and href.startswith("#cite-0-")
+    cites.first.click()
+    target = page.locator(href)
+    page.wait_for_function("id => document.getElementById(id).classList.contains('flash')", arg=href[1:])
+    assert target.is_visible()
+
+    # a follow-up is answered with the conversation as history
+    follow = ask(page, "Còn nguyên nhân khách quan thì sao?", 1)
+    assert follow.inner_text().strip()
+    assert page.locator("#sources details.turn-sources").count() == 2
+    assert page.locator("#sources details.turn-sources[open]").count() == 1
+    assert page.locator("#chatbot a.cite[href^='#cite-1-']").count() + page.locator("#chatbot .answer.refusal").count() >= 1
+
+    # an older answer's [n] opens its (folded) block
+    page.locator("#chatbot a.cite[href^='#cite-0-']").first.click()
+    page.wait_for_function("() => document.querySelector('#sources details[data-turn=\"0\"]').open")
+
+    # feedback on the latest answer, with a reason, is stored durably
+    textbox(page, "fb-reason").fill("Thiếu ví dụ cụ thể")
+    page.click("#fb-not-useful")
+    page.wait_for_selector("#feedback-status :text('Cảm ơn')")
+    record = served.context.feedback.recent(1)[0]
+    assert record.question == "Còn nguyên nhân khách quan thì sao?"
+    assert record.useful is False and record.reason == "Thiếu ví dụ cụ thể" and record.prompt_version
+
+    # an example question is asked with one click
+    page.locator(".example-q").first.click()
+    page.wait_for_function("() => document.querySelectorAll('#chatbot .answer:not(.streaming)').length > 2")
+    assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_phone_width(phone: Any) -> None:
+    answer = ask(phone, "Thu tuong yeu cau cham dut tinh trang gi?", 0)
+    assert answer.locator("a.cite").count() >= 1
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 392, "the page scrolls sideways at 390 px"
+    phone.locator("#chatbot a.cite").first.click()
+    phone.wait_for_function("() => document.querySelector('#sources .source.flash') !== null")
+    box = phone.locator("#sources").bounding_box()
+    assert box and box["width"] <= 390
+
+
+# --- staff: Tra cứu nguyên văn -------------------------------------------------------------------------------------
+
+
+def test_wording_lookup_without_diacritics(page: Any) -> None:
+    page.get_by_role("tab", name="Tra cứu nguyên văn").click()
+    textbox(page, "wording-phrase").fill("cham dut tinh trang khong dam lam")
+    page.click("#wording-search")
+    first = page.locator("#wording-results .wording-match").first
+    first.wait_for()
+    assert first.get_attribute("data-kind") == "folded"
+    assert first.locator("mark").inner_text() == "chấm dứt tình trạng không dám làm"
+    assert re.search(r"đoạn \d+, ký tự \d+–\d+", first.inner_text())
+    assert page.locator("#wording-results .wording-match[data-kind=near]").count() >= 1
+    near = page.locator("#wording-results .wording-match[data-kind=near]").first
+    assert near.locator("ins").count() + near.locator("del").count() >= 1  # what the document says differently
+
+
+# --- developers: Thử prompt ---------------------------------------------------------------------------------------
+
+
+def test_prompt_lab_compares_two_configurations(page: Any, tmp_path: Path) -> None:
+    """Extractive answers over two retrieval settings, side by side (works without an LLM)."""
+    page.get_by_role("tab", name="Thử prompt").click()
+    choose(page, "lab-prompt-A", "extractive (trích nguyên văn, không dùng LLM)")
+    choose(page, "lab-prompt-B", "extractive (trích nguyên văn, không dùng LLM)")
+    k_b = page.locator("#lab-k-B input[type=number]")
+    k_b.fill("2")
+    k_b.press("Enter")
+    textbox(page, "lab-question").fill("Nguyên nhân chính của tồn tại, hạn chế là gì?")
+    page.click("#lab-run")
+    page.wait_for_selector("#lab-out-B .lab-result")
+    a, b = page.locator("#lab-out-A .lab-result"), page.locator("#lab-out-B .lab-result")
+    assert "k=5" in a.inner_text() and "k=2" in b.inner_text()
+    assert a.locator("table.chunks tbody tr").count() == 5
+    assert b.locator("table.chunks tbody tr").count() == 2
+    for result in (a, b):
+        assert "extractive" in result.inner_text()
+        assert result.locator(".invalid").count() == 0
+        assert re.search(r"Kiểm tra trích dẫn: (\d+)/\1 hợp lệ", result.inner_text())
+
+    # a question file in the harness format: bot.eval metrics for both configurations
+    questions = tmp_path / "cau_hoi.jsonl"
+    lines = (PROJECT_DIR / "data" / "questions" / "sample.jsonl").read_text(encoding="utf-8").splitlines()[:4]
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.get_by_text("Chạy một tệp câu hỏi (JSONL)").click()
+    page.set_input_files("#lab-file input[type=file]", str(questions))
+    page.wait_for_selector("#lab-file :text('cau_hoi')")
+    page.click("#lab-run-file")
+    page.wait_for_selector("#lab-metrics table")
+    metrics = page.locator("#lab-metrics").inner_text()
+    assert "recall@5" in metrics and "citation_validity" in metrics
+    assert page.locator("#lab-metrics table").first.locator("tbody tr").count() == 2  # A and B
+    assert page.locator("#lab-per-question tbody tr").count() == 4
+
+
+@pytest.mark.llm
+def test_prompt_lab_with_the_local_llm(page: Any, served: Any) -> None:
+    """The extractive answer against the latest answer prompt on the local LLM (when it is installed)."""
+    if os.environ.get("CCHC_TEST_LLM") == "0":
+        pytest.skip("CCHC_TEST_LLM=0")
+    if not local_llm_usable(served.service):
+        pytest.skip("the local LLM generator cannot be created here (xllamacpp or the GGUF model missing, "
+                    "or ChatService.generator('local') fails)")
+    from prompts import list_prompts
+
+    version = list_prompts()["answer"][-1]
+    page.get_by_role("tab", name="Thử prompt").click()
+    choose(page, "lab-prompt-A", "extractive (trích nguyên văn, không dùng LLM)")
+    choose(page, "lab-prompt-B", f"answer@{version} (LLM)")
+    choose(page, "lab-llm-B", "local")
+    textbox(page, "lab-question").fill("Nguyên nhân chính của tồn tại, hạn chế là gì?")
+    page.click("#lab-run")
+    page.wait_for_selector("#lab-out-B .lab-result", timeout=600_000)
+    b = page.locator("#lab-out-B .lab-result")
+    assert f"answer@{version} · local" in b.inner_text()
+    assert b.locator(".invalid").count() == 0  # whatever the model wrote, only verified citations are kept
+    if "Mô hình ngôn ngữ không trả lời được" not in b.inner_text():  # no fallback: the prompt was sent
+        assert b.locator("details pre").count() == 1
+
+
+# --- admin: Quản trị ------------------------------------------------------------------------------------------------
+
+
+def test_admin_refuses_without_login(page: Any, served: Any) -> None:
+    page.get_by_role("tab", name="Quản trị").click()
+    assert page.locator("#admin-panel").is_hidden()
+    assert page.locator("#admin-files").count() == 0 or page.locator("#admin-files").is_hidden()
+    textbox(page, "admin-user").fill(ADMIN_USER)
+    textbox(page, "admin-password").fill("sai-mat-khau")
+    page.click("#admin-login-btn")
+    page.wait_for_selector("#admin-login-msg :text('Sai tên đăng nhập hoặc mật khẩu')")
+    assert page.locator("#admin-panel").is_hidden()
+
+
+def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, served: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "van_ban_thu_xss.txt"
+    upload.write_text(
+        f"Quy định thử nghiệm về tiếp nhận hồ sơ trực tuyến {XSS_PAYLOAD}\n\n"
+        f"Từ ngày 1/6/2023, cơ quan hành chính tiếp nhận hồ sơ trực tuyến qua Cổng dịch vụ công {XSS_PAYLOAD} "
+        "và trả kết quả trong ba ngày làm việc.\n", encoding="utf-8")
+    documents_before = served.service.store.stats()["documents"]
+
+    page.get_by_role("tab", name="Quản trị").click()
+    textbox(page, "admin-user").fill(ADMIN_USER)
+    textbox(page, "admin-password").fill(ADMIN_PASSWORD)
+    page.click("#admin-login-btn")
+    page.locator("#admin-panel").wait_for(state="visible")
+    assert "Tài liệu" in page.locator("#admin-stats").inner_text()
+    page.set_input_files("#admin-files input[type=file]", str(upload))
+    page.wait_for_selector("#admin-files :text('van_ban_thu_xss')")
+    page.click("#admin-ingest")
+    summary = page.locator("#admin-ingest-out pre")
+    summary.wait_for()
+    assert "mới 1" in summary.inner_text()
+    assert served.service.store.stats()["documents"] == documents_before + 1
+    assert (served.settings.data_dir / "uploads" / "van_ban_thu_xss.txt").is_file()
+    page.locator("#admin-stats details summary").click()
+    assert XSS_PAYLOAD in page.locator("#admin-stats").inner_text()  # the title, shown as text
+
+    # the document's text is shown as text everywhere and runs nothing
+    page.get_by_role("tab", name="Hỏi đáp").click()
+    answer = ask(page, "Cơ quan hành chính tiếp nhận hồ sơ trực tuyến qua đâu?", 0)
+    assert "<script>window" in answer.inner_text()
+    assert XSS_PAYLOAD in page.locator("#sources").inner_text()
+    page.get_by_role("tab", name="Tra cứu nguyên văn").click()
+    textbox(page, "wording-phrase").fill("tiep nhan ho so truc tuyen qua Cong dich vu cong")
+    page.click("#wording-search")
+    page.locator("#wording-results .wording-match").first.wait_for()
+    assert XSS_PAYLOAD in page.locator("#wording-results").inner_text()
+    assert page.locator("#chatbot script, #sources script, #wording-results script, #admin-stats script").count() == 0
+    assert page.locator("#chatbot img[src=x], #sources img, #wording-results img, #admin-stats img").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.dialogs == []
+
+    # remove it again
+    page.get_by_role("tab", name="Quản trị").click()
+    page.locator("#admin-doc input").click()
+    page.get_by_role("option", name=re.compile("van_ban_thu_xss")).click()
+    page.click("#admin-delete")
+    page.wait_for_selector("#admin-delete-out :text('Đã xóa tài liệu')")
+    assert served.service.store.get_document("van_ban_thu_xss") is None
+    assert served.service.store.stats()["documents"] == documents_before

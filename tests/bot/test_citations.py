@@ -1,0 +1,63 @@
+from bot.citations import Citation, is_valid, split_claims, verify
+from bot.generators.base import Passage
+from vectorstore.records import Document
+
+TEXT = (
+    "Thủ tướng yêu cầu hoàn thành kết nối, tích hợp, chia sẻ dữ liệu về kết quả giải quyết TTHC trên cổng "
+    "dịch vụ công quốc gia trong tháng 5-2023. Bộ Nội vụ tiếp tục nghiên cứu, đề xuất những giải pháp mới.\n\n"
+    "Chấm dứt tình trạng sợ trách nhiệm, không dám làm của một bộ phận cán bộ, công chức."
+)
+DOC = Document(doc_id="d1", title="Kết luận", text=TEXT, kind="speech", source="sample.txt")
+PASSAGES = [
+    Passage(n=1, doc_id="d1", chunk_id="d1::0", title="Kết luận", kind="speech", text=TEXT.split("\n\n")[0], score=1.0),
+    Passage(n=2, doc_id="d1", chunk_id="d1::1", title="Kết luận", kind="speech", text=TEXT.split("\n\n")[1], score=0.5),
+]
+
+
+def get(doc_id):
+    return DOC if doc_id == "d1" else None
+
+
+def test_verbatim_claim_gets_exact_quote_and_offsets():
+    answer = "Bộ Nội vụ tiếp tục nghiên cứu, đề xuất những giải pháp mới [1]."
+    result = verify(answer, PASSAGES, get)
+    assert len(result.citations) == 1
+    c = result.citations[0]
+    assert c.quote == "Bộ Nội vụ tiếp tục nghiên cứu, đề xuất những giải pháp mới"
+    assert TEXT[c.char_start : c.char_end] == c.quote
+    assert is_valid(c, TEXT)
+    assert result.text.endswith("[1].")
+
+
+def test_paraphrase_is_repaired_to_the_supporting_sentence():
+    answer = "Thủ tướng yêu cầu hoàn thành kết nối dữ liệu giải quyết TTHC trên cổng dịch vụ công quốc gia trong tháng 5-2023 [1]."
+    result = verify(answer, PASSAGES, get)
+    assert len(result.citations) == 1
+    assert result.citations[0].quote.startswith("Thủ tướng yêu cầu hoàn thành kết nối, tích hợp")
+    assert is_valid(result.citations[0], TEXT)
+
+
+def test_claim_citing_the_wrong_passage_or_nothing_is_dropped():
+    answer = ("Thủ tướng yêu cầu tăng lệ phí cấp căn cước lên gấp đôi từ năm sau [1]. "
+              "Bộ Nội vụ tiếp tục nghiên cứu, đề xuất những giải pháp mới [2]. "
+              "Chấm dứt tình trạng sợ trách nhiệm, không dám làm [2]. Câu không có trích dẫn nói về chuyện khác hẳn.")
+    result = verify(answer, PASSAGES, get)
+    assert [c.quote for c in result.citations] == ["Chấm dứt tình trạng sợ trách nhiệm, không dám làm"]
+    assert result.text == "Chấm dứt tình trạng sợ trách nhiệm, không dám làm [1]."
+    assert len(result.dropped) == 3
+
+
+def test_unknown_marker_and_no_valid_citation_leaves_nothing():
+    result = verify("Điều này không có trong tài liệu nào cả [7].", PASSAGES, get)
+    assert result.citations == [] and result.text == ""
+
+
+def test_is_valid_rejects_tampered_offsets():
+    good = Citation(1, "d1", "Kết luận", "speech", None, "s", TEXT[0:9], 0, 9)
+    assert is_valid(good, TEXT)
+    assert not is_valid(Citation(**{**good.to_dict(), "char_end": 10}), TEXT)
+    assert not is_valid(Citation(**{**good.to_dict(), "quote": ""}), TEXT)
+
+
+def test_split_claims_reads_grouped_markers():
+    assert split_claims("Câu một [1, 2]. Câu hai [3].") == [("Câu một.", [1, 2]), ("Câu hai.", [3])]

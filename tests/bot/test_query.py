@@ -1,0 +1,49 @@
+from bot.diacritics import DiacriticRestorer
+from bot.query import QueryAnalyzer, clean, load_glossary
+from vectorstore.sparse import folded_tokens
+
+CORPUS = [
+    "Thủ tục cấp lại căn cước công dân được thực hiện tại cơ quan công an.",
+    "Hoàn thành kết nối, chia sẻ dữ liệu trên cổng dịch vụ công quốc gia.",
+    "Ủy ban nhân dân cấp xã giải quyết thủ tục hành chính về hộ tịch.",
+    "Người dân có thể cần nộp lệ phí khi cấp lại.",
+]
+
+
+def test_restorer_puts_marks_back_from_corpus_statistics():
+    restorer = DiacriticRestorer.from_texts(CORPUS)
+    assert restorer.restore("thu tuc cap lai can cuoc cong dan") == "thủ tục cấp lại căn cước công dân"
+    assert restorer.restore("Cong dich vu cong quoc gia") == "Cổng dịch vụ công quốc gia"
+
+
+def test_restorer_keeps_what_the_user_typed_with_marks_and_unknown_words():
+    restorer = DiacriticRestorer.from_texts(CORPUS)
+    assert restorer.restore("thủ tuc xyz") == "thủ tục xyz"
+
+
+def test_glossary_is_data_and_expands_acronyms_typed_any_case():
+    glossary = load_glossary()
+    for acronym in ("CCHC", "TTHC", "UBND", "HĐND", "PCCC", "CCCD", "CMND", "VNeID", "DVC", "NĐ-CP", "QĐ-TTg"):
+        assert any(a == acronym for a, _ in glossary.values()), acronym
+    analyzer = QueryAnalyzer(DiacriticRestorer.from_texts(CORPUS))
+    query = analyzer.parse("thu tuc cap lai cccd o ubnd")
+    assert query.acronyms == ("CCCD", "UBND")
+    assert "căn cước công dân" in query.dense_text and "Ủy ban nhân dân" in query.dense_text
+    assert query.without_diacritics
+    assert {"can_cuoc", "cuoc_cong"} <= set(query.folded_tokens)
+    assert "hđnd" not in query.folded_tokens
+
+
+def test_diacritic_free_query_matches_folded_document_tokens():
+    analyzer = QueryAnalyzer(DiacriticRestorer.from_texts(CORPUS))
+    query = analyzer.parse("thu tuc cap lai can cuoc")
+    doc_tokens = set(folded_tokens(CORPUS[0]))
+    assert set(query.folded_tokens) <= doc_tokens
+    assert query.dense_text.startswith("thủ tục cấp lại căn cước")
+    assert "thủ_tục" in query.word_tokens
+
+
+def test_clean_normalises_nfd_and_noise():
+    import unicodedata
+
+    assert clean(unicodedata.normalize("NFD", "  Thủ tục   ★★ hành chính?? ")) == "Thủ tục hành chính??"
