@@ -28,7 +28,7 @@ from settings import Settings  # noqa: E402
 from webui import render  # noqa: E402
 from webui.admin import admin_enabled, build_admin_tab  # noqa: E402
 from webui.assets import CSS, HEAD  # noqa: E402
-from webui.chat import build_chat_tab  # noqa: E402
+from webui.chat import ANSWER_CONCURRENCY, build_chat_tab  # noqa: E402
 from webui.context import AppContext, Readiness, prepare  # noqa: E402
 from webui.lab import build_lab_tab  # noqa: E402
 from webui.wording_tab import build_wording_tab  # noqa: E402
@@ -39,9 +39,17 @@ TITLE = "Trợ lý chính sách cải cách hành chính"
 MAX_API_K = 50
 
 
-def status_html(readiness: Readiness) -> str:
+def status_html(readiness: Readiness, service: ChatService | None = None) -> str:
+    """The banner: loading / ready (with live collection counts) / failed."""
     state = "failed" if readiness.failed else "ready" if readiness.ready else "loading"
-    return f'<div class="status {state}" data-state="{state}">{render.esc(readiness.message)}</div>'
+    message = readiness.message
+    if state == "ready" and service is not None:
+        try:
+            stats = service.store.stats()
+            message = f"Sẵn sàng: {stats['documents']} tài liệu, {stats['chunks']} đoạn văn bản."
+        except Exception:  # noqa: BLE001 - keep the last message
+            log.debug("stats failed", exc_info=True)
+    return f'<div class="status {state}" data-state="{state}">{render.esc(message)}</div>'
 
 
 def build_app(service: ChatService, settings: Settings, *, prepare_store: bool = True) -> gr.Blocks:
@@ -63,7 +71,7 @@ def build_app(service: ChatService, settings: Settings, *, prepare_store: bool =
         timer = gr.Timer(1.0, active=not readiness.ready)
 
         def tick() -> tuple[str, Any]:
-            return status_html(readiness), gr.Timer(active=not readiness.ready)
+            return status_html(readiness, service), gr.Timer(active=not readiness.ready)
 
         timer.tick(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
         demo.load(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
@@ -122,7 +130,7 @@ def _register_api(ctx: AppContext) -> None:
         matches = lookup_wording(ctx.service, phrase or "", limit=max(1, min(50, int(limit or 10))), index=ctx.wording)
         return [m.to_dict() for m in matches]
 
-    gr.api(ask, api_name="ask", concurrency_limit=2)
+    gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
     gr.api(retrieve, api_name="retrieve", concurrency_limit=4)
     gr.api(lookup_wording_api, api_name="lookup_wording", concurrency_limit=4)
 

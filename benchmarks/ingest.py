@@ -30,11 +30,17 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--store", type=Path, help="store dir (default: a temporary one, removed after)")
+    parser.add_argument("--limit", type=int, help="only the first N documents of the corpus (a quicker run)")
     args = parser.parse_args()
     if not args.corpus.exists():
         print(f"corpus not found: {args.corpus} (needs ../shared)", file=sys.stderr)
         return 2
     store_dir = args.store or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if args.limit:
+        subset = store_dir.parent / f"{store_dir.name}-first{args.limit}.jsonl"
+        with args.corpus.open(encoding="utf-8") as src:
+            subset.write_text("".join(line for _, line in zip(range(args.limit), src)), encoding="utf-8")
+        args.corpus = subset
     settings = Settings.load(store_dir=store_dir)
     embedder = Embedder.from_settings(settings)
     embedder.embed_passages(["khởi động mô hình"])  # warm-up outside the timings

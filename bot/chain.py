@@ -110,7 +110,7 @@ def build_chain(
             for i, h in enumerate(hits, start=1)
         ]
         query: ParsedQuery = state["query"]
-        coverage = extractive.best_coverage(query.dense_text, passages)
+        coverage = extractive.best_coverage(query.restored, passages)
         return {**state, "passages": passages, "coverage": coverage}
 
     def generate_step(state: dict[str, Any]) -> dict[str, Any]:
@@ -124,12 +124,12 @@ def build_chain(
             draft = Draft(REFUSAL, prompt_version=_version_of(generator, extractive))
         else:
             try:
-                draft = generator.generate(query.dense_text if generator is extractive else state["standalone"],
+                draft = generator.generate(query.restored if generator is extractive else state["standalone"],
                                            passages, on_delta)
             except GeneratorError as exc:
                 log.warning("generator %s failed, falling back to extractive: %s", generator.name, exc)
                 notices.append(FALLBACK_NOTICE)
-                draft = extractive.generate(query.dense_text, passages, on_delta)
+                draft = extractive.generate(query.restored, passages, on_delta)
         draft.notices = [*draft.notices, *notices]
         return {**state, "draft": draft, "generator_used": generator, "generate_ms": (time.perf_counter() - started) * 1000}
 
@@ -141,7 +141,7 @@ def build_chain(
         if checked is not None and not checked.citations and state["generator_used"] is not extractive:
             # Nothing the model wrote survived verification: answer extractively instead.
             notices.append(FALLBACK_NOTICE)
-            fallback = extractive.generate(state["query"].dense_text, passages)
+            fallback = extractive.generate(state["query"].restored, passages)
             checked = verify(fallback.text, passages, get_document) if fallback.text != REFUSAL else None
         refused = checked is None or not checked.citations
         total = (time.perf_counter() - state["t0"]) * 1000
@@ -173,5 +173,5 @@ def build_chain(
 
 
 def _version_of(generator: Generator, extractive: ExtractiveGenerator) -> str:
-    version = getattr(generator, "prompt_id", None)
-    return version or f"extractive@{extractive.min_coverage:g}"
+    prompt = getattr(generator, "prompt", None)
+    return getattr(prompt, "id", None) or f"extractive@{extractive.min_coverage:g}"

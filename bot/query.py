@@ -23,6 +23,7 @@ class ParsedQuery:
 
     original: str
     text: str  # NFC, cleaned
+    restored: str  # text with diacritics restored (acronyms kept as typed)
     dense_text: str  # diacritics restored + acronyms expanded: what the embedding model reads
     word_tokens: list[str]  # for BM25 over segmented words
     folded_tokens: list[str]  # for BM25 over diacritic-free syllables
@@ -75,6 +76,7 @@ class QueryAnalyzer:
         return ParsedQuery(
             original=question,
             text=text,
+            restored=restored,
             dense_text=dense_text,
             word_tokens=words,
             folded_tokens=folded,

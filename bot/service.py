@@ -13,11 +13,13 @@ from typing import Any
 from bot.chain import Answer, build_chain
 from bot.generators.base import Generator, OnDelta
 from bot.generators.extractive import ExtractiveGenerator, idf_table
+from bot.query import load_glossary
 from bot.retriever import Hit, HybridSearcher, RetrievalIndex
 from settings import SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.sparse import folded_tokens
 from vectorstore.store import Store
+from vectorstore.text import fold, words
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ class ChatService:
         generation = self.store.generation()
         if self._extractive is None or generation != self._idf_generation:
             idf = idf_table([folded_tokens(c.folded) for c in self.index.chunks])
-            self._extractive = ExtractiveGenerator(idf, min_coverage=self.settings.refusal_threshold)
+            aliases = {a: " ".join(words(fold(e))) for a, (_, e) in load_glossary().items()}
+            self._extractive = ExtractiveGenerator(idf, min_coverage=self.settings.refusal_threshold, aliases=aliases)
             self._idf_generation = generation
         return self._extractive
 
@@ -104,10 +107,12 @@ class ChatService:
 
 
 def _make_llm_generator(settings: Settings, name: str, prompt_version: str | None) -> Generator:
-    from bot.generators import openai_compat
+    from bot.generators.openai_compat import LocalGenerator, OpenAICompatGenerator
+    from prompts import load_prompt
 
+    prompt = load_prompt(settings.prompt_name, prompt_version or settings.prompt_version)
     if name == "openai":
-        return openai_compat.OpenAICompatGenerator.from_settings(settings, prompt_version=prompt_version)
+        return OpenAICompatGenerator.from_settings(settings, prompt=prompt)
     if name == "local":
-        return openai_compat.LocalGenerator.from_settings(settings, prompt_version=prompt_version)
+        return LocalGenerator(settings, prompt=prompt)
     raise ValueError(f"Bộ sinh câu trả lời không hợp lệ: {name} (hợp lệ: extractive, openai, local)")

@@ -65,9 +65,9 @@ ins { background: #dcfce7; color: #14532d; text-decoration: none; border-bottom:
 # the sources panel, scrolls the passage into view and flashes it. Markup inside messages cannot carry
 # handlers (they are sanitised), hence the delegation from the document.
 HEAD = """
-<meta name="viewport" content="width=device-width, initial-scale=1">
 <script>
 (function () {
+  document.documentElement.lang = 'vi';
   function show(id) {
     var el = document.getElementById(id);
     if (!el) { return false; }

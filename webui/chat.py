@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 1000
 HISTORY_TURNS = 4  # previous (question, answer) pairs passed to the chain for follow-ups
 ANSWER_TIMEOUT_S = 600.0
+ANSWER_CONCURRENCY = 2  # answers generated at once (chat, API "ask" and the prompt lab share this limit)
 EXAMPLES = (
     "Thủ tướng yêu cầu chấm dứt tình trạng gì đối với cán bộ, công chức?",
     "Nguyên nhân chính của những tồn tại, hạn chế trong cải cách hành chính là gì?",
@@ -168,9 +169,11 @@ def build_chat_tab(ctx: AppContext) -> None:
 
     outputs = [question, chatbot, sources, turns, fb_status]
     for trigger in (question.submit, send.click):
-        trigger(respond, [question, turns], outputs, api_visibility="private", show_progress="hidden")
+        trigger(respond, [question, turns], outputs, api_visibility="private", show_progress="hidden",
+                concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
     for button in example_buttons:
-        button.click(respond, [button, turns], outputs, api_visibility="private", show_progress="hidden")
+        button.click(respond, [button, turns], outputs, api_visibility="private", show_progress="hidden",
+                     concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
 
     def rate(turn: int | None, is_useful: bool, why: str, state: list[dict[str, Any]], ids: dict[int, int],
              sid: str | None) -> tuple[str, dict[int, int]]:
@@ -213,7 +216,9 @@ def build_chat_tab(ctx: AppContext) -> None:
     def reset() -> tuple[Any, ...]:
         return [], panel([]), [], {}, "", ""
 
-    clear.click(reset, None, [chatbot, sources, turns, feedback_ids, fb_status, reason], api_visibility="private")
+    reset_outputs = [chatbot, sources, turns, feedback_ids, fb_status, reason]
+    clear.click(reset, None, reset_outputs, api_visibility="private")
+    chatbot.clear(reset, None, reset_outputs, api_visibility="private")  # the chatbot's own trash button
 
 
 __all__ = ["EXAMPLES", "build_chat_tab", "messages", "panel", "stream_answer", "turn_record"]

@@ -13,6 +13,7 @@ import gradio as gr
 from bot.chain import Answer
 from bot.citations import is_valid
 from webui import render
+from webui.chat import ANSWER_CONCURRENCY
 from webui.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -247,9 +248,10 @@ def build_lab_tab(ctx: AppContext) -> None:
 
     inputs = [*controls_a, enable_b, *controls_b]
     outputs = [status, out_a, out_b, metrics, per_question]
-    run_one.click(run_question, [*inputs, question], outputs, api_visibility="private")
-    question.submit(run_question, [*inputs, question], outputs, api_visibility="private")
-    run_file.click(run_questions, [*inputs, file], outputs, api_visibility="private")
+    limits = {"api_visibility": "private", "concurrency_limit": ANSWER_CONCURRENCY, "concurrency_id": "answer"}
+    run_one.click(run_question, [*inputs, question], outputs, **limits)
+    question.submit(run_question, [*inputs, question], outputs, **limits)
+    run_file.click(run_questions, [*inputs, file], outputs, **limits)
 
 
 __all__ = ["LabConfig", "answer_report_html", "build_lab_tab", "file_report", "load_question_file", "make_config",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.generators.base import Draft, OnDelta, Passage
@@ -30,6 +30,29 @@ class ScoredSentence:
     score: float
 
 
+_NUMBER_WORDS = frozenset("mot hai ba bon tu nam sau bay tam chin muoi tram nghin ngan trieu ty".split())
+_ASKS_PERCENT = re.compile(r"\b(phan tram|ty le)\b")
+_ASKS_NUMBER = re.compile(
+    r"\b(so hieu|bao nhieu|may (ngay|nam|thang|lan|nguoi|buoc)|thu may|ngay nao|nam nao|thang nao|khi nao|"
+    r"bao gio|bao lau|luc nao|thoi han|han chot|thoi diem nao)\b"
+)
+
+
+def answer_type_check(question: str) -> Callable[[str], bool] | None:
+    """For questions asking a number, date or percentage: a test that a sentence supplies one
+    (a number that the question itself does not contain). None when the question asks no such thing."""
+    folded = fold(question)
+    asked = set(words(folded))
+    if _ASKS_PERCENT.search(folded):
+        return lambda sentence: "%" in sentence or "phan tram" in fold(sentence)
+    if _ASKS_NUMBER.search(folded):
+        def has_new_number(sentence: str) -> bool:
+            tokens = set(re.findall(r"\d+", sentence)) | (set(words(fold(sentence))) & _NUMBER_WORDS)
+            return bool(tokens - asked)
+        return has_new_number
+    return None
+
+
 def terms(text: str) -> list[str]:
     """Content syllables of ``text`` (folded, stop words removed) and their adjacent pairs."""
     syl = [w for w in words(fold(text)) if w not in _STOP]
@@ -39,8 +62,10 @@ def terms(text: str) -> list[str]:
 class ExtractiveGenerator:
     name = "extractive"
 
-    def __init__(self, idf: Mapping[str, float], min_coverage: float = 0.5, max_sentences: int = 2) -> None:
+    def __init__(self, idf: Mapping[str, float], min_coverage: float = 0.5, max_sentences: int = 2,
+                 aliases: Mapping[str, str] | None = None) -> None:
         self.idf = idf
+        self.aliases = dict(aliases or {})  # folded acronym -> folded expansion ("cccd" -> "can cuoc cong dan")
         self.default_idf = max(idf.values(), default=1.0)
         self.min_coverage = min_coverage
         self.max_sentences = max_sentences
@@ -63,11 +88,24 @@ class ExtractiveGenerator:
                 sentence = m.group().strip()
                 if len(words(sentence)) < 4:
                     continue
-                covered = q_terms & set(terms(sentence))
+                covered = q_terms & self.sentence_terms(sentence)
                 coverage = sum(self.weight(t) for t in covered) / total
                 scored.append(ScoredSentence(passage, sentence, coverage, coverage + 0.05 / (1 + rank)))
         scored.sort(key=lambda s: -s.score)
-        return scored
+        check = answer_type_check(question)
+        return [s for s in scored if check(s.text)] if check else scored
+
+    def sentence_terms(self, sentence: str) -> set[str]:
+        """Terms of a sentence; an acronym and its expansion stand for each other."""
+        found = set(terms(sentence))
+        if self.aliases:
+            folded = " ".join(words(fold(sentence)))
+            for acronym, expansion in self.aliases.items():
+                if expansion in folded:
+                    found.add(acronym)
+                elif acronym in found:
+                    found.update(terms(expansion))
+        return found
 
     def best_coverage(self, question: str, passages: list[Passage]) -> float:
         ranked = self.rank_sentences(question, passages)

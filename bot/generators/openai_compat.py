@@ -34,6 +34,30 @@ MIN_TRUNCATED_TOKENS = 48  # a passage cut shorter than this is dropped instead
 ELLIPSIS = " …"
 
 
+def citation_grammar(numbers: Sequence[int], refusal: str = "", max_sentences: int = 4) -> str:
+    """A llama.cpp GBNF grammar for the answer: either exactly ``refusal``, or 1..``max_sentences``
+    sentences that each end with citation markers of the given passage numbers (``… text [2].`` or
+    ``… text. [2][3]``). Small local models rarely write the markers unprompted; under this grammar they
+    must, and can only cite passages that were sent. Brackets cannot appear inside a sentence, and a
+    period inside one only between digits (``1.000``, ``19.4.2023``)."""
+    if not numbers:
+        raise ValueError("citation_grammar needs at least one passage number")
+    cite = " | ".join(f'"{n}"' for n in sorted(set(numbers)))
+    answer = f'sentence (" " sentence){{0,{max_sentences - 1}}}'
+    lines = [
+        "root ::= refusal | answer" if refusal else "root ::= answer",
+        f"answer ::= {answer}",
+        'sentence ::= body (" "? cite+ "." | "." " "? cite+)',
+        'body ::= (letter | number) (letter | number | " ")*',
+        "letter ::= [^\\[\\]\\n.0-9 ]",
+        'number ::= [0-9]+ ("." [0-9]+)*',
+        f'cite ::= "[" ({cite}) "]"',
+    ]
+    if refusal:
+        lines.insert(1, "refusal ::= " + '"' + refusal.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "\n".join(lines) + "\n"
+
+
 def render_messages(messages: Sequence[dict[str, str]]) -> str:
     """The exact text of the messages sent, for logs and ``Draft.rendered_prompt``."""
     return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
@@ -55,6 +79,7 @@ class OpenAICompatGenerator:
         prompt: PromptTemplate | None = None,
         max_tokens: int = 300,
         temperature: float = 0.0,
+        constrain_citations: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -64,6 +89,7 @@ class OpenAICompatGenerator:
         self.prompt = prompt or load_prompt("answer")
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.constrain_citations = constrain_citations  # llama.cpp servers only (sends a GBNF ``grammar``)
         self.last_timings: dict[str, Any] | None = None  # llama.cpp's timings of the last answer (diagnostics)
         self._openai: openai.OpenAI | None = None
         self._can_tokenize: bool | None = None  # None: not probed yet
@@ -88,7 +114,10 @@ class OpenAICompatGenerator:
         try:
             kept, prompt_tokens = self._fit(question, passages)
             messages = self.prompt.render(question=question, passages=kept)
-            text = self._stream(client, messages, on_delta, self.request_timeout(prompt_tokens))
+            extra = {}
+            if self.constrain_citations and kept:
+                extra["grammar"] = citation_grammar([p.n for p in kept], self.prompt.refusal)
+            text = self._stream(client, messages, on_delta, self.request_timeout(prompt_tokens), extra)
         except (openai.APIError, httpx.HTTPError) as exc:
             self._on_failure(exc)
             raise GeneratorError(f"{self.name} generator failed: {type(exc).__name__}: {exc}") from exc
@@ -219,7 +248,12 @@ class OpenAICompatGenerator:
         return len(tokens)
 
     def _stream(
-        self, client: openai.OpenAI, messages: list[dict[str, str]], on_delta: OnDelta | None, timeout: float
+        self,
+        client: openai.OpenAI,
+        messages: list[dict[str, str]],
+        on_delta: OnDelta | None,
+        timeout: float,
+        extra_body: dict[str, Any] | None = None,
     ) -> str:
         """Stream the answer; emitted pieces join to the returned text (leading/trailing blanks dropped)."""
         emitted: list[str] = []
@@ -233,6 +267,7 @@ class OpenAICompatGenerator:
             max_tokens=self.max_tokens,
             stream=True,
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            extra_body=extra_body or None,
         )
         with stream:
             for chunk in stream:
@@ -279,6 +314,7 @@ class LocalGenerator(OpenAICompatGenerator):
         kwargs.setdefault("prompt", load_prompt(settings.prompt_name, settings.prompt_version))
         kwargs.setdefault("timeout_s", settings.openai_timeout_s)
         kwargs.setdefault("context_tokens", settings.llm_context)
+        kwargs.setdefault("constrain_citations", True)
         super().__init__(base_url="http://127.0.0.1:0/v1", model="local", **kwargs)
         self.settings = settings
         self.server = server if server is not None else LocalLLMServer(settings, context=settings.llm_context)

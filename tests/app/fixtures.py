@@ -91,15 +91,17 @@ def screenshot_on_failure(request: Any, page: Any, started_failed: int) -> None:
             print(f"screenshot of the failing page: {path}")
 
 
-def local_llm_usable(service: Any) -> bool:
-    """True when the local LLM generator can be created (runtime and model installed, code path working)."""
+def local_llm_problem(service: Any) -> str | None:
+    """Why the local LLM generator cannot be used here, or None when it can be created."""
     try:
         from bot.llm_server import xllamacpp_available
         from bot.models import model_file
 
-        if not xllamacpp_available() or not model_file(service.settings).is_file():
-            return False
+        if not xllamacpp_available():
+            return "xllamacpp (the llm extra) is not installed"
+        if not model_file(service.settings).is_file():
+            return f"the GGUF model is not installed ({model_file(service.settings)})"
         service.generator("local")
-        return True
-    except Exception:  # noqa: BLE001 - any problem means: compare extractive configurations instead
-        return False
+        return None
+    except Exception as exc:  # noqa: BLE001 - any problem means: compare extractive configurations instead
+        return f"ChatService.generator('local') fails: {type(exc).__name__}: {exc}"

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.generators.base import Passage  # noqa: F401 - imported to make sure bot/ is importable without the UI
 from bot.wording import DiffOp, WordingMatch
 from settings import Settings
 from webui import render

@@ -58,3 +58,19 @@ def test_plain_http_call_api(served) -> None:  # noqa: ANN001
     assert "event: complete" in lines
     data = json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))
     assert len(data[0]) == 2 and data[0][0]["rank"] == 1
+
+
+def test_admin_tab_only_with_credentials(served, tmp_path) -> None:  # noqa: ANN001
+    import gradio as gr
+
+    import app
+    from settings import Settings
+
+    def tabs(demo: gr.Blocks) -> list[str]:
+        return [b.label for b in demo.blocks.values() if isinstance(b, gr.Tab)]
+
+    assert tabs(served.demo) == ["Hỏi đáp", "Tra cứu nguyên văn", "Thử prompt", "Quản trị"]
+    plain = app.build_app(served.service, Settings(data_dir=tmp_path, cache_dir=served.settings.cache_dir),
+                          prepare_store=False)
+    assert tabs(plain) == ["Hỏi đáp", "Tra cứu nguyên văn", "Thử prompt"]
+    assert plain.cchc_context.readiness.ready

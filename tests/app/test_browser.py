@@ -20,7 +20,7 @@ from tests.app.fixtures import (
     CHROMIUM,
     CHROMIUM_ARGS,
     XSS_PAYLOAD,
-    local_llm_usable,
+    local_llm_problem,
     running_app,
     sample_text,
     screenshot_on_failure,
@@ -94,9 +94,14 @@ def textbox(page: Any, elem_id: str) -> Any:
     return page.locator(f"#{elem_id}").locator("input, textarea").first
 
 
-def choose(page: Any, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).click()
+def choose(page: Any, elem_id: str, option: str | re.Pattern[str]) -> None:
+    """Pick an option of a Gradio dropdown (its list is found through the input's aria-controls)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    listbox = page.locator(f"[id='{box.get_attribute('aria-controls')}']")
+    listbox.get_by_role("option", name=option).click()
+    page.wait_for_function("id => document.querySelector(`#${id} input`).getAttribute('aria-expanded') !== 'true'",
+                           arg=elem_id)
 
 
 # --- citizens: Hỏi đáp ------------------------------------------------------------------------------------------
@@ -144,10 +149,23 @@ def test_chat_streams_cites_follows_up_and_takes_feedback(page: Any, served: Any
     assert record.question == "Còn nguyên nhân khách quan thì sao?"
     assert record.useful is False and record.reason == "Thiếu ví dụ cụ thể" and record.prompt_version
 
+    # the chatbot's own thumbs rate a specific (here: the first) answer
+    page.locator("#chatbot button[aria-label='Like']").first.click()
+    page.wait_for_selector("#feedback-status :text('câu trả lời 1 là')")
+    first = served.context.feedback.recent(1)[0]
+    assert first.useful is True and first.question.startswith("Nguyên nhân chính")
+
     # an example question is asked with one click
     page.locator(".example-q").first.click()
     page.wait_for_function("() => document.querySelectorAll('#chatbot .answer:not(.streaming)').length > 2")
     assert page.evaluate("typeof window.__xss") == "undefined"
+
+    # a new conversation starts from scratch
+    page.click("#new-chat")
+    page.wait_for_function("() => document.querySelectorAll('#chatbot .answer').length === 0")
+    assert page.locator("#sources .source").count() == 0
+    ask(page, "Thủ tướng yêu cầu chấm dứt tình trạng gì?", 0)
+    assert page.locator("#chatbot .answer").count() == 1
 
 
 def test_phone_width(phone: Any) -> None:
@@ -220,9 +238,9 @@ def test_prompt_lab_with_the_local_llm(page: Any, served: Any) -> None:
     """The extractive answer against the latest answer prompt on the local LLM (when it is installed)."""
     if os.environ.get("CCHC_TEST_LLM") == "0":
         pytest.skip("CCHC_TEST_LLM=0")
-    if not local_llm_usable(served.service):
-        pytest.skip("the local LLM generator cannot be created here (xllamacpp or the GGUF model missing, "
-                    "or ChatService.generator('local') fails)")
+    problem = local_llm_problem(served.service)
+    if problem:
+        pytest.skip(f"local LLM not usable: {problem}")
     from prompts import list_prompts
 
     version = list_prompts()["answer"][-1]
@@ -296,8 +314,7 @@ def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, se
 
     # remove it again
     page.get_by_role("tab", name="Quản trị").click()
-    page.locator("#admin-doc input").click()
-    page.get_by_role("option", name=re.compile("van_ban_thu_xss")).click()
+    choose(page, "admin-doc", re.compile("van_ban_thu_xss"))
     page.click("#admin-delete")
     page.wait_for_selector("#admin-delete-out :text('Đã xóa tài liệu')")
     assert served.service.store.get_document("van_ban_thu_xss") is None

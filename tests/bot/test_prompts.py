@@ -78,11 +78,14 @@ def test_render_answer_v1_messages() -> None:
     assert user.count("</tai_lieu>") == 1  # a passage cannot close the data block
 
 
-def test_render_v2_puts_the_worked_example_first() -> None:
-    messages = load_prompt("answer", "v2").render(question="Câu hỏi?", passages=PASSAGES[:1])
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert "[1]" in messages[2]["content"] and messages[2]["content"].rstrip().endswith("[2].")
-    assert "Câu hỏi?" in messages[-1]["content"] and "Câu hỏi?" not in messages[1]["content"]
+def test_render_v2_puts_the_worked_examples_first() -> None:
+    p = load_prompt("answer", "v2")
+    messages = p.render(question="Câu hỏi?", passages=PASSAGES[:1])
+    assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * len(p.examples) + ["user"]
+    answers = [m["content"] for m in messages if m["role"] == "assistant"]
+    assert answers[0].endswith("[2].")  # cites the passage that answers, not [1]
+    assert p.refusal in answers  # and shows the refusal
+    assert "Câu hỏi?" in messages[-1]["content"] and all("Câu hỏi?" not in m["content"] for m in messages[1:-1])
 
 
 def test_render_condense_and_missing_field() -> None:

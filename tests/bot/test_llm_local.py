@@ -1,0 +1,162 @@
+"""The local LLM path end to end: a real llama.cpp server (xllamacpp) with the 0.5B model, streamed
+answers through the OpenAI-compatible generator, the context budget measured by the server's tokenizer,
+and recovery after the server dies. The tests without the ``llm`` mark need no model."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.generators.base import GeneratorError, Passage
+from bot.generators.openai_compat import LocalGenerator, OpenAICompatGenerator, citation_grammar
+from bot.llm_server import LocalLLMServer, xllamacpp_available
+from bot.models import LLMInstallError, install_llm, part_paths, spec_for
+from prompts import load_prompt
+from settings import Settings
+
+QUESTION = "Ai chủ trì phiên họp thứ tư của Ban chỉ đạo cải cách hành chính?"
+PASSAGES = [
+    Passage(1, "d1", "d1#0", "Kết luận của Thủ tướng tại phiên họp Ban chỉ đạo CCHC", "speech",
+            "Ngày 19/4/2023, Thủ tướng Phạm Minh Chính, Trưởng Ban chỉ đạo cải cách hành chính của Chính phủ, "
+            "chủ trì phiên họp thứ tư của Ban chỉ đạo.", 0.92),
+    Passage(2, "d1", "d1#1", "Kết luận của Thủ tướng tại phiên họp Ban chỉ đạo CCHC", "speech",
+            "Thủ tướng yêu cầu phải chấm dứt tình trạng đùn đẩy trách nhiệm giữa các cơ quan và cắt giảm thủ tục "
+            "hành chính gây phiền hà cho người dân, doanh nghiệp.", 0.81),
+    Passage(3, "d2", "d2#0", "Dịch vụ công trực tuyến", "article",
+            "Hồ sơ thủ tục hành chính được nộp trực tuyến qua Cổng dịch vụ công quốc gia, người dân không phải "
+            "đến trụ sở cơ quan nhà nước.", 0.55),
+]  # fmt: skip
+MARKER = re.compile(r"\[[1-3]\]")
+
+
+def long_passages(n: int = 4, sentences: int = 12) -> list[Passage]:
+    body = " ".join(f"Câu {i}: thủ tục hành chính được cắt giảm, đơn giản hóa theo Nghị quyết số {i}/NQ-CP." for i in range(sentences))
+    return [Passage(i, f"d{i}", f"d{i}#0", f"Tài liệu {i}", "article", body, 1.0 - i / 10) for i in range(1, n + 1)]
+
+
+def skip_reason() -> str | None:
+    if not xllamacpp_available():
+        return "xllamacpp is not installed (pip install -e '.[llm]')"
+    try:
+        part_paths(spec_for("0.5b"))
+    except LLMInstallError as exc:
+        return f"the 0.5B model part packages are not installed: {exc.detail}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def llm_settings(cache_dir: Path) -> Settings:
+    return Settings(cache_dir=cache_dir, llm_size="0.5b", llm_context=2048, openai_timeout_s=120)
+
+
+@pytest.fixture(scope="module")
+def server(llm_settings: Settings):
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    install_llm(llm_settings, "0.5b")  # assembles the GGUF from the installed parts if needed
+    srv = LocalLLMServer(llm_settings)
+    with srv:
+        yield srv
+    assert not srv.running
+
+
+def generator_for(server: LocalLLMServer, **kwargs) -> OpenAICompatGenerator:
+    kwargs = {"max_tokens": 64, "constrain_citations": True, "context_tokens": 2048, "timeout_s": 120} | kwargs
+    return OpenAICompatGenerator(base_url=server.base_url, model=server.model_id, api_key=server.api_key, **kwargs)
+
+
+@pytest.mark.llm
+def test_server_is_local_authenticated_and_openai_shaped(server: LocalLLMServer) -> None:
+    assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
+    assert httpx.get(f"{server.root_url}/health", timeout=5).status_code == 200
+    assert httpx.get(f"{server.base_url}/models", timeout=5).status_code == 401  # random key required
+    models = httpx.get(f"{server.base_url}/models", headers=server.headers(), timeout=5).json()
+    assert server.model_id in str(models)
+    assert server.start_seconds is not None and server.start_seconds < 120
+
+
+@pytest.mark.llm
+def test_streamed_answer_cites_passages(server: LocalLLMServer, llm_settings: Settings) -> None:
+    prompt = load_prompt(llm_settings.prompt_name, llm_settings.prompt_version)
+    gen = generator_for(server, prompt=prompt)
+    pieces: list[str] = []
+    draft = gen.generate(QUESTION, PASSAGES, on_delta=pieces.append)
+    assert len(pieces) > 1 and "".join(pieces) == draft.text
+    assert draft.text == draft.text.strip() and draft.text
+    assert MARKER.search(draft.text), draft.text
+    assert draft.prompt_version == prompt.id
+    assert draft.rendered_prompt.startswith("[system]\n") and QUESTION in draft.rendered_prompt
+    assert PASSAGES[0].text in draft.rendered_prompt
+    assert gen.last_timings and gen.last_timings["predicted_n"] > 0
+
+
+@pytest.mark.llm
+def test_context_budget_uses_the_server_tokenizer(server: LocalLLMServer) -> None:
+    gen = generator_for(server, context_tokens=900, max_tokens=100)
+    assert gen.count_tokens("Thủ tướng Phạm Minh Chính chủ trì phiên họp.") < 20
+    assert gen._can_tokenize is True
+    passages = long_passages(4)
+    kept = gen.fit_passages("Thủ tục nào được cắt giảm?", passages)
+    assert 1 <= len(kept) < 4
+    assert [p.n for p in kept] == list(range(1, len(kept) + 1))  # the lowest scores were dropped
+    messages = gen.prompt.render(question="Thủ tục nào được cắt giảm?", passages=kept)
+    template = httpx.post(f"{server.root_url}/apply-template", json={"messages": messages}, headers=server.headers(), timeout=10)
+    exact = len(httpx.post(f"{server.root_url}/tokenize", json={"content": template.json()["prompt"]},
+                           headers=server.headers(), timeout=10).json()["tokens"])  # fmt: skip
+    assert exact + 100 <= 900
+    assert exact > 900 - 100 - 350  # and the room was used, not wasted
+
+
+@pytest.mark.llm
+def test_local_generator_restarts_a_dead_server(server: LocalLLMServer, llm_settings: Settings) -> None:
+    gen = LocalGenerator(llm_settings, server=server, max_tokens=24)
+    old_pid = server.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)  # a crash of the model process
+    deadline = time.monotonic() + 10
+    while server.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not server.running
+    draft = gen.generate(QUESTION, PASSAGES[:1])  # restarted on demand, same code path
+    assert server.running and server.pid != old_pid
+    assert draft.text
+
+
+# --- no model needed ---------------------------------------------------------------------
+def test_unreachable_server_raises_generator_error() -> None:
+    gen = OpenAICompatGenerator(base_url="http://127.0.0.1:9/v1", model="m", timeout_s=5, prompt=load_prompt("answer", "v1"))
+    t0 = time.monotonic()
+    with pytest.raises(GeneratorError):
+        gen.generate(QUESTION, PASSAGES)
+    assert time.monotonic() - t0 < 10
+
+
+def test_budget_without_tokenizer_drops_lowest_then_truncates() -> None:
+    gen = OpenAICompatGenerator(base_url="http://127.0.0.1:9/v1", model="m", context_tokens=1300, max_tokens=200,
+                                prompt=load_prompt("answer", "v1"))  # fmt: skip
+    passages = long_passages(4)
+    shuffled = [passages[2], passages[0], passages[3], passages[1]]
+    kept = gen.fit_passages("Thủ tục nào?", shuffled)
+    assert gen._can_tokenize is not True  # estimated at 2.5 chars/token
+    assert [p.n for p in kept] == [1, 2]
+    assert kept[0].text == passages[0].text
+    assert kept[1].text.endswith(" …") and passages[1].text.startswith(kept[1].text[:-2])
+    total = sum(len(m["content"]) for m in gen.prompt.render(question="Thủ tục nào?", passages=kept)) / 2.5
+    assert total + 200 <= 1300
+    assert gen.fit_passages("Thủ tục nào?", passages[:1]) == passages[:1]
+
+
+def test_citation_grammar_lists_only_sent_passages() -> None:
+    g = citation_grammar([3, 1, 3], "Tài liệu hiện có không đề cập đến nội dung này.")
+    assert 'cite ::= "[" ("1" | "3") "]"' in g
+    assert 'refusal ::= "Tài liệu hiện có không đề cập đến nội dung này."' in g
+    assert g.startswith("root ::= refusal | answer")
+    assert citation_grammar([2]).startswith("root ::= answer")
+    with pytest.raises(ValueError):
+        citation_grammar([])
