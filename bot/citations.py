@@ -16,6 +16,7 @@ from vectorstore.records import Document
 from vectorstore.text import fold, words
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
 _CLAIM_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 MIN_OVERLAP = 0.6  # share of a claim's content syllables that the cited sentence must contain
 
@@ -49,16 +50,20 @@ def is_valid(citation: Citation, document_text: str) -> bool:
 
 
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into (claim text without markers, cited numbers) pairs, in order."""
-    claims = []
+    """Split an answer into (claim text without markers, cited numbers) pairs, in order.
+
+    Markers may stand before or after the final full stop ("text [2]." or "text. [2]")."""
+    claims: list[tuple[str, list[int]]] = []
     for sentence in _CLAIM_END.split(answer.strip()):
-        if not sentence.strip():
-            continue
+        lead = _LEADING_MARKERS.match(sentence)
+        if lead and claims:  # markers left after the previous sentence's full stop belong to it
+            numbers = [int(x) for m in _MARKER.finditer(lead.group()) for x in m.group(1).split(",")]
+            claims[-1] = (claims[-1][0], claims[-1][1] + numbers)
+            sentence = sentence[lead.end():]
         numbers = [int(x) for m in _MARKER.finditer(sentence) for x in m.group(1).split(",")]
         text = _MARKER.sub("", sentence).strip()
-        if text:
+        if text.strip(" .…!?;:"):
             claims.append((text, numbers))
-    # A marker alone on its own line cites the claim before it.
     return claims
 
 

@@ -10,7 +10,9 @@ takes the app down, and stopping it frees all its memory.
 
 The child is protected by a random API key handed over on stdin (so it is not visible in ``ps``),
 exits when its parent disappears, and is stopped (terminate, then kill) by ``stop()``, by the context
-manager and at interpreter exit.
+manager and at interpreter exit. Its log lives in a temp dir while it runs (``log_path``).
+
+Threads: prompt reading uses every CPU, token generation one less (see ``default_threads``).
 """
 from __future__ import annotations
 
@@ -135,6 +137,7 @@ class LocalLLMServer:
             if self.running:
                 return self
             if self._proc is not None:  # died (crash, OOM kill): reap it and forget its address
+                log.warning("local LLM server exited with code %s; log tail:\n%s", self._proc.poll(), self.log_tail(1500))
                 self.stop()
             self.root_url = None
             self._cleanup_files()
@@ -284,6 +287,8 @@ def serve(
     while not stop.wait(1.0):
         if os.getppid() != parent_pid:  # parent died (we were re-parented): do not linger
             print("bot.llm_server: parent process gone, exiting", file=sys.stderr, flush=True)
+            if ready_file.parent.name.startswith("cchc-llm-"):  # the parent's temp dir: nobody else cleans it
+                shutil.rmtree(ready_file.parent, ignore_errors=True)
             break
     del server  # joins llama.cpp's loop and frees the model
     return 0

@@ -6,7 +6,10 @@ sending, passages are fitted into ``settings.llm_context`` minus the answer budg
 measured with the server's ``POST /tokenize`` when it has one (llama.cpp does), else estimated at
 2.5 characters per token; the lowest-scored passages are dropped first, then the last one kept is
 truncated. Any timeout, HTTP error or empty answer raises ``GeneratorError`` so the chain can fall
-back to the extractive answer.
+back to the extractive answer (an exception raised by ``on_delta`` itself propagates unchanged).
+
+Against llama.cpp (the local server) the answer can also be grammar-constrained (``citation_grammar``)
+so that even a 0.5B model ends every sentence with a valid [n] marker or writes the exact refusal.
 """
 from __future__ import annotations
 
@@ -114,7 +117,7 @@ class OpenAICompatGenerator:
         try:
             kept, prompt_tokens = self._fit(question, passages)
             messages = self.prompt.render(question=question, passages=kept)
-            extra = {}
+            extra: dict[str, Any] = {}
             if self.constrain_citations and kept:
                 extra["grammar"] = citation_grammar([p.n for p in kept], self.prompt.refusal)
             text = self._stream(client, messages, on_delta, self.request_timeout(prompt_tokens), extra)
@@ -258,6 +261,7 @@ class OpenAICompatGenerator:
         """Stream the answer; emitted pieces join to the returned text (leading/trailing blanks dropped)."""
         emitted: list[str] = []
         pending = ""  # whitespace held back until more text follows
+        finish = None
         self.last_timings = None
         t0 = time.monotonic()
         stream = client.chat.completions.create(
@@ -276,6 +280,7 @@ class OpenAICompatGenerator:
                     self.last_timings = extra["timings"]
                 if not chunk.choices:
                     continue
+                finish = chunk.choices[0].finish_reason or finish
                 piece = chunk.choices[0].delta.content or ""
                 if not piece:
                     continue
@@ -291,6 +296,8 @@ class OpenAICompatGenerator:
                 emitted.append(piece)
                 if on_delta is not None:
                     on_delta(piece)
+        if finish == "length":
+            log.warning("%s answer cut at max_tokens=%d", self.name, self.max_tokens)
         log.debug("%s answered in %.1fs: %s", self.name, time.monotonic() - t0, self.last_timings)
         return "".join(emitted)
 
@@ -304,6 +311,9 @@ class LocalGenerator(OpenAICompatGenerator):
     The server (``bot.llm_server.LocalLLMServer``) runs in a child process; if it dies, the failing
     request raises ``GeneratorError`` and the next one restarts it. After a failed start, new starts are
     not attempted for ``retry_after_s`` (each question falls back immediately instead of waiting).
+    Answers are constrained by ``citation_grammar`` (every sentence ends with [n] of a sent passage, or
+    the prompt's exact refusal) unless ``constrain_citations=False``. ``warm_up()`` starts the server
+    ahead of the first question; ``close()`` stops it.
     """
 
     name = "local"
@@ -350,6 +360,21 @@ class LocalGenerator(OpenAICompatGenerator):
         speed = (self.last_timings or {}).get("prompt_per_second") or 0.0
         speed = min(max(float(speed), 5.0), 200.0) if speed else 10.0
         return self.timeout_s + prompt_tokens / speed
+
+    def warm_up(self) -> None:
+        """Start the server now and have it read the prompt's constant part (system message and worked
+        examples) into its prompt cache, so the first question only pays for its passages. Call it from a
+        background thread at app start; failures raise ``GeneratorError``."""
+        client = self._client()
+        messages = self.prompt.render(question="", passages="")
+        try:
+            self.last_timings = None
+            client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=1, temperature=0.0,  # type: ignore[arg-type]
+                timeout=self.request_timeout(self.count_tokens(render_messages(messages))),
+            )
+        except (openai.APIError, httpx.HTTPError) as exc:
+            raise GeneratorError(f"local LLM warm-up failed: {exc}") from exc
 
     def _on_failure(self, exc: BaseException) -> None:
         if not self.server.running:

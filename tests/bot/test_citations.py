@@ -61,3 +61,9 @@ def test_is_valid_rejects_tampered_offsets():
 
 def test_split_claims_reads_grouped_markers():
     assert split_claims("Câu một [1, 2]. Câu hai [3].") == [("Câu một.", [1, 2]), ("Câu hai.", [3])]
+
+
+def test_markers_after_the_full_stop_cite_the_sentence_before():
+    assert split_claims("Câu một. [1] Câu hai. [2][3]") == [("Câu một.", [1]), ("Câu hai.", [2, 3])]
+    result = verify("Bộ Nội vụ tiếp tục nghiên cứu, đề xuất những giải pháp mới. [1]", PASSAGES, get)
+    assert len(result.citations) == 1 and is_valid(result.citations[0], TEXT)
