@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         service = ChatService(settings, embedder=embedder, store=store)
         service.warm_up()
         results[cfg.name] = evaluate(service, rows, args.k, ask=not args.no_ask)
+        service.close_generators()  # the store is shared by all configurations
     summary = report(results)
     title = f"Evaluation: {args.questions.name} ({len(rows)} questions)"
     md = markdown(summary, title)

@@ -98,11 +98,17 @@ class ChatService:
                  kinds: Sequence[str] | None = None, **kwargs: Any) -> list[Hit]:
         return self.searcher.search(question, k or self.settings.k, kinds=kinds, by_doc=by_doc, **kwargs)
 
+    def close_generators(self) -> None:
+        """Stop what the LLM generators started (e.g. a local model server)."""
+        with self._lock:
+            for gen in self._generators.values():
+                close = getattr(gen, "close", None)
+                if close:
+                    close()
+            self._generators.clear()
+
     def close(self) -> None:
-        for gen in self._generators.values():
-            close = getattr(gen, "close", None)
-            if close:
-                close()
+        self.close_generators()
         self.store.close()
 
 
