@@ -231,10 +231,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="NAME:field=value,... (Settings fields, e.g. weight_dense=0); repeat to compare")
     parser.add_argument("--no-ask", action="store_true", help="retrieval metrics only")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--every", type=int, default=1, help="keep every N-th question (a quick, spread-out subset)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    rows = load_questions(args.questions)[: args.limit]
+    rows = load_questions(args.questions)[:: args.every][: args.limit]
     base = Settings.load(store_dir=args.store)
     embedder = Embedder.from_settings(base)
     store = Store(base, embedder.name)

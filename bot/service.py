@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.chain import Answer, build_chain
-from bot.generators.base import Generator, OnDelta
+from bot.chain import Answer, build_chain, condense_heuristic
+from bot.generators.base import Generator, GeneratorError, OnDelta
 from bot.generators.extractive import ExtractiveGenerator, idf_table
 from bot.query import load_glossary
 from bot.retriever import Hit, HybridSearcher, RetrievalIndex
@@ -88,10 +88,11 @@ class ChatService:
         on_delta: OnDelta | None = None,
         id: str | None = None,
     ) -> Answer:
-        chain = build_chain(self.searcher, self.extractive, self.store.get_document)
+        chosen = self.generator(generator, prompt_version)
+        chain = build_chain(self.searcher, self.extractive, self.store.get_document, condense=_condenser(chosen))
         return chain.invoke({
             "question": question, "history": list(history), "k": k or self.settings.k, "kinds": kinds,
-            "generator": self.generator(generator, prompt_version), "on_delta": on_delta, "id": id,
+            "generator": chosen, "on_delta": on_delta, "id": id,
         })
 
     def retrieve(self, question: str, *, k: int | None = None, by_doc: bool = False,
@@ -110,6 +111,24 @@ class ChatService:
     def close(self) -> None:
         self.close_generators()
         self.store.close()
+
+
+def _condenser(generator: Generator) -> Callable[[str, Sequence[tuple[str, str]]], str]:
+    """The LLM's condense prompt when the generator has one, the heuristic otherwise or on failure."""
+    llm_condense = getattr(generator, "condense", None)
+    if llm_condense is None:
+        return condense_heuristic
+
+    def condense(question: str, history: Sequence[tuple[str, str]]) -> str:
+        if not history:
+            return question
+        try:
+            return llm_condense(question, history)
+        except GeneratorError as exc:
+            log.warning("LLM condensing failed, using the heuristic: %s", exc)
+            return condense_heuristic(question, history)
+
+    return condense
 
 
 def _make_llm_generator(settings: Settings, name: str, prompt_version: str | None) -> Generator:

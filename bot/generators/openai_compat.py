@@ -128,6 +128,21 @@ class OpenAICompatGenerator:
             raise GeneratorError(f"{self.name} generator returned an empty answer")
         return Draft(text=text, prompt_version=self.prompt.id, rendered_prompt=render_messages(messages))
 
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """Rewrite a follow-up into a standalone question with the condense prompt (one short line).
+        Raises GeneratorError on failure; the chain then falls back to its heuristic."""
+        turns = [(role, text) for q, a in history[-3:] for role, text in (("user", q), ("assistant", a))]
+        messages = load_prompt("condense").render(history=turns, question=question)
+        try:
+            text = self._stream(self._client(), messages, None, self.request_timeout(len(str(messages)) // 3),
+                                None)
+        except (openai.APIError, httpx.HTTPError) as exc:
+            raise GeneratorError(f"{self.name} condense failed: {exc}") from exc
+        line = text.strip().splitlines()[0].strip() if text.strip() else ""
+        if not line:
+            raise GeneratorError("empty condensed question")
+        return line
+
     # --- context budget ---------------------------------------------------------------
     def fit_passages(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
         """The passages that fit ``context_tokens - max_tokens``: highest scores first, whole; the first
