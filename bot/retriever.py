@@ -145,6 +145,7 @@ class HybridSearcher:
             clauses.append({"doc_id": {"$in": list(doc_ids)}})
         if clauses:
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        n = min(n, len(self.index.chunks))  # SQLite and Chroma hold the same chunk ids (see Store.reconcile)
         hits = self.store.query_dense(self.embedder.embed_query(text), n, where)
         return [(self.index.row_of[cid], sim) for cid, sim in hits if cid in self.index.row_of]
 

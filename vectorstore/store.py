@@ -172,12 +172,11 @@ class Store:
         return int(row[0]) if row else 0
 
     def query_dense(self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        """(chunk_id, cosine similarity) of the ``n`` nearest vectors."""
-        count = self.collection.count()
-        if count == 0:
+        """(chunk_id, cosine similarity) of the ``n`` nearest vectors (``n`` at most the number stored)."""
+        if n <= 0:
             return []
         result = self.collection.query(
-            query_embeddings=[embedding.tolist()], n_results=min(n, count), where=where or None, include=["distances"]
+            query_embeddings=[embedding.tolist()], n_results=n, where=where or None, include=["distances"]
         )
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 

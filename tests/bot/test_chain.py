@@ -111,3 +111,11 @@ def test_cli_contract(service, tmp_path):
     for line in lines:
         docs = [r["doc_id"] for r in line["retrieved"]]
         assert len(docs) == len(set(docs)) == 3
+
+
+def test_langchain_retriever_face(service):
+    from bot.retriever import HybridRetriever
+
+    docs = HybridRetriever(searcher=service.searcher, k=3, kinds=["comment"]).invoke("cat cu thong tin")
+    assert len(docs) == 3 and all(d.metadata["kind"] == "comment" for d in docs)
+    assert docs[0].metadata["doc_id"] == f"{SAMPLE_ID}#c7" and docs[0].page_content
