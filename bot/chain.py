@@ -17,7 +17,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from bot.citations import Citation, verify
 from bot.generators.base import Draft, Generator, GeneratorError, OnDelta, Passage
 from bot.generators.extractive import REFUSAL, ExtractiveGenerator
-from bot.query import ParsedQuery
+from bot.grounding import missing_specifics
+from bot.query import ParsedQuery, load_glossary
 from bot.retriever import Hit, HybridSearcher
 from vectorstore.records import Document
 from vectorstore.text import fold, words
@@ -46,6 +47,7 @@ class Answer:
     dropped_claims: list[str] = field(default_factory=list)
     generator: str = ""
     coverage: float = 0.0  # best share of the question's content words found in one passage sentence
+    missing: list[str] = field(default_factory=list)  # details the question names that no source contains
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class Answer:
             "notices": self.notices,
             "generator": self.generator,
             "coverage": round(self.coverage, 4),
+            "missing": self.missing,
         }
 
 
@@ -75,12 +78,15 @@ def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str
     return question
 
 
-def refusal_text(hits: Sequence[Hit]) -> str:
-    """The refusal, with the nearest sources named so the user can look further."""
+def refusal_text(hits: Sequence[Hit], missing: Sequence[str] = ()) -> str:
+    """The refusal, naming the details no source contains and the nearest sources, so the user can look further."""
+    text = REFUSAL
+    if missing:
+        text = text[:-1] + " (không thấy: " + ", ".join(f"«{m}»" for m in missing) + ")."
     titles = list(dict.fromkeys(h.chunk.title for h in hits[:3]))
-    if not titles:
-        return REFUSAL
-    return REFUSAL + " Nguồn gần nhất: " + "; ".join(titles) + "."
+    if titles:
+        text += " Nguồn gần nhất: " + "; ".join(titles) + "."
+    return text
 
 
 def build_chain(
@@ -111,7 +117,8 @@ def build_chain(
         ]
         query: ParsedQuery = state["query"]
         coverage = extractive.best_coverage(query.restored, passages)
-        return {**state, "passages": passages, "coverage": coverage}
+        missing = missing_specifics(query.text, [t for p in passages for t in (p.title, p.text)], load_glossary())
+        return {**state, "passages": passages, "coverage": coverage, "missing": missing}
 
     def generate_step(state: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -120,7 +127,7 @@ def build_chain(
         query: ParsedQuery = state["query"]
         on_delta: OnDelta | None = state.get("on_delta")
         notices: list[str] = []
-        if not passages or state["coverage"] < extractive.min_coverage:
+        if not passages or state["coverage"] < extractive.min_coverage or state["missing"]:
             draft = Draft(REFUSAL, prompt_version=_version_of(generator, extractive))
         else:
             try:
@@ -147,7 +154,7 @@ def build_chain(
         total = (time.perf_counter() - state["t0"]) * 1000
         return Answer(
             question=state["question"],
-            answer=refusal_text(state["hits"]) if refused else checked.text,
+            answer=refusal_text(state["hits"], state["missing"]) if refused else checked.text,
             refused=refused,
             citations=[] if refused else checked.citations,
             hits=state["hits"],
@@ -161,6 +168,7 @@ def build_chain(
             dropped_claims=[] if checked is None else checked.dropped,
             generator=getattr(state["generator_used"], "name", "extractive"),
             coverage=state["coverage"],
+            missing=state["missing"],
         )
 
     return (

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.generators.base import Draft, OnDelta, Passage
+from bot.grounding import proper_names
 from vectorstore.text import fold, words
 
 REFUSAL = "Tài liệu hiện có không đề cập đến nội dung này."
@@ -32,6 +33,7 @@ class ScoredSentence:
 
 _NUMBER_WORDS = frozenset("mot hai ba bon tu nam sau bay tam chin muoi tram nghin ngan trieu ty".split())
 _ASKS_PERCENT = re.compile(r"\b(phan tram|ty le)\b")
+_ASKS_PLACE = re.compile(r"\b(tinh|thanh pho|dia phuong|quoc gia) nao\b")
 _ASKS_NUMBER = re.compile(
     r"\b(so hieu|bao nhieu|may (ngay|nam|thang|lan|nguoi|buoc)|thu may|ngay nao|nam nao|thang nao|khi nao|"
     r"bao gio|bao lau|luc nao|thoi han|han chot|thoi diem nao)\b"
@@ -39,10 +41,12 @@ _ASKS_NUMBER = re.compile(
 
 
 def answer_type_check(question: str) -> Callable[[str], bool] | None:
-    """For questions asking a number, date or percentage: a test that a sentence supplies one
-    (a number that the question itself does not contain). None when the question asks no such thing."""
+    """For questions asking a number, date, percentage or place: a test that a sentence supplies one
+    (a number or name that the question itself does not contain). None when the question asks no such thing."""
     folded = fold(question)
     asked = set(words(folded))
+    if _ASKS_PLACE.search(folded):
+        return lambda sentence: any(set(words(fold(name))) - asked for name in proper_names(sentence))
     if _ASKS_PERCENT.search(folded):
         return lambda sentence: "%" in sentence or "phan tram" in fold(sentence)
     if _ASKS_NUMBER.search(folded):

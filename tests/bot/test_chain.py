@@ -61,6 +61,14 @@ def test_unanswerable_question_is_refused_with_nearest_sources(service):
     assert answer.answer.startswith("Tài liệu hiện có không đề cập")
 
 
+def test_question_naming_a_detail_the_sources_lack_is_refused(service):
+    # the sample is about the *fourth* session; its words otherwise match well
+    answer = service.ask("Phiên họp thứ năm của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?")
+    assert answer.refused and answer.missing == ["thứ năm"]
+    assert "«thứ năm»" in answer.answer
+    assert not service.ask("Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?").refused
+
+
 def test_kind_filter_only_returns_comments(service):
     hits = service.retrieve("chấm dứt tình trạng sợ trách nhiệm", k=5, kinds=["comment"])
     assert hits and all(h.chunk.kind == "comment" for h in hits)

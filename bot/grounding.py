@@ -1,0 +1,81 @@
+"""Specific details a question names, which the sources must contain before anything is answered.
+
+A question about "phiên họp thứ năm" must not be answered from a text about "phiên họp thứ tư", nor one about the
+"cấp tỉnh" steering committee from a text about the Government's. Lexical coverage cannot see this (most words
+match), so the details are checked one by one: years and document numbers, ordinals of sessions and rounds,
+administrative levels, officials' titles, proper names (runs of capitalised syllables) and the glossary's named
+things (an acronym such as CCCD, or its expansion typed in full; either form in a source satisfies it). Situational numbers (an age, a count of
+days) are not required: the law states rules, not the asker's case.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from vectorstore.text import fold, normalize, words
+
+_YEAR_OR_NUMBER = re.compile(r"\b(?:(?:19|20)\d\d|\d+(?:/\d+)+(?:/[\w-]+)?)\b")
+# matched on the folded text, so that questions typed without diacritics are covered too
+_ORDINAL = re.compile(r"\b(?:lan|phien|phien hop|ky|ky hop|khoa|dot|hoi nghi)\s+"
+                      r"(thu\s+(?:\d+|nhat|hai|ba|tu|bon|nam|sau|bay|tam|chin|muoi))\b")
+_LEVEL = re.compile(r"\b(cap\s+(?:tinh|huyen|xa|bo|trung uong|thanh pho|quan|phuong|thi xa))\b")
+_OFFICIAL = re.compile(  # an official's title followed by the body's name: "Bộ trưởng Bộ Nội vụ"
+    r"\b(?:phó\s+)?(?:bộ trưởng|thứ trưởng|chủ tịch|giám đốc|trưởng ban|cục trưởng|vụ trưởng|chánh án|viện trưởng)"
+    r"\s+[^\W\d_]+\s+[^\W\d_]+", re.IGNORECASE)
+_SYLLABLE = re.compile(r"[^\W\d_]+", re.UNICODE)
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(]\s*)$")
+
+
+def proper_names(text: str) -> list[str]:
+    """Runs of two or more capitalised syllables (acronyms excluded), e.g. 'Phạm Minh Chính', 'Bộ Nội'."""
+    names, run = [], []
+    for m in _SYLLABLE.finditer(text):
+        token = m.group()
+        capital = token[0].isupper() and not (len(token) > 1 and token.isupper())
+        if capital and (run or not _SENTENCE_START.search(text[: m.start()])):
+            run.append(token)
+            continue
+        if len(run) >= 2:
+            names.append(" ".join(run))
+        run = [token] if capital and _SENTENCE_START.search(text[: m.start()]) else []
+    if len(run) >= 2:
+        names.append(" ".join(run))
+    return names
+
+
+def specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = None) -> list[str]:
+    """The details of ``question`` that an answer must be grounded on, as typed (NFC).
+
+    ``glossary`` maps a folded acronym to ``(acronym, expansion)``; a glossary term is returned as the acronym."""
+    text = normalize(question)
+    found = [m.group() for m in _YEAR_OR_NUMBER.finditer(text)]
+    folded = fold(text).lower()
+    same_length = len(folded) == len(text)  # fold() maps each NFC character to one: spans carry over
+    for pattern in (_ORDINAL, _LEVEL):
+        found += [text[m.start(1):m.end(1)] if same_length else m.group(1) for m in pattern.finditer(folded)]
+    found += [m.group() for m in _OFFICIAL.finditer(text) if all(w[0].isupper() for w in m.group().split()[-2:])]
+    found += proper_names(text)
+    if glossary:
+        key = _key(text)
+        found += [acronym for folded, (acronym, expansion) in glossary.items()
+                  if f" {folded} " in key or _key(expansion) in key]
+    return list(dict.fromkeys(re.sub(r"\s+", " ", f) for f in found))
+
+
+def _key(text: str) -> str:
+    return " " + " ".join(words(fold(text))) + " "
+
+
+def missing_specifics(question: str, sources: Iterable[str],
+                      glossary: Mapping[str, tuple[str, str]] | None = None) -> list[str]:
+    """The specifics of ``question`` found in none of ``sources`` (compared without diacritics or case)."""
+    wanted = specifics(question, glossary)
+    if not wanted:
+        return []
+    haystack = "\n".join(_key(s) for s in sources)
+    expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
+
+    def present(term: str) -> bool:
+        return _key(term) in haystack or (term in expansions and _key(expansions[term]) in haystack)
+
+    return [w for w in wanted if not present(w)]

@@ -1,0 +1,51 @@
+"""Specific details a question names must be found in the sources before anything is answered."""
+from __future__ import annotations
+
+from bot.generators.extractive import answer_type_check
+from bot.grounding import missing_specifics, proper_names, specifics
+from bot.query import load_glossary
+
+SOURCE = ("Hôm qua 19/4/2023, Thủ tướng Phạm Minh Chính, Trưởng Ban chỉ đạo CCHC của Chính phủ, chủ trì phiên họp "
+          "thứ tư của ban chỉ đạo. Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu.")
+
+
+def test_ordinal_level_year_official_and_names_are_specifics():
+    assert specifics("Phiên họp thứ năm của Ban chỉ đạo diễn ra khi nào?") == ["thứ năm"]
+    assert specifics("Ai làm Trưởng ban chỉ đạo cải cách hành chính cấp tỉnh?") == ["cấp tỉnh"]
+    assert specifics("Chỉ số CCHC năm 2022 thế nào?") == ["2022"]
+    assert "Bộ trưởng Bộ Nội" in specifics("Bộ trưởng Bộ Nội vụ phát biểu những gì?")
+    assert specifics("Thủ tướng Phạm Minh Chính nói gì về Nghị định 61/2018/NĐ-CP?") == ["61/2018/NĐ-CP", "Phạm Minh Chính"]
+
+
+def test_questions_typed_without_diacritics_are_covered():
+    assert specifics("uy ban cap xa co tham quyen gi") == ["cap xa"]
+    assert specifics("phien hop thu nam dien ra khi nao") == ["thu nam"]
+
+
+def test_situational_numbers_and_sentence_case_are_not_specifics():
+    assert specifics("Con tôi 16 tuổi có tự đi xin cung cấp thông tin được không?") == []
+    assert specifics("Thủ tướng yêu cầu gì?") == []
+    assert proper_names("Làm thẻ ở đâu? Hà Nội thì sao") == ["Hà Nội"]
+
+
+def test_missing_specifics_compares_without_diacritics_or_case():
+    assert missing_specifics("Phiên họp thứ năm diễn ra khi nào?", [SOURCE]) == ["thứ năm"]
+    assert missing_specifics("Phiên họp thứ tư diễn ra khi nào?", [SOURCE]) == []
+    assert missing_specifics("thu tuong pham minh chinh noi gi", [SOURCE]) == []
+    assert missing_specifics("Bộ trưởng Bộ Nội vụ phát biểu gì?", [SOURCE]) == ["Bộ trưởng Bộ Nội"]
+
+
+def test_glossary_terms_are_satisfied_by_acronym_or_expansion():
+    glossary = load_glossary()
+    assert specifics("thu tuc cap lai cccd", glossary) == ["CCCD"]
+    assert specifics("Lệ phí cấp lại thẻ căn cước công dân?", glossary) == ["CCCD"]
+    assert missing_specifics("Mất CMND thì làm lại thế nào?", ["Thủ tục cấp Chứng minh nhân dân"], glossary) == []
+    assert missing_specifics("thu tuc cap lai cccd", ["Thủ tục cấp Chứng minh nhân dân"], glossary) == ["CCCD"]
+    assert missing_specifics("Chỉ đạo về CCHC?", [SOURCE], glossary) == []
+
+
+def test_place_questions_need_a_named_place():
+    check = answer_type_check("Tỉnh nào đứng đầu bảng xếp hạng chỉ số cải cách hành chính năm 2022?")
+    assert check is not None
+    assert not check("Thủ tướng yêu cầu các bộ, ngành, địa phương căn cứ vào chỉ số CCHC năm 2022.")
+    assert check("Năm 2022, Quảng Ninh tiếp tục đứng đầu bảng xếp hạng.")
