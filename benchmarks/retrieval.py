@@ -6,6 +6,11 @@
 
 Each ingests its corpus into data/bench-stores/NAME (idempotent: unchanged input re-ingests in
 seconds) and compares BM25-only, dense-only and the hybrid in one run. Reports go to reports/NAME/.
+
+    python benchmarks/retrieval.py phapdien --model data/cache/models/e5-ft-phapdien
+
+runs the same with another embedding model (e.g. one from ``python -m vectorstore.finetune``), in its own store
+data/bench-stores/NAME-MODELNAME and report folder reports/NAME-MODELNAME/.
 """
 from __future__ import annotations
 
@@ -47,8 +52,11 @@ def main() -> int:
     parser.add_argument("--configs", nargs="*", default=CONFIGS)
     parser.add_argument("--no-ask", action="store_true")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--model", help="embedding model (name or folder); default: the settings' model")
     args = parser.parse_args()
-    store = PROJECT_DIR / "data" / "bench-stores" / args.dataset
+    name = args.dataset + (f"-{Path(args.model).name}" if args.model else "")
+    store = PROJECT_DIR / "data" / "bench-stores" / name
+    overrides = {"store_dir": store, **({"embedding_model": args.model} if args.model else {})}
     tmp = Path(tempfile.mkdtemp(prefix="bench-q-"))
     if args.dataset == "alqac":
         corpus, questions = SHARED / "bench/alqac2023/corpus.jsonl", alqac_questions(tmp / "alqac.jsonl")
@@ -59,9 +67,11 @@ def main() -> int:
     if not corpus.exists():
         print(f"missing {corpus}: this benchmark needs ../shared", file=sys.stderr)
         return 2
-    summary = Ingestor(Settings.load(store_dir=store)).run([corpus])
+    summary = Ingestor(Settings.load(**overrides)).run([corpus])
     print(f"store {store}: {summary.documents} documents, {summary.chunks_added} chunks added", file=sys.stderr)
-    argv = ["--questions", str(questions), "--store", str(store), "--report", str(PROJECT_DIR / "reports" / args.dataset)]
+    argv = ["--questions", str(questions), "--store", str(store), "--report", str(PROJECT_DIR / "reports" / name)]
+    if args.model:
+        os.environ["CCHC_EMBEDDING_MODEL"] = args.model  # the harness reads its settings from the environment
     for cfg in args.configs:
         argv += ["--config", cfg]
     if args.no_ask:

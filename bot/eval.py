@@ -1,9 +1,10 @@
 """Evaluation harness: ``python -m bot.eval --questions FILE.jsonl [--k 10] [--report DIR] [--config NAME:k=v,...]``
 
 Rows: {"id", "question", "positive_ids"?, "evidence"?, "answers"?, "unanswerable"?, "variant"?}.
-Prints and writes (JSON + Markdown + PNG) recall@1/5/10 and MRR@10 (by document id, or by a retrieved
-chunk containing the evidence), answer hit rate, citation validity, refusal precision/recall and
-latency p50/p95, overall and by variant, for one or more configurations side by side.
+Prints and writes (JSON + Markdown + PNG) recall@1/5/10 (the share of a question's gold documents found), hit@10
+(at least one found) and MRR@10 (by document id, or by a retrieved chunk containing the evidence), answer hit
+rate, citation validity, refusal precision/recall and latency p50/p95, overall and by variant, for one or more
+configurations side by side.
 """
 from __future__ import annotations
 
@@ -132,6 +133,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         for kk in KS:
             m[f"recall@{kk}"] = round(statistics.mean(
                 sum(1 for x in r["doc_ranks"] if x <= kk) / r["n_positive"] for r in with_docs), 4)
+        m["hit@10"] = round(statistics.mean(1.0 if r["doc_ranks"] and min(r["doc_ranks"]) <= 10 else 0.0
+                                            for r in with_docs), 4)
         m["mrr@10"] = round(statistics.mean(
             (1 / min(r["doc_ranks"]) if r["doc_ranks"] and min(r["doc_ranks"]) <= 10 else 0.0) for r in with_docs), 4)
     with_ev = [r for r in records if "evidence_rank" in r]
@@ -187,10 +190,10 @@ def markdown(summary: dict[str, Any], title: str) -> str:
     for name, cfg in summary.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(cfg["overall"].get(k)) for k in keys) + " |")
     for name, cfg in summary.items():
-        lines += ["", f"## {name}: by variant", "", "| variant | n | recall@10 | mrr@10 | evidence@5 | answer hit | refused ok |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["", f"## {name}: by variant", "", "| variant | n | recall@10 | hit@10 | mrr@10 | evidence@5 | answer hit | refused ok |",
+                  "|---|---|---|---|---|---|---|---|"]
         for v, m in cfg["by_variant"].items():
-            lines.append(f"| {v} | {m['n']} | {_fmt(m.get('recall@10'))} | {_fmt(m.get('mrr@10'))} | "
+            lines.append(f"| {v} | {m['n']} | {_fmt(m.get('recall@10'))} | {_fmt(m.get('hit@10'))} | {_fmt(m.get('mrr@10'))} | "
                          f"{_fmt(m.get('evidence@5'))} | {_fmt(m.get('answer_hit_rate'))} | {_fmt(m.get('refusal_recall'))} |")
     return "\n".join(lines) + "\n"
 
