@@ -39,7 +39,7 @@ class Settings(BaseSettings):
 
     # --- retrieval -------------------------------------------------------------
     k: int = 5
-    candidates: int = 50
+    candidates: int = 100  # per component before fusion; 100 vs 50: +0.02 recall@10 on the citizen set, +0.005 on ALQAC
     rrf_k: int = 60
     weight_dense: float = 1.0
     weight_bm25: float = 1.0
