@@ -4,8 +4,8 @@ A question about "phiên họp thứ năm" must not be answered from a text abou
 "cấp tỉnh" steering committee from a text about the Government's. Lexical coverage cannot see this (most words
 match), so the details are checked one by one: years and document numbers, ordinals of sessions and rounds,
 administrative levels, officials' titles, proper names (runs of capitalised syllables) and the glossary's named
-things (an acronym such as CCCD, or its expansion typed in full; either form in a source satisfies it). Situational numbers (an age, a count of
-days) are not required: the law states rules, not the asker's case.
+things (an acronym such as CCCD, or its expansion typed in full; either form in a source satisfies it).
+Situational numbers (an age, a count of days) are not required: the law states rules, not the asker's case.
 """
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = No
     found += proper_names(text)
     if glossary:
         key = _key(text)
-        found += [acronym for folded, (acronym, expansion) in glossary.items()
-                  if f" {folded} " in key or _key(expansion) in key]
+        found += [acronym for folded_acronym, (acronym, expansion) in glossary.items()
+                  if f" {folded_acronym} " in key or _key(expansion) in key]
     return list(dict.fromkeys(re.sub(r"\s+", " ", f) for f in found))
 
 
