@@ -23,21 +23,30 @@ _OFFICIAL = re.compile(  # an official's title followed by the body's name: "B�
     r"\b(?:phó\s+)?(?:bộ trưởng|thứ trưởng|chủ tịch|giám đốc|trưởng ban|cục trưởng|vụ trưởng|chánh án|viện trưởng)"
     r"\s+[^\W\d_]+\s+[^\W\d_]+", re.IGNORECASE)
 _SYLLABLE = re.compile(r"[^\W\d_]+", re.UNICODE)
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(]\s*)$")
+_SENTENCE_OPENERS = frozenset(".!?:;\n\"“(")
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """True when only blanks separate ``text[at]`` from the start of the text or a sentence opener."""
+    i = at - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_OPENERS
 
 
 def proper_names(text: str) -> list[str]:
-    """Runs of two or more capitalised syllables (acronyms excluded), e.g. 'Phạm Minh Chính', 'Bộ Nội'."""
+    """Runs of two or more capitalised syllables (acronyms excluded), e.g. 'Phạm Minh Chính', 'Bộ Nội'.
+    A sentence's first word only starts a run (its capital may be sentence case)."""
     names, run = [], []
     for m in _SYLLABLE.finditer(text):
         token = m.group()
         capital = token[0].isupper() and not (len(token) > 1 and token.isupper())
-        if capital and (run or not _SENTENCE_START.search(text[: m.start()])):
+        if capital and (run or not _starts_sentence(text, m.start())):
             run.append(token)
             continue
         if len(run) >= 2:
             names.append(" ".join(run))
-        run = [token] if capital and _SENTENCE_START.search(text[: m.start()]) else []
+        run = [token] if capital else []
     if len(run) >= 2:
         names.append(" ".join(run))
     return names
