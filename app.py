@@ -2,9 +2,10 @@
 
 A thin Gradio client over ``bot/``: four tabs (citizens' Q&A, verbatim wording lookup for staff, a prompt lab
 for developers, and an admin tab when CCHC_ADMIN_USER/CCHC_ADMIN_PASSWORD are set) and three API endpoints
-("ask", "retrieve", "lookup_wording") for ``gradio_client`` or plain HTTP. ``build_app(service, settings)``
-builds everything without global state; ``main()`` creates the service and launches.
+("ask", "retrieve", "lookup_wording") for ``gradio_client`` or plain HTTP. ``build_app(engine, settings)``
+builds everything without global state; ``main()`` creates the engine and launches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,59 +20,62 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from bot.feedback import FeedbackStore  # noqa: E402
-from bot.service import ChatService  # noqa: E402
-from bot.wording import WordingIndex, lookup_wording  # noqa: E402
-from settings import Settings  # noqa: E402
-from webui import render  # noqa: E402
-from webui.admin import admin_enabled, build_admin_tab  # noqa: E402
-from webui.assets import CSS, HEAD  # noqa: E402
-from webui.chat import ANSWER_CONCURRENCY, build_chat_tab  # noqa: E402
-from webui.context import AppContext, Readiness, prepare  # noqa: E402
-from webui.lab import build_lab_tab  # noqa: E402
-from webui.wording_tab import build_wording_tab  # noqa: E402
+from bot.answer.options import AskOptions, InputError
+from bot.engine import Engine
+from bot.feedback import FeedbackStore
+from settings import Settings
+from webui import render
+from webui.admin import admin_enabled, build_admin_tab
+from webui.assets import CSS, HEAD
+from webui.chat import ANSWER_CONCURRENCY, build_chat_tab
+from webui.context import AppContext, Readiness, prepare
+from webui.lab import build_lab_tab
+from webui.wording_tab import build_wording_tab
 
 log = logging.getLogger("cchc.app")
 
 TITLE = "Trợ lý chính sách cải cách hành chính"
-MAX_API_K = 50
 
 
-def status_html(readiness: Readiness, service: ChatService | None = None) -> str:
+def status_html(readiness: Readiness, engine: Engine | None = None) -> str:
     """The banner: loading / ready (with live collection counts) / failed."""
     state = "failed" if readiness.failed else "ready" if readiness.ready else "loading"
     message = readiness.message
-    if state == "ready" and service is not None:
+    if state == "ready" and engine is not None:
         try:
-            stats = service.store.stats()
+            stats = engine.store.stats()
             message = f"Sẵn sàng: {stats['documents']} tài liệu, {stats['chunks']} đoạn văn bản."
-        except Exception:  # noqa: BLE001 - keep the last message
+        except Exception:
             log.debug("stats failed", exc_info=True)
     return f'<div class="status {state}" data-state="{state}">{render.esc(message)}</div>'
 
 
-def build_app(service: ChatService, settings: Settings, *, prepare_store: bool = True) -> gr.Blocks:
-    """The whole UI and API over ``service``. With ``prepare_store`` a background thread ingests the bundled
+def build_app(engine: Engine, settings: Settings, *, prepare_store: bool = True) -> gr.Blocks:
+    """The whole UI and API over ``engine``. With ``prepare_store`` a background thread ingests the bundled
     sample when the store is empty (the page says when it is ready); otherwise the app is ready at once."""
     readiness = Readiness()
-    ctx = AppContext(service=service, settings=settings, feedback=FeedbackStore.from_settings(settings),
-                     wording=WordingIndex(service.store), readiness=readiness)
+    ctx = AppContext(
+        engine=engine, settings=settings, feedback=FeedbackStore.from_settings(settings), readiness=readiness
+    )
     if prepare_store:
-        threading.Thread(target=prepare, args=(service, readiness), name="cchc-prepare", daemon=True).start()
+        threading.Thread(target=prepare, args=(engine, readiness), name="cchc-prepare", daemon=True).start()
     else:
-        stats = service.store.stats()
+        stats = engine.store.stats()
         readiness.done(f"Sẵn sàng: {stats['documents']} tài liệu, {stats['chunks']} đoạn văn bản.")
 
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
-        gr.Markdown(f"# {TITLE}\nHỏi đáp về cải cách hành chính (CCHC) với câu trả lời trích nguyên văn từ tài liệu, "
-                    "có dẫn nguồn.", elem_id="app-header")
+        gr.Markdown(
+            f"# {TITLE}\nHỏi đáp về cải cách hành chính (CCHC) với câu trả lời trích nguyên văn từ tài liệu, "
+            "có dẫn nguồn.",
+            elem_id="app-header",
+        )
         status = gr.HTML(status_html(readiness), elem_id="status")
         timer = gr.Timer(1.0, active=not readiness.ready)
 
         def tick() -> tuple[str, Any]:
-            return status_html(readiness, service), gr.Timer(active=not readiness.ready)
+            return status_html(readiness, engine), gr.Timer(active=not readiness.ready)
 
         timer.tick(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
         demo.load(tick, None, [status, timer], api_visibility="private", show_progress="hidden")
@@ -88,7 +92,7 @@ def build_app(service: ChatService, settings: Settings, *, prepare_store: bool =
                     build_admin_tab(ctx)
 
         _register_api(ctx)
-    demo.cchc_context = ctx  # type: ignore[attr-defined] - for tests and scripts
+    demo.cchc_context = ctx  # for tests and scripts
     return demo
 
 
@@ -107,27 +111,26 @@ def _register_api(ctx: AppContext) -> None:
         char_start, char_end), retrieved, prompt_version, timings_ms, standalone_question, notices, generator.
         """
         _wait()
-        question = " ".join((question or "").split())
-        if not question:
-            raise gr.Error("Câu hỏi trống.")
-        turns = [(str(t[0]), str(t[1])) for t in (history or []) if isinstance(t, (list, tuple)) and len(t) >= 2]
-        answer = ctx.service.ask(question[:2000], history=turns[-8:], k=_k(k))
-        return answer.to_dict()
+        turns = tuple((str(t[0]), str(t[1])) for t in (history or []) if isinstance(t, (list, tuple)) and len(t) >= 2)
+        try:
+            return ctx.engine.ask(question or "", AskOptions(k=_k(k), history=turns)).to_dict()
+        except InputError as exc:
+            raise gr.Error(str(exc)) from exc
 
     def retrieve(question: str, k: int = 5, by_doc: bool = False) -> list[dict]:
         """The k passages (chunks) nearest to the question, with fused scores and document offsets."""
         _wait()
-        question = " ".join((question or "").split())
-        if not question:
-            raise gr.Error("Câu hỏi trống.")
-        hits = ctx.service.retrieve(question[:2000], k=_k(k), by_doc=bool(by_doc))
+        try:
+            hits = ctx.engine.retrieve(question or "", AskOptions(k=_k(k)), by_doc=bool(by_doc))
+        except InputError as exc:
+            raise gr.Error(str(exc)) from exc
         return [h.to_dict(i) for i, h in enumerate(hits, start=1)]
 
     def lookup_wording_api(phrase: str, limit: int = 10) -> list[dict]:
         """Where the documents say this phrase: exact matches first, then the nearest wordings, each with its
         paragraph, position (doc_id, paragraph_no, char_start, char_end) and a word diff."""
         _wait()
-        matches = lookup_wording(ctx.service, phrase or "", limit=max(1, min(50, int(limit or 10))), index=ctx.wording)
+        matches = ctx.engine.lookup_wording(phrase or "", limit=max(1, min(50, int(limit or 10))))
         return [m.to_dict() for m in matches]
 
     gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
@@ -136,7 +139,7 @@ def _register_api(ctx: AppContext) -> None:
 
 
 def _k(k: int | None) -> int | None:
-    return None if k in (None, 0) else max(1, min(MAX_API_K, int(k)))
+    return None if k in (None, 0) else int(k)  # AskOptions.resolve clamps it to 1..MAX_K
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
@@ -167,12 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.load(host=args.host, port=args.port, root_path=args.root_path)
-    service = ChatService(settings)
-    demo = build_app(service, settings)
+    engine = Engine(settings)
+    demo = build_app(engine, settings)
     try:
         launch(demo, settings)
     finally:
-        service.close()
+        engine.close()
     return 0
 
 

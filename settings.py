@@ -3,6 +3,7 @@
 The file is ``CCHC_SETTINGS_FILE`` if set, else ``settings.toml`` in the working directory when present.
 Settings are read once (``Settings.load()``) and passed down; nothing reads the environment elsewhere.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     k: int = 5
     candidates: int = 100  # per component before fusion; 100 vs 50: +0.02 recall@10 on the citizen set, +0.005 on ALQAC
     rrf_k: int = 60
+    exact_search_max_chunks: int = 200_000  # exact (reproducible) dense search below this; Chroma's ANN above
     weight_dense: float = 1.0
     weight_bm25: float = 1.0
     weight_bm25_folded: float = 1.0
@@ -49,7 +51,8 @@ class Settings(BaseSettings):
     generator: Literal["extractive", "openai", "local"] = "extractive"
     prompt_name: str = "answer"
     prompt_version: str | None = None  # None -> latest
-    refusal_threshold: float = 0.25  # with the specifics check (bot/grounding.py); calibrated on the sample set, see README
+    reader_model: Path | None = None  # default: bot/data/reader_model.json (python -m bot.answer.train_reader)
+    reader_threshold: float | None = None  # answerability below which the bot refuses; None: the model's own
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_model: str = "local"
     openai_api_key: SecretStr = SecretStr("not-needed")
@@ -82,7 +85,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @classmethod
-    def load(cls, **overrides: Any) -> "Settings":
+    def load(cls, **overrides: Any) -> Settings:
         """Read env + file once; ``overrides`` (e.g. from CLI flags) win, ``None`` values are ignored."""
         return cls(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -110,4 +113,4 @@ def _settings_file() -> Path | None:
     return local if local.is_file() else None
 
 
-__all__ = ["Settings", "PROJECT_DIR", "SAMPLE_DIR", "DEFAULT_EMBEDDING_MODEL"]
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "PROJECT_DIR", "SAMPLE_DIR", "Settings"]

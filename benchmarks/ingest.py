@@ -5,6 +5,7 @@
 Prints chunks/s of the full ingest, raw encode throughput on the same chunk texts, their ratio
 (target >= 0.8) and the time of an unchanged re-ingest as a fraction of the first (target <= 0.05).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ingest.pipeline import Ingestor  # noqa: E402
-from settings import PROJECT_DIR, Settings  # noqa: E402
-from vectorstore.embeddings import Embedder  # noqa: E402
+from ingest.pipeline import Ingestor
+from settings import PROJECT_DIR, Settings
+from vectorstore.embeddings import Embedder
 
 DEFAULT_CORPUS = PROJECT_DIR.parent / "shared" / "corpus" / "phapdien" / "corpus.jsonl"
 
@@ -70,8 +71,11 @@ def main() -> int:
         "reingest_fraction": round(second.seconds / first.seconds, 4),
     }
     print(json.dumps(figures, ensure_ascii=False, indent=1))
-    print(f"ingest {ingest_rate:.1f} chunks/s vs raw encode {raw_rate:.1f} chunks/s -> ratio {figures['ratio_ingest_to_encode']}"
-          f" (target >= 0.8); unchanged re-ingest {figures['reingest_fraction']:.3f} of first (target <= 0.05)")
+    print(
+        f"ingest {ingest_rate:.1f} chunks/s vs raw encode {raw_rate:.1f} chunks/s "
+        f"-> ratio {figures['ratio_ingest_to_encode']}"
+        f" (target >= 0.8); unchanged re-ingest {figures['reingest_fraction']:.3f} of first (target <= 0.05)"
+    )
     if not args.store:
         shutil.rmtree(store_dir, ignore_errors=True)
     return 0

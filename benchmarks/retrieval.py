@@ -12,6 +12,7 @@ seconds) and compares BM25-only, dense-only and the hybrid in one run. Reports g
 runs the same with another embedding model (e.g. one from ``python -m vectorstore.finetune``), in its own store
 data/bench-stores/NAME-MODELNAME and report folder reports/NAME-MODELNAME/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bot import eval as harness  # noqa: E402
-from ingest.pipeline import Ingestor  # noqa: E402
-from settings import PROJECT_DIR, SAMPLE_DIR, Settings  # noqa: E402
+from bot import eval as harness
+from ingest.pipeline import Ingestor
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 
 SHARED = PROJECT_DIR.parent / "shared"
 CONFIGS = [
@@ -40,8 +41,14 @@ def alqac_questions(out: Path) -> Path:
     rows = []
     for line in (SHARED / "bench/alqac2023/queries.jsonl").read_text(encoding="utf-8").splitlines():
         q = json.loads(line)
-        rows.append({"id": q["qid"], "question": q["question"], "positive_ids": q["positive_ids"],
-                     "variant": "gov_related" if q.get("gov_related") else "other"})
+        rows.append(
+            {
+                "id": q["qid"],
+                "question": q["question"],
+                "positive_ids": q["positive_ids"],
+                "variant": "gov_related" if q.get("gov_related") else "other",
+            }
+        )
     out.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     return out
 
@@ -61,7 +68,10 @@ def main() -> int:
     if args.dataset == "alqac":
         corpus, questions = SHARED / "bench/alqac2023/corpus.jsonl", alqac_questions(tmp / "alqac.jsonl")
     elif args.dataset == "phapdien":
-        corpus, questions = SHARED / "corpus/phapdien/corpus.jsonl", PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl"
+        corpus, questions = (
+            SHARED / "corpus/phapdien/corpus.jsonl",
+            PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl",
+        )
     else:
         corpus, questions = SAMPLE_DIR, PROJECT_DIR / "data/questions/sample.jsonl"
     if not corpus.exists():

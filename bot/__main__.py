@@ -1,9 +1,10 @@
 """Stable CLI (scripts and evaluations rely on it):
 
-    python -m bot ask "QUESTION" [--json] [--store DIR] [--k N] [--generator NAME]
-    python -m bot retrieve "QUESTION" --json [--k N] [--by-doc]
-    both: --batch FILE.jsonl (rows {"id", "question"}) -> one JSON line per row, model loaded once.
+python -m bot ask "QUESTION" [--json] [--store DIR] [--k N] [--generator NAME]
+python -m bot retrieve "QUESTION" --json [--k N] [--by-doc]
+both: --batch FILE.jsonl (rows {"id", "question"}) -> one JSON line per row, model loaded once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,9 @@ def _rows(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                     row = json.loads(line)
                     question = str(row["question"])
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise SystemExit(f"Lỗi: dòng {number} của {args.batch} không hợp lệ ({exc}); cần {{\"id\", \"question\"}}")
+                    raise SystemExit(
+                        f'Lỗi: dòng {number} của {args.batch} không hợp lệ ({exc}); cần {{"id", "question"}}'
+                    ) from None
                 yield {"id": row.get("id", str(number)), "question": question}
     elif args.question:
         yield {"id": None, "question": args.question}
@@ -56,41 +59,61 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from bot.service import ChatService
+    from bot.answer.options import AskOptions, InputError
+    from bot.engine import Engine
     from vectorstore.store import StoreError
 
     settings = Settings.load(store_dir=args.store)
     try:
-        service = ChatService(settings)
+        engine = Engine(settings)
     except StoreError as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
-    if not service.store.stats()["chunks"]:
-        print("Kho dữ liệu trống: hãy nạp tài liệu trước (python -m ingest ĐƯỜNG_DẪN) hoặc chạy python app.py.",
-              file=sys.stderr)
+    if not engine.store.stats()["chunks"]:
+        print(
+            "Kho dữ liệu trống: hãy nạp tài liệu trước (python -m ingest ĐƯỜNG_DẪN) hoặc chạy python app.py.",
+            file=sys.stderr,
+        )
+    options = AskOptions(
+        k=args.k,
+        kinds=tuple(args.kind or ()),
+        generator=getattr(args, "generator", None),
+        prompt_version=getattr(args, "prompt_version", None),
+    )
     try:
         for row in _rows(args):
-            if args.command == "ask":
-                answer = service.ask(row["question"], k=args.k, kinds=args.kind, generator=args.generator,
-                                     prompt_version=args.prompt_version, id=row["id"])
-                if args.json or args.batch:
-                    print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-                else:
-                    print(_render_answer(answer))
-            else:
-                started = time.perf_counter()
-                hits = service.retrieve(row["question"], k=args.k, by_doc=args.by_doc, kinds=args.kind)
-                out = {"id": row["id"], "question": row["question"],
-                       "retrieved": [h.to_dict(i) for i, h in enumerate(hits, start=1)],
-                       "timings_ms": {"retrieve": round((time.perf_counter() - started) * 1000, 1)}}
-                if args.json or args.batch:
-                    print(json.dumps(out, ensure_ascii=False), flush=True)
-                else:
-                    for h in out["retrieved"]:
-                        print(f"{h['rank']:>2}. [{h['doc_id']}] {h['score']:.4f} {h['title']}\n    {h['text'][:200]}")
+            try:
+                _run(engine, args, row, options)
+            except InputError as exc:
+                print(f"Lỗi ({row['id'] or 'câu hỏi'}): {exc}", file=sys.stderr)
+                if not args.batch:
+                    return 2
     finally:
-        service.close()
+        engine.close()
     return 0
+
+
+def _run(engine: Any, args: argparse.Namespace, row: dict[str, Any], options: Any) -> None:
+    if args.command == "ask":
+        answer = engine.ask(row["question"], options, id=row["id"])
+        if args.json or args.batch:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(_render_answer(answer))
+    else:
+        started = time.perf_counter()
+        hits = engine.retrieve(row["question"], options, by_doc=args.by_doc)
+        out = {
+            "id": row["id"],
+            "question": row["question"],
+            "retrieved": [h.to_dict(i) for i, h in enumerate(hits, start=1)],
+            "timings_ms": {"retrieve": round((time.perf_counter() - started) * 1000, 1)},
+        }
+        if args.json or args.batch:
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        else:
+            for h in out["retrieved"]:
+                print(f"{h['rank']:>2}. [{h['doc_id']}] {h['score']:.4f} {h['title']}\n    {h['text'][:200]}")
 
 
 def _render_answer(answer: Any) -> str:

@@ -6,6 +6,7 @@ Prints and writes (JSON + Markdown + PNG) recall@1/5/10 (the share of a question
 rate, citation validity, refusal precision/recall and latency p50/p95, overall and by variant, for one or more
 configurations side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,12 +17,13 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from bot.citations import is_valid
-from bot.service import ChatService
+from bot.answer.citations import is_valid
+from bot.answer.options import AskOptions, GeneratorName, Weights
+from bot.engine import Engine
 from settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import Store
@@ -50,7 +52,8 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
             row.setdefault("id", str(number))
             row["question"] = normalize(row["question"])
-            row.setdefault("variant", "unanswerable" if row.get("unanswerable") else "default")
+            row["unanswerable"] = bool(row.get("unanswerable", row.get("answerable") is False))
+            row.setdefault("variant", "unanswerable" if row["unanswerable"] else "default")
             rows.append(row)
     return rows
 
@@ -79,37 +82,71 @@ def doc_ranks(row: dict[str, Any], doc_hits: Sequence[Any]) -> list[int]:
     return [rank for rank, h in enumerate(doc_hits, start=1) if h.chunk.doc_id in positives]
 
 
-def evaluate(service: ChatService, rows: list[dict[str, Any]], k: int, ask: bool = True) -> list[dict[str, Any]]:
-    """Run every question; return one result record per row."""
+OPTION_FIELDS = ("k", "weight_dense", "weight_bm25", "weight_bm25_folded", "generator", "prompt_version")
+
+
+def split_overrides(base: Settings, overrides: dict[str, str]) -> tuple[dict[str, str], AskOptions]:
+    """A configuration's overrides as (settings fields, request options): options need no engine of their own."""
+    fields = {k: v for k, v in overrides.items() if k not in OPTION_FIELDS}
+    o = {k: v for k, v in overrides.items() if k in OPTION_FIELDS}
+    weights = None
+    if {"weight_dense", "weight_bm25", "weight_bm25_folded"} & set(o):
+        weights = Weights(
+            float(o.get("weight_dense", base.weight_dense)),
+            float(o.get("weight_bm25", base.weight_bm25)),
+            float(o.get("weight_bm25_folded", base.weight_bm25_folded)),
+        )
+    options = AskOptions(
+        k=int(o["k"]) if "k" in o else None,
+        weights=weights,
+        generator=cast(GeneratorName | None, o.get("generator")),
+        prompt_version=o.get("prompt_version"),
+    )
+    return fields, options
+
+
+def evaluate(
+    engine: Engine, rows: list[dict[str, Any]], k: int, options: AskOptions | None = None, ask: bool = True
+) -> list[dict[str, Any]]:
+    """Run every question with ``options`` (retrieval metrics at depth ``k``); one result record per row."""
+    options = options or AskOptions()
+    deep = replace(options, k=k)
     texts: dict[str, str | None] = {}
 
     def get_text(doc_id: str) -> str | None:
         if doc_id not in texts:
-            doc = service.store.get_document(doc_id)
+            doc = engine.store.get_document(doc_id)
             texts[doc_id] = doc.text if doc else None
         return texts[doc_id]
 
     out = []
     for row in rows:
-        record: dict[str, Any] = {"id": row["id"], "variant": row["variant"], "unanswerable": bool(row.get("unanswerable"))}
+        record: dict[str, Any] = {
+            "id": row["id"],
+            "variant": row["variant"],
+            "trap": row.get("trap") or "",
+            "unanswerable": bool(row.get("unanswerable")),
+        }
         started = time.perf_counter()
-        if row.get("positive_ids"):
-            doc_hits = service.retrieve(row["question"], k=k, by_doc=True)
+        if row.get("positive_ids") and not record["unanswerable"]:  # an unanswerable row names its near miss
+            doc_hits = engine.retrieve(row["question"], deep, by_doc=True)
             ranks = doc_ranks(row, doc_hits)
             record["doc_ranks"] = ranks
             record["n_positive"] = len(row["positive_ids"])
         record["retrieve_ms"] = (time.perf_counter() - started) * 1000
         if row.get("evidence"):
-            chunk_hits = service.retrieve(row["question"], k=k)
+            chunk_hits = engine.retrieve(row["question"], deep)
             record["evidence_rank"] = evidence_rank(row, chunk_hits, get_text)
         if ask:
-            answer = service.ask(row["question"], k=service.settings.k)
+            answer = engine.ask(row["question"], options)
             record["refused"] = answer.refused
             record["coverage"] = answer.coverage
             record["ask_ms"] = answer.timings_ms["total"]
             record["answer"] = answer.answer
             record["prompt_version"] = answer.prompt_version
             record["citations"] = len(answer.citations)
+            record["cited_gold"] = bool(set(row.get("positive_ids") or []) & {c.doc_id for c in answer.citations})
+            record["answerability"] = answer.answerability
             record["invalid_citations"] = sum(1 for c in answer.citations if not is_valid(c, get_text(c.doc_id) or ""))
             if row.get("answers") and not answer.refused:
                 folded = fold(answer.answer)
@@ -131,24 +168,38 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     with_docs = [r for r in records if "doc_ranks" in r]
     if with_docs:
         for kk in KS:
-            m[f"recall@{kk}"] = round(statistics.mean(
-                sum(1 for x in r["doc_ranks"] if x <= kk) / r["n_positive"] for r in with_docs), 4)
-        m["hit@10"] = round(statistics.mean(1.0 if r["doc_ranks"] and min(r["doc_ranks"]) <= 10 else 0.0
-                                            for r in with_docs), 4)
-        m["mrr@10"] = round(statistics.mean(
-            (1 / min(r["doc_ranks"]) if r["doc_ranks"] and min(r["doc_ranks"]) <= 10 else 0.0) for r in with_docs), 4)
+            m[f"recall@{kk}"] = round(
+                statistics.mean(sum(1 for x in r["doc_ranks"] if x <= kk) / r["n_positive"] for r in with_docs), 4
+            )
+        m["hit@10"] = round(
+            statistics.mean(1.0 if r["doc_ranks"] and min(r["doc_ranks"]) <= 10 else 0.0 for r in with_docs), 4
+        )
+        m["mrr@10"] = round(
+            statistics.mean(
+                (1 / min(r["doc_ranks"]) if r["doc_ranks"] and min(r["doc_ranks"]) <= 10 else 0.0) for r in with_docs
+            ),
+            4,
+        )
     with_ev = [r for r in records if "evidence_rank" in r]
     if with_ev:
         for kk in KS:
-            m[f"evidence@{kk}"] = round(statistics.mean(
-                1.0 if r["evidence_rank"] and r["evidence_rank"] <= kk else 0.0 for r in with_ev), 4)
-        m["evidence_mrr@10"] = round(statistics.mean(
-            1 / r["evidence_rank"] if r["evidence_rank"] and r["evidence_rank"] <= 10 else 0.0 for r in with_ev), 4)
+            m[f"evidence@{kk}"] = round(
+                statistics.mean(1.0 if r["evidence_rank"] and r["evidence_rank"] <= kk else 0.0 for r in with_ev), 4
+            )
+        m["evidence_mrr@10"] = round(
+            statistics.mean(
+                1 / r["evidence_rank"] if r["evidence_rank"] and r["evidence_rank"] <= 10 else 0.0 for r in with_ev
+            ),
+            4,
+        )
     asked = [r for r in records if "refused" in r]
     if asked:
         hits = [r["answer_hit"] for r in asked if "answer_hit" in r]
         if hits:
             m["answer_hit_rate"] = round(statistics.mean(hits), 4)
+        gold = [r["cited_gold"] for r in asked if not r["unanswerable"] and not r["refused"]]
+        if gold:
+            m["cited_gold_rate"] = round(statistics.mean(gold), 4)  # of the answered answerable questions
         total_cit = sum(r["citations"] for r in asked)
         m["citations"] = total_cit
         m["invalid_citations"] = sum(r["invalid_citations"] for r in asked)
@@ -176,7 +227,10 @@ def report(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         variants = defaultdict(list)
         for r in records:
             variants[r["variant"]].append(r)
-        out[name] = {"overall": summarize(records), "by_variant": {v: summarize(rs) for v, rs in sorted(variants.items())}}
+        out[name] = {
+            "overall": summarize(records),
+            "by_variant": {v: summarize(rs) for v, rs in sorted(variants.items())},
+        }
     return out
 
 
@@ -190,11 +244,18 @@ def markdown(summary: dict[str, Any], title: str) -> str:
     for name, cfg in summary.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(cfg["overall"].get(k)) for k in keys) + " |")
     for name, cfg in summary.items():
-        lines += ["", f"## {name}: by variant", "", "| variant | n | recall@10 | hit@10 | mrr@10 | evidence@5 | answer hit | refused ok |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {name}: by variant",
+            "",
+            "| variant | n | recall@10 | hit@10 | mrr@10 | evidence@5 | answer hit | refused ok |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for v, m in cfg["by_variant"].items():
-            lines.append(f"| {v} | {m['n']} | {_fmt(m.get('recall@10'))} | {_fmt(m.get('hit@10'))} | {_fmt(m.get('mrr@10'))} | "
-                         f"{_fmt(m.get('evidence@5'))} | {_fmt(m.get('answer_hit_rate'))} | {_fmt(m.get('refusal_recall'))} |")
+            lines.append(
+                f"| {v} | {m['n']} | {_fmt(m.get('recall@10'))} | {_fmt(m.get('hit@10'))} | {_fmt(m.get('mrr@10'))} | "
+                f"{_fmt(m.get('evidence@5'))} | {_fmt(m.get('answer_hit_rate'))} | {_fmt(m.get('refusal_recall'))} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -202,14 +263,21 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def plot(summary: dict[str, Any], path: Path) -> None:
-    import matplotlib
+def plot(summary: dict[str, Any], path: Path) -> bool:
+    """A bar chart of the main metrics (needs the ``eval`` extra: matplotlib); False when it is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in ("recall@1", "recall@5", "recall@10", "mrr@10", "evidence@5", "answer_hit_rate")
-               if any(m in cfg["overall"] for cfg in summary.values())]
+    metrics = [
+        m
+        for m in ("recall@1", "recall@5", "recall@10", "mrr@10", "evidence@5", "answer_hit_rate")
+        if any(m in cfg["overall"] for cfg in summary.values())
+    ]
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics)), 4))
     width = 0.8 / max(1, len(summary))
     for i, (name, cfg) in enumerate(summary.items()):
@@ -222,6 +290,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,8 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--report", type=Path)
     parser.add_argument("--store", type=Path)
-    parser.add_argument("--config", action="append", default=[],
-                        help="NAME:field=value,... (Settings fields, e.g. weight_dense=0); repeat to compare")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="NAME:field=value,... (Settings fields, e.g. weight_dense=0); repeat to compare",
+    )
     parser.add_argument("--no-ask", action="store_true", help="retrieval metrics only")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--every", type=int, default=1, help="keep every N-th question (a quick, spread-out subset)")
@@ -243,13 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     embedder = Embedder.from_settings(base)
     store = Store(base, embedder.name)
     configs = [parse_config(c) for c in args.config] or [Config("default", {})]
+    engines: dict[str, Engine] = {}  # one per distinct settings: request options share an engine
     results = {}
     for cfg in configs:
-        settings = Settings.load(**{**base.model_dump(), **cfg.overrides})
-        service = ChatService(settings, embedder=embedder, store=store)
-        service.warm_up()
-        results[cfg.name] = evaluate(service, rows, args.k, ask=not args.no_ask)
-        service.close_generators()  # the store is shared by all configurations
+        fields, options = split_overrides(base, cfg.overrides)
+        key = json.dumps(fields, sort_keys=True)
+        if key not in engines:
+            engines[key] = Engine(Settings.load(**{**base.model_dump(), **fields}), embedder=embedder, store=store)
+        engine = engines[key]
+        engine.warm_up(options)
+        results[cfg.name] = evaluate(engine, rows, args.k, options, ask=not args.no_ask)
+    for engine in engines.values():
+        engine.llm_servers.close()  # the store is shared by all configurations
     summary = report(results)
     title = f"Evaluation: {args.questions.name} ({len(rows)} questions)"
     md = markdown(summary, title)
@@ -258,10 +336,15 @@ def main(argv: list[str] | None = None) -> int:
         args.report.mkdir(parents=True, exist_ok=True)
         stem = args.questions.stem
         (args.report / f"{stem}.json").write_text(
-            json.dumps({"summary": summary, "records": results}, ensure_ascii=False, indent=1), encoding="utf-8")
+            json.dumps({"summary": summary, "records": results}, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
         (args.report / f"{stem}.md").write_text(md, encoding="utf-8")
-        plot(summary, args.report / f"{stem}.png")
-        print(f"Report written to {args.report}/{stem}.{{json,md,png}}", file=sys.stderr)
+        plotted = plot(summary, args.report / f"{stem}.png")
+        print(
+            f"Report written to {args.report}/{stem}.{{json,md{',png' if plotted else ''}}}"
+            + ("" if plotted else " (no plot: pip install -e '.[eval]' for matplotlib)"),
+            file=sys.stderr,
+        )
     store.close()
     return 0
 

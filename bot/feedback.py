@@ -9,6 +9,7 @@ every call opens its own short connection.
     fid = store.add(question="...", answer="...", citations=[...], prompt_version="answer@v2", useful=False)
     store.update(fid, reason="Thiếu nguồn")
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class FeedbackRecord:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _clip(text: str | None, limit: int) -> str:
@@ -82,7 +83,7 @@ class FeedbackStore:
             db.executescript(SCHEMA)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "FeedbackStore":
+    def from_settings(cls, settings: Any) -> FeedbackStore:
         return cls(Path(settings.data_dir) / "feedback" / "feedback.sqlite3")
 
     @contextmanager
@@ -114,15 +115,26 @@ class FeedbackStore:
             cur = db.execute(
                 "INSERT INTO feedback (created_at, updated_at, useful, reason, question, answer, refused, citations, "
                 "prompt_version, generator, session) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (now, now, int(bool(useful)), _clip(reason, MAX_REASON_CHARS), _clip(question, MAX_TEXT_CHARS),
-                 _clip(answer, MAX_TEXT_CHARS), int(bool(refused)), json.dumps(cits, ensure_ascii=False),
-                 prompt_version or "", generator or "", session or ""),
+                (
+                    now,
+                    now,
+                    int(bool(useful)),
+                    _clip(reason, MAX_REASON_CHARS),
+                    _clip(question, MAX_TEXT_CHARS),
+                    _clip(answer, MAX_TEXT_CHARS),
+                    int(bool(refused)),
+                    json.dumps(cits, ensure_ascii=False),
+                    prompt_version or "",
+                    generator or "",
+                    session or "",
+                ),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def update(self, feedback_id: int, *, useful: bool | None = None, reason: str | None = None) -> bool:
         """Change the rating and/or the reason of a record; False when it does not exist."""
-        sets, values = ["updated_at=?"], [_now()]
+        sets: list[str] = ["updated_at=?"]
+        values: list[Any] = [_now()]
         if useful is not None:
             sets.append("useful=?")
             values.append(int(bool(useful)))
@@ -158,13 +170,18 @@ class FeedbackStore:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT id, created_at, updated_at, useful, reason, question, answer, refused, citations, "
-                f"prompt_version, generator, session FROM feedback {tail}", params
+                f"prompt_version, generator, session FROM feedback {tail}",
+                params,
             ).fetchall()
-        return [FeedbackRecord(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7]), json.loads(r[8]), r[9], r[10], r[11])
-                for r in rows]
+        return [
+            FeedbackRecord(
+                r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7]), json.loads(r[8]), r[9], r[10], r[11]
+            )
+            for r in rows
+        ]
 
 
-__all__ = ["FeedbackStore", "FeedbackRecord"]
+__all__ = ["FeedbackRecord", "FeedbackStore"]
 
 
 if __name__ == "__main__":  # pragma: no cover - a quick look at the newest feedback

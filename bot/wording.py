@@ -12,21 +12,22 @@ Each match carries its whole paragraph, its position (document, paragraph number
 word-level diff between what was typed and what the document actually says. Everything but
 :func:`lookup_wording` is a pure function over strings.
 """
+
 from __future__ import annotations
 
 import bisect
 import re
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Literal
 
-from vectorstore.text import fold, has_diacritics, normalize, words
+from vectorstore.records import Document
+from vectorstore.text import fold, has_diacritics, normalize, sentence_spans, words
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.service import ChatService
-    from vectorstore.store import Store
+    from bot.answer.retriever import Hit
+    from bot.snapshot import CorpusSnapshot
 
 MatchKind = Literal["exact", "folded", "near"]
 MAX_PHRASE_CHARS = 2000
@@ -34,7 +35,6 @@ MIN_NEAR_SCORE = 0.4  # SequenceMatcher ratio below which a sentence is not show
 MAX_RUN = 3  # a near match may span up to this many consecutive sentences of one paragraph
 
 _PARA_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"”’)\]]*|$)", re.MULTILINE)
 _TOKEN = re.compile(r"\S+")
 
 
@@ -100,7 +100,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def paragraph_around(text: str, start: int, end: int, spans: Sequence[tuple[int, int]] | None = None) -> tuple[int, int, int]:
+def paragraph_around(
+    text: str, start: int, end: int, spans: Sequence[tuple[int, int]] | None = None
+) -> tuple[int, int, int]:
     """The paragraph(s) holding ``text[start:end]``: ``(paragraph_start, paragraph_end, number)``.
 
     ``number`` is 1-based (the first paragraph of the document is 1). A span crossing a paragraph break
@@ -115,17 +117,6 @@ def paragraph_around(text: str, start: int, end: int, spans: Sequence[tuple[int,
         first += 1
     last = max(first, bisect.bisect_left(starts, max(end, start + 1)) - 1)
     return min(spans[first][0], start), max(spans[last][1], end), first + 1
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentences of ``text[start:end]`` as trimmed ``(start, end)`` offsets into ``text``."""
-    end = len(text) if end is None else end
-    out = []
-    for m in _SENTENCE.finditer(text, start, end):
-        s, e = _trim(text, m.start(), m.end())
-        if e > s and words(text[s:e]):
-            out.append((s, e))
-    return out
 
 
 # --- word diff -------------------------------------------------------------------------------------
@@ -164,11 +155,12 @@ def word_diff(typed: str, document: str, ignore_diacritics: bool | None = None) 
         ignore_diacritics = not has_diacritics(typed)
     a = [t for t, _, _ in _tokens(normalize(typed))]
     b = [t for t, _, _ in _tokens(document)]
-    matcher = SequenceMatcher(None, [_key(t, ignore_diacritics) for t in a], [_key(t, ignore_diacritics) for t in b],
-                              autojunk=False)
+    matcher = SequenceMatcher(
+        None, [_key(t, ignore_diacritics) for t in a], [_key(t, ignore_diacritics) for t in b], autojunk=False
+    )
     ops = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        ops.append(DiffOp(tag, " ".join(a[i1:i2]), " ".join(b[j1:j2])))  # type: ignore[arg-type]
+        ops.append(DiffOp(tag, " ".join(a[i1:i2]), " ".join(b[j1:j2])))
     return ops
 
 
@@ -281,7 +273,9 @@ class WordingMatch:
 
 
 @dataclass(frozen=True)
-class _Doc:
+class WordingDoc:
+    """A document prepared for wording lookup (held by the corpus snapshot)."""
+
     doc_id: str
     title: str
     kind: str
@@ -292,43 +286,46 @@ class _Doc:
     paragraphs: tuple[tuple[int, int], ...]
 
 
-class WordingIndex:
-    """Every document's text, folded text and paragraphs, reloaded when the store changes."""
-
-    def __init__(self, store: "Store") -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self._generation: int | None = None
-        self._docs: dict[str, _Doc] = {}
-
-    def documents(self) -> dict[str, _Doc]:
-        generation = self.store.generation()
-        if generation != self._generation:
-            with self._lock:
-                if generation != self._generation:
-                    docs = {}
-                    for row in self.store.list_documents():
-                        doc = self.store.get_document(row["doc_id"])
-                        if doc is not None:
-                            docs[doc.doc_id] = _Doc(doc.doc_id, doc.title, doc.kind, doc.comment_no, doc.source,
-                                                    doc.text, fold_with_offsets(doc.text),
-                                                    tuple(paragraph_spans(doc.text)))
-                    self._docs, self._generation = docs, generation
-        return self._docs
+def wording_doc(doc: Document) -> WordingDoc:
+    return WordingDoc(
+        doc.doc_id,
+        doc.title,
+        doc.kind,
+        doc.comment_no,
+        doc.source,
+        doc.text,
+        fold_with_offsets(doc.text),
+        tuple(paragraph_spans(doc.text)),
+    )
 
 
-def _match(kind: MatchKind, score: float, doc: _Doc, start: int, end: int, phrase: str) -> WordingMatch:
+def _match(kind: MatchKind, score: float, doc: WordingDoc, start: int, end: int, phrase: str) -> WordingMatch:
     p_start, p_end, number = paragraph_around(doc.text, start, end, doc.paragraphs)
     span = doc.text[start:end]
-    return WordingMatch(kind, round(score, 4), doc.doc_id, doc.title, doc.kind, doc.comment_no, doc.source,
-                        start, end, span, number, p_start, p_end, doc.text[p_start:p_end], word_diff(phrase, span))
+    return WordingMatch(
+        kind,
+        round(score, 4),
+        doc.doc_id,
+        doc.title,
+        doc.kind,
+        doc.comment_no,
+        doc.source,
+        start,
+        end,
+        span,
+        number,
+        p_start,
+        p_end,
+        doc.text[p_start:p_end],
+        word_diff(phrase, span),
+    )
 
 
-def exact_matches(docs: dict[str, _Doc], phrase: str, limit: int) -> list[WordingMatch]:
+def exact_matches(docs: Sequence[WordingDoc], phrase: str, limit: int) -> list[WordingMatch]:
     """Verbatim matches first, then diacritic/case-insensitive ones, in document order."""
     exact: list[WordingMatch] = []
     folded: list[WordingMatch] = []
-    for doc in docs.values():
+    for doc in docs:
         found = set()
         for start, end in find_exact(doc.text, phrase):
             found.add((start, end))
@@ -342,20 +339,26 @@ def exact_matches(docs: dict[str, _Doc], phrase: str, limit: int) -> list[Wordin
     return (exact + folded)[:limit]
 
 
-def lookup_wording(service: "ChatService", phrase: str, limit: int = 10, index: WordingIndex | None = None) -> list[WordingMatch]:
-    """Exact matches of ``phrase`` in every document, then the nearest wordings, at most ``limit`` in all."""
+def lookup_wording(
+    snapshot: CorpusSnapshot, retrieve: Callable[[str, int], Sequence[Hit]], phrase: str, limit: int = 10
+) -> list[WordingMatch]:
+    """Exact matches of ``phrase`` in every document, then the nearest wordings, at most ``limit`` in all.
+
+    Exact and folded matches are searched only in the documents that the snapshot's word index says hold the
+    phrase's inner words (its first and last words may be cut); near wordings come from ``retrieve``."""
     phrase = normalize(phrase or "").strip()[:MAX_PHRASE_CHARS]
-    if not words(phrase) or limit <= 0:
+    typed = words(phrase)
+    if not typed or limit <= 0:
         return []
-    index = index or WordingIndex(service.store)
-    docs = index.documents()
-    results = exact_matches(docs, phrase, limit)
+    inner = " ".join(typed[1:-1]) if len(typed) >= 3 else " ".join(typed)
+    results = exact_matches(snapshot.documents_with(inner), phrase, limit)
     if len(results) >= limit:
         return results
+    docs = snapshot.documents
     taken = [(m.doc_id, m.char_start, m.char_end) for m in results]
     seen_paragraphs: set[tuple[str, int]] = set()
     near: list[WordingMatch] = []
-    for hit in service.retrieve(phrase, k=max(10, 2 * limit)):
+    for hit in retrieve(phrase, max(10, 2 * limit)):
         doc = docs.get(hit.chunk.doc_id)
         if doc is None:
             continue
@@ -376,7 +379,19 @@ def lookup_wording(service: "ChatService", phrase: str, limit: int = 10, index: 
 
 
 __all__ = [
-    "DiffOp", "FoldedText", "WordingIndex", "WordingMatch", "best_wording", "diff_is_equal", "exact_matches",
-    "find_exact", "find_folded", "fold_with_offsets", "lookup_wording", "paragraph_around", "paragraph_spans",
-    "sentence_spans", "word_diff",
+    "DiffOp",
+    "FoldedText",
+    "WordingDoc",
+    "WordingMatch",
+    "best_wording",
+    "diff_is_equal",
+    "exact_matches",
+    "find_exact",
+    "find_folded",
+    "fold_with_offsets",
+    "lookup_wording",
+    "paragraph_around",
+    "paragraph_spans",
+    "word_diff",
+    "wording_doc",
 ]

@@ -1,4 +1,5 @@
 """``python -m ingest PATH... [--store DIR] [--reset] [--prune] [--json] [--strict]``"""
+
 from __future__ import annotations
 
 import argparse

@@ -3,6 +3,7 @@
 Pure: a token counter is passed in. Every chunk is an exact slice of the document text,
 so a citation can quote ``text[char_start:char_end]`` and highlight it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vectorstore.records import Chunk, Document
+from vectorstore.text import sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-# A sentence ends at . ! ? … ; or a line break, when followed by whitespace (or the end).
-_SENTENCE_END = re.compile(r"(?<=[.!?…;:])[\"”’)\]]*\s+|\n+")
+# Chunking packs finer units than answers quote: a clause ending in ; or : is a unit too.
+_UNIT_ENDS = ".!?…;:"
 _SOFT_BREAK = re.compile(r"(?<=[,;:])\s+|\s+(?=[-–•])")
 
 
@@ -28,32 +30,12 @@ class Span:
 
 def paragraphs(text: str) -> list[Span]:
     """Blank-line separated paragraphs as spans (paragraph index = order)."""
-    spans, start = [], 0
-    for number, match in enumerate(re.finditer(r"\S[\s\S]*?(?=\n\s*\n|\Z)", text)):
-        spans.append(Span(match.start(), match.end(), number))
-        start = match.end()
-    return spans
+    return [Span(m.start(), m.end(), number) for number, m in enumerate(re.finditer(r"\S[\s\S]*?(?=\n\s*\n|\Z)", text))]
 
 
 def sentences(text: str, span: Span) -> list[Span]:
     """Sentences (and lines) of one paragraph, trimmed, as spans into ``text``."""
-    out, pos = [], span.start
-    body = text[span.start : span.end]
-    for match in _SENTENCE_END.finditer(body):
-        end = span.start + match.start()
-        _append_trimmed(out, text, pos, end, span.paragraph)
-        pos = span.start + match.end()
-    _append_trimmed(out, text, pos, span.end, span.paragraph)
-    return out
-
-
-def _append_trimmed(out: list[Span], text: str, start: int, end: int, paragraph: int) -> None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        out.append(Span(start, end, paragraph))
+    return [Span(s, e, span.paragraph) for s, e in sentence_spans(text, span.start, span.end, ends=_UNIT_ENDS)]
 
 
 def _split_long(text: str, unit: Span, tokens: int, budget: int, count: TokenCounter) -> list[Span]:
@@ -88,10 +70,17 @@ def _split_long(text: str, unit: Span, tokens: int, budget: int, count: TokenCou
             acc, acc_tokens = piece, n
     if acc is not None:
         merged.append(acc)
-    out: list[Span] = []
-    for piece in merged:
-        _append_trimmed(out, text, piece.start, piece.end, piece.paragraph)
-    return out
+    spans = [(piece, *_trimmed(text, piece)) for piece in merged]
+    return [Span(start, end, piece.paragraph) for piece, start, end in spans if end > start]
+
+
+def _trimmed(text: str, span: Span) -> tuple[int, int]:
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def chunk_document(

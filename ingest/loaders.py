@@ -3,6 +3,7 @@
 Bad input never raises: every file or JSONL row that cannot be ingested becomes a :class:`Failure` with a
 short Vietnamese reason for users and an English detail for logs.
 """
+
 from __future__ import annotations
 
 import io
@@ -98,22 +99,14 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Failure]]:
             if _is_supported(path):
                 add(path)
             else:
-                failures.append(Failure(str(path), R_UNSUPPORTED.format(ext=_ext_label(path)),
-                                        f"unsupported extension {path.suffix!r}"))
+                failures.append(
+                    Failure(
+                        str(path), R_UNSUPPORTED.format(ext=_ext_label(path)), f"unsupported extension {path.suffix!r}"
+                    )
+                )
         else:
             failures.append(Failure(str(path), R_UNREADABLE, "not a regular file or directory"))
     return found, failures
-
-
-def load_paths(paths: Iterable[Path]) -> LoadResult:
-    """discover() + load_file() for every file found, results concatenated in order."""
-    files, failures = discover(paths)
-    result = LoadResult([], list(failures))
-    for path in files:
-        part = load_file(path)
-        result.documents.extend(part.documents)
-        result.failures.extend(part.failures)
-    return result
 
 
 # --- loading ---------------------------------------------------------------------------------------------
@@ -137,8 +130,13 @@ def load_file(path: Path) -> LoadResult:
     if _is_blank(data):
         return _fail(name, R_EMPTY, "file is empty or whitespace only")
     loader = {
-        ".txt": _load_text, ".md": _load_text, ".html": _load_html, ".htm": _load_html,
-        ".pdf": _load_pdf, ".docx": _load_docx, ".jsonl": _load_jsonl,
+        ".txt": _load_text,
+        ".md": _load_text,
+        ".html": _load_html,
+        ".htm": _load_html,
+        ".pdf": _load_pdf,
+        ".docx": _load_docx,
+        ".jsonl": _load_jsonl,
     }[ext]
     try:
         result = loader(path, data)
@@ -183,8 +181,20 @@ def _paragraphs(blocks: Iterable[str]) -> str:
 
 def _single(path: Path, text: str, title: str, metadata: dict[str, Any] | None = None) -> LoadResult:
     title = _title(title) or structure.first_line_title(text) or path.stem
-    return LoadResult([Document(doc_id=path.stem, title=title, text=text, kind=structure.guess_kind(title, text),
-                                source=str(path), origin=_origin(path), metadata=metadata or {})], [])
+    return LoadResult(
+        [
+            Document(
+                doc_id=path.stem,
+                title=title,
+                text=text,
+                kind=structure.guess_kind(title, text),
+                source=str(path),
+                origin=_origin(path),
+                metadata=metadata or {},
+            )
+        ],
+        [],
+    )
 
 
 # .txt / .md ------------------------------------------------------------------------------------------------
@@ -207,10 +217,10 @@ def _decode_text(data: bytes) -> tuple[str | None, str]:
         text = decode_bytes(data)
     except (ValueError, UnicodeDecodeError) as exc:
         return None, f"undecodable: {exc}"
-    sample = text[:20000]
-    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _CONTROL_OK)
-    if "\x00" in sample or (sample and controls / len(sample) > 0.05):
-        return None, f"{controls} control characters in the first {len(sample)}"
+    head = text[:20000]
+    controls = sum(1 for ch in head if unicodedata.category(ch) == "Cc" and ch not in _CONTROL_OK)
+    if "\x00" in head or (head and controls / len(head) > 0.05):
+        return None, f"{controls} control characters in the first {len(head)}"
     return text, ""
 
 
@@ -221,8 +231,9 @@ def _load_text(path: Path, data: bytes) -> LoadResult:
     text = normalize(text)
     if not text.strip():
         return _fail(str(path), R_EMPTY, "only whitespace after decoding")
-    documents = structure.split_page(text, doc_id=path.stem, source=str(path), origin=_origin(path),
-                                     fallback_title=path.stem)
+    documents = structure.split_page(
+        text, doc_id=path.stem, source=str(path), origin=_origin(path), fallback_title=path.stem
+    )
     if not documents:
         return _fail(str(path), R_NO_TEXT, "nothing left after removing boilerplate")
     return LoadResult(documents, [])
@@ -230,8 +241,21 @@ def _load_text(path: Path, data: bytes) -> LoadResult:
 
 # .html / .htm ------------------------------------------------------------------------------------------------
 
-_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "nav",
-              "header", "footer", "head")
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "canvas",
+    "iframe",
+    "object",
+    "embed",
+    "nav",
+    "header",
+    "footer",
+    "head",
+)
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote body caption dd details dialog div dl dt fieldset figcaption figure form "
     "h1 h2 h3 h4 h5 h6 hr html li main ol p pre section summary table tbody thead tfoot tr ul".split()
@@ -324,8 +348,9 @@ def _load_html(path: Path, data: bytes) -> LoadResult:
         return _fail(str(path), R_NO_TEXT, "no text in the HTML body")
     title = _title(title)
     blog = structure.is_blog_page(text)
-    documents = structure.split_page(text, doc_id=path.stem, source=str(path), origin=_origin(path),
-                                     fallback_title=title or path.stem)
+    documents = structure.split_page(
+        text, doc_id=path.stem, source=str(path), origin=_origin(path), fallback_title=title or path.stem
+    )
     if title and not blog:  # the page's declared title beats a first-line guess; a blog post keeps its own
         documents = [replace(doc, title=title) for doc in documents]
     if not documents:
@@ -335,8 +360,11 @@ def _load_html(path: Path, data: bytes) -> LoadResult:
 
 # .pdf ----------------------------------------------------------------------------------------------------
 
-_LIST_START = re.compile(r"^(?:[-–•●▪*+]|\d{1,3}[.)]|[a-zđ][.)]|[IVXLC]+\.|Điều\s+\d|Chương\s+[IVXLC\d]|Mục\s+\d|"
-                         r"Phần\s+[IVXLC\d])", re.IGNORECASE)
+_LIST_START = re.compile(
+    r"^(?:[-–•●▪*+]|\d{1,3}[.)]|[a-zđ][.)]|[IVXLC]+\.|Điều\s+\d|Chương\s+[IVXLC\d]|Mục\s+\d|"
+    r"Phần\s+[IVXLC\d])",
+    re.IGNORECASE,
+)
 _LINE_END = re.compile(r"[.:;!?…\"”)]$")
 
 
@@ -351,7 +379,7 @@ def _reflow(page_text: str) -> list[str]:
                 paragraphs.append(" ".join(current))
                 current = []
             continue
-        if current and (_LIST_START.match(line) or current[-1].isupper() and len(current[-1]) < 120):
+        if current and (_LIST_START.match(line) or (current[-1].isupper() and len(current[-1]) < 120)):
             paragraphs.append(" ".join(current))
             current = []
         current.append(line)
@@ -575,10 +603,17 @@ def _load_jsonl(path: Path, data: bytes) -> LoadResult:
         for key, value in row.items():
             if key not in ("id", "title", "text"):
                 _flatten(value, str(key), metadata)
-        result.documents.append(Document(
-            doc_id=doc_id, title=fields["title"], text=fields["text"], kind=_row_kind(row, fields["title"]),
-            source=_row_source(row.get("source"), name), origin=origin, metadata=metadata,
-        ))
+        result.documents.append(
+            Document(
+                doc_id=doc_id,
+                title=fields["title"],
+                text=fields["text"],
+                kind=_row_kind(row, fields["title"]),
+                source=_row_source(row.get("source"), name),
+                origin=origin,
+                metadata=metadata,
+            )
+        )
     if not result.documents and not result.failures:
         return _fail(name, R_EMPTY, "no JSONL rows")
     return result

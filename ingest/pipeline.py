@@ -4,6 +4,7 @@ Unchanged documents (same content hash) are skipped without loading the model; a
 has its chunks replaced; parts that vanished from a re-read file are removed; ``prune`` removes
 documents whose files are gone. Each batch is committed atomically (see ``vectorstore.store``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,7 +90,14 @@ class Ingestor:
     def embed(self, texts: Sequence[str]) -> Any:
         return self.embedder.embed_passages(list(texts), batch_size=self.settings.embedding_batch_size)
 
-    def run(self, paths: Iterable[Path], *, reset: bool = False, prune: bool = False, progress: bool = False) -> IngestSummary:
+    def run(
+        self, paths: Iterable[Path], *, reset: bool = False, prune: bool = False, progress: bool = False
+    ) -> IngestSummary:
+        """Ingest ``paths`` holding the store's write lock throughout (uploads and start-up ingests queue)."""
+        with self.store.writing():
+            return self._run(paths, reset=reset, prune=prune, progress=progress)
+
+    def _run(self, paths: Iterable[Path], *, reset: bool, prune: bool, progress: bool) -> IngestSummary:
         started = time.perf_counter()
         summary = IngestSummary(store=str(self.settings.chroma_host or self.settings.store_path))
         files, summary.failures = discover(paths)
@@ -110,7 +118,13 @@ class Ingestor:
             file_docs = []
             for doc in result.documents:
                 if doc.doc_id in seen and seen[doc.doc_id] != doc.origin:
-                    summary.failures.append(Failure(str(path), f"Trùng mã tài liệu '{doc.doc_id}' với tệp {seen[doc.doc_id]}", "duplicate doc_id"))
+                    summary.failures.append(
+                        Failure(
+                            str(path),
+                            f"Trùng mã tài liệu '{doc.doc_id}' với tệp {seen[doc.doc_id]}",
+                            "duplicate doc_id",
+                        )
+                    )
                     continue
                 seen[doc.doc_id] = doc.origin
                 file_docs.append(doc)
@@ -143,8 +157,12 @@ class Ingestor:
         bar.close()
 
         if prune:
-            gone = [d for origin, ids in self.store.documents_by_origin().items()
-                    if origin and not Path(origin).exists() for d in ids]
+            gone = [
+                d
+                for origin, ids in self.store.documents_by_origin().items()
+                if origin and not Path(origin).exists()
+                for d in ids
+            ]
             if gone:
                 summary.chunks_deleted += self.store.delete_documents(gone)
                 summary.documents_deleted += len(gone)
@@ -157,7 +175,7 @@ class Ingestor:
             return
         try:
             added, deleted = self.store.write(pending, self.embed)
-        except Exception as exc:  # noqa: BLE001 - report, keep going with the next batch
+        except Exception as exc:
             log.exception("write failed for %d documents", len(pending))
             for doc, _, _ in pending:
                 summary.failures.append(Failure(doc.origin or doc.doc_id, "Lỗi khi ghi vào kho dữ liệu", repr(exc)))
@@ -169,7 +187,9 @@ class Ingestor:
         s = self.settings
         key = json.dumps(
             [asdict(doc), s.embedding_model, s.chunk_tokens, s.chunk_overlap_tokens, INDEX_VERSION],
-            ensure_ascii=False, sort_keys=True, default=str,
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
         )
         return hashlib.sha256(key.encode()).hexdigest()
 
@@ -207,5 +227,6 @@ def _progress(total: int, enabled: bool) -> Any:
     """A tqdm bar over files on a terminal, a silent stand-in otherwise."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="tệp", desc="Nạp dữ liệu", dynamic_ncols=True,
-                disable=not (enabled and sys.stderr.isatty()))
+    return tqdm(
+        total=total, unit="tệp", desc="Nạp dữ liệu", dynamic_ncols=True, disable=not (enabled and sys.stderr.isatty())
+    )

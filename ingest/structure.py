@@ -18,6 +18,7 @@ Scraped blog pages (Blogger and the like) arrive as plain text that looks like::
 text becomes a single cleaned document.  Everything here is pure and conservative: only whole lines that
 are recognisably widget text are dropped, never sentences.
 """
+
 from __future__ import annotations
 
 import logging
@@ -84,9 +85,7 @@ _LEADER = re.compile(
     r"Bộ trưởng|Thứ trưởng|Bí thư|Trưởng ban|Giám đốc|người đứng đầu)\b",
     re.IGNORECASE,
 )
-_SPEECH = re.compile(
-    r"\b(?:phát biểu|kết luận|nhấn mạnh|diễn văn|bài nói chuyện|lưu ý)\b", re.IGNORECASE
-)
+_SPEECH = re.compile(r"\b(?:phát biểu|kết luận|nhấn mạnh|diễn văn|bài nói chuyện|lưu ý)\b", re.IGNORECASE)
 _SPEECH_TITLE = re.compile(r"^\s*(?:Bài phát biểu|Phát biểu|Kết luận|Diễn văn|Thông báo kết luận)\b", re.I)
 _LAW_ARTICLE = re.compile(r"^\s*Điều\s+\d+[a-zđ]?\s*[.:]", re.MULTILINE)
 _LAW_TYPE = re.compile(
@@ -176,8 +175,9 @@ def split_page(text: str, doc_id: str, source: str, origin: str, fallback_title:
         if not body:
             return []
         title = _one_line(first_line_title(body) or fallback_title or doc_id)
-        return [Document(doc_id=doc_id, title=title, text=body, kind=guess_kind(title, body), source=source,
-                         origin=origin)]
+        return [
+            Document(doc_id=doc_id, title=title, text=body, kind=guess_kind(title, body), source=source, origin=origin)
+        ]
 
     page = _split_comments(lines)
     main_lines, title, dropped = _strip_header(page.main)
@@ -195,17 +195,34 @@ def split_page(text: str, doc_id: str, source: str, origin: str, fallback_title:
     title = _one_line(title)
     documents: list[Document] = []
     if main_text:
-        documents.append(Document(doc_id=doc_id, title=title, text=main_text, kind=guess_kind(title, main_text),
-                                  source=source, origin=origin))
+        documents.append(
+            Document(
+                doc_id=doc_id,
+                title=title,
+                text=main_text,
+                kind=guess_kind(title, main_text),
+                source=source,
+                origin=origin,
+            )
+        )
     number = 0
     for raw in page.comments:
         body = _join(keep(line) for line in _comment_lines(raw, number + 1))
         if not body:
             continue
         number += 1
-        documents.append(Document(doc_id=f"{doc_id}#c{number}", title=f"Bình luận {number} — {title}", text=body,
-                                  kind="comment", source=source, origin=origin, comment_no=number,
-                                  parent_id=doc_id))
+        documents.append(
+            Document(
+                doc_id=f"{doc_id}#c{number}",
+                title=f"Bình luận {number} — {title}",
+                text=body,
+                kind="comment",
+                source=source,
+                origin=origin,
+                comment_no=number,
+                parent_id=doc_id,
+            )
+        )
     if page.declared is not None and page.declared != number:
         log.warning("%s: header announces %d comments, found %d", source or doc_id, page.declared, number)
     return documents
@@ -228,7 +245,9 @@ def _split_comments(lines: list[str]) -> _Page:
     header_at = next((i for i, line in enumerate(lines) if _COMMENT_HEADER.fullmatch(line.strip())), None)
     declared: int | None = None
     if header_at is not None:
-        token = _COMMENT_HEADER.fullmatch(lines[header_at].strip()).group("n")
+        header = _COMMENT_HEADER.fullmatch(lines[header_at].strip())
+        assert header is not None  # found by the line above
+        token = header.group("n")
         declared = int(token) if token.isdigit() else 0
         main, region = lines[:header_at], lines[header_at + 1 :]
     else:
@@ -333,8 +352,12 @@ def _strip_header(lines: list[str]) -> tuple[list[str], str, list[str]]:
     content = [(i, line.strip()) for i, line in enumerate(lines) if line.strip() and clean_line(line) is not None]
     pos = 0
     before: list[int] = []
-    while pos < len(content) and len(before) < _MAX_HEADER_LINES and _is_short(content[pos][1]) \
-            and not _is_title(content[pos][1]):
+    while (
+        pos < len(content)
+        and len(before) < _MAX_HEADER_LINES
+        and _is_short(content[pos][1])
+        and not _is_title(content[pos][1])
+    ):
         before.append(pos)
         pos += 1
     if pos >= len(content) or not _is_title(content[pos][1]):
@@ -342,8 +365,12 @@ def _strip_header(lines: list[str]) -> tuple[list[str], str, list[str]]:
     title_pos = pos
     pos += 1
     after: list[int] = []
-    while pos < len(content) and len(after) < _MAX_HEADER_LINES and _is_short(content[pos][1]) \
-            and not _is_title(content[pos][1]):
+    while (
+        pos < len(content)
+        and len(after) < _MAX_HEADER_LINES
+        and _is_short(content[pos][1])
+        and not _is_title(content[pos][1])
+    ):
         after.append(pos)
         pos += 1
     if pos >= len(content):  # nothing but header lines: too little evidence, keep them

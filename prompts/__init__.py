@@ -7,8 +7,10 @@ fields plus ``answer``).
 
     >>> p = load_prompt("answer")          # highest version, numeric-aware ("v10" > "v2")
     >>> p.id                                # "answer@v2"
-    >>> messages = p.render(question="...", passages=passages)   # list of chat messages
+    >>> p.chat_prompt                       # a LangChain ChatPromptTemplate (few-shot turns included)
+    >>> messages = p.messages(question="...", passages=passages)   # LangChain messages for a chat model
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +18,12 @@ import string
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
+
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
 
 PROMPTS_DIR = Path(__file__).resolve().parent
 ALLOWED_FIELDS = frozenset({"question", "passages", "history", "refusal"})
@@ -27,10 +33,14 @@ _DATA_TAG = re.compile(r"</?\s*tai_lieu\s*>", re.IGNORECASE)
 
 
 class PassageLike(Protocol):
-    n: int
-    title: str
-    kind: str
-    text: str
+    @property
+    def n(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -49,28 +59,51 @@ class PromptTemplate:
     def id(self) -> str:
         return f"{self.name}@{self.version}"
 
-    def render(self, **fields: Any) -> list[dict[str, str]]:
-        """Chat messages: system, the few-shot turns (if any), then the user turn from ``template``.
-
-        ``passages`` may be a ready string or a sequence of passages (see ``format_passages``);
-        ``refusal`` defaults to the file's own refusal sentence.
-        """
-        values = {k: _as_text(k, v) for k, v in fields.items()}
-        values.setdefault("refusal", self.refusal)
-        messages = [{"role": "system", "content": self._format(self.system, values)}]
+    @cached_property
+    def chat_prompt(self) -> ChatPromptTemplate:
+        """The prompt as a LangChain ``ChatPromptTemplate``: system, the few-shot turns already filled in, then
+        the user turn from ``template``; ``refusal`` is bound to the file's own sentence."""
+        turns: list[tuple[str, str]] = [("system", self.system)]
         for example in self.examples:
             shot = {k: _as_text(k, v) for k, v in example.items() if k != "answer"}
             shot.setdefault("refusal", self.refusal)
-            messages.append({"role": "user", "content": self._format(self.template, shot)})
-            messages.append({"role": "assistant", "content": self._format(example["answer"], shot)})
-        messages.append({"role": "user", "content": self._format(self.template, values)})
-        return messages
+            turns.append(("human", _escape(self._format(self.template, shot))))
+            turns.append(("ai", _escape(self._format(example["answer"], shot))))
+        turns.append(("human", self.template))
+        prompt = ChatPromptTemplate.from_messages(turns)
+        return prompt.partial(refusal=self.refusal) if "refusal" in prompt.input_variables else prompt
+
+    def messages(self, **fields: Any) -> list[BaseMessage]:
+        """The chat messages for ``fields`` (``passages`` may be a sequence of passages, ``history`` of turns)."""
+        values = {k: _as_text(k, v) for k, v in fields.items()}
+        missing = set(self.chat_prompt.input_variables) - set(values)
+        if missing:
+            raise ValueError(f"prompt {self.id} needs the fields {sorted(missing)}; got {sorted(values)}")
+        return self.chat_prompt.format_messages(**values)
+
+    def render(self, **fields: Any) -> list[dict[str, str]]:
+        """The same messages as plain ``{"role", "content"}`` dicts (logs, the prompt lab)."""
+        roles = {"human": "user", "ai": "assistant"}
+        return [{"role": roles.get(m.type, m.type), "content": str(m.content)} for m in self.messages(**fields)]
+
+    def is_refusal(self, answer: str) -> bool:
+        """True when ``answer`` is this prompt's refusal sentence (blanks, case and final stop aside)."""
+
+        def key(text: str) -> str:
+            return " ".join(text.split()).rstrip(" .…").lower()
+
+        return bool(self.refusal) and key(answer) == key(self.refusal)
 
     def _format(self, text: str, values: Mapping[str, str]) -> str:
         try:
             return text.format_map(values)
         except KeyError as exc:
             raise ValueError(f"prompt {self.id} needs the field {exc.args[0]!r}; got {sorted(values)}") from None
+
+
+def _escape(text: str) -> str:
+    """Literal text inside a ChatPromptTemplate (f-string braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def format_passages(passages: Iterable[PassageLike]) -> str:
@@ -147,7 +180,9 @@ def _parse(path: Path, name: str, version: str) -> PromptTemplate:
         raise ValueError(f"{path}: missing string keys {missing}")
     if (data["name"], data["version"]) != (name, version):
         raise ValueError(f"{path}: declares {data['name']}@{data['version']}, expected {name}@{version}")
-    examples = tuple({k: v.strip() if isinstance(v, str) else v for k, v in e.items()} for e in data.get("examples", []))
+    examples = tuple(
+        {k: v.strip() if isinstance(v, str) else v for k, v in e.items()} for e in data.get("examples", [])
+    )
     for text in [data["system"], data["template"], *(e.get("answer", "") for e in examples)]:
         unknown = _fields(text) - ALLOWED_FIELDS
         if unknown:
@@ -172,4 +207,4 @@ def _fields(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f}
 
 
-__all__ = ["PromptTemplate", "load_prompt", "list_prompts", "format_passages", "format_history", "PROMPTS_DIR"]
+__all__ = ["PROMPTS_DIR", "PromptTemplate", "format_history", "format_passages", "list_prompts", "load_prompt"]

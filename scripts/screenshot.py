@@ -4,6 +4,7 @@ Starts the app in-process on a free loopback port over a temporary data dir (the
 ingested on start), asks a question through Chromium (Playwright, /usr/bin/chromium), clicks the first
 citation so the sources panel shows the highlighted passage, and saves the PNG.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 QUESTION = "Nguyên nhân chính của những tồn tại, hạn chế trong cải cách hành chính là gì?"
 
 
@@ -43,16 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
         return 1
 
-    import app
-    from bot.service import ChatService
     from playwright.sync_api import sync_playwright
+
+    import app
+    from bot.engine import Engine
     from settings import Settings
 
     cache = Path(os.environ.get("CCHC_CACHE_DIR") or PROJECT_DIR / "data" / "cache")
     with tempfile.TemporaryDirectory(prefix="cchc-shot-") as tmp:
         settings = Settings(data_dir=Path(tmp), cache_dir=cache, port=free_port())
-        service = ChatService(settings)
-        demo = app.build_app(service, settings)
+        engine = Engine(settings)
+        demo = app.build_app(engine, settings)
         _, url, _ = app.launch(demo, settings, prevent_thread_lock=True, quiet=True)
         try:
             with sync_playwright() as p:
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 browser.close()
         finally:
             demo.close()
-            service.close()
+            engine.close()
     print(f"saved {args.out}")
     return 0
 

@@ -1,4 +1,5 @@
 """Shared fixtures: offline mode, one embedding model per session, a fresh store per test."""
+
 from __future__ import annotations
 
 import os
@@ -10,15 +11,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from settings import PROJECT_DIR, SAMPLE_DIR, Settings  # noqa: E402
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 
-SHARED_DIR = PROJECT_DIR.parent / "shared"
 SAMPLE_FILE = SAMPLE_DIR / "000_28f78fd29aa67d47.txt"
 SAMPLE_ID = "000_28f78fd29aa67d47"
-
-needs_shared = pytest.mark.skipif(
-    not (SHARED_DIR / "corpus").is_dir(), reason="../shared (corpus and benchmarks) is not present beside the project"
-)
 
 
 @pytest.fixture(scope="session")

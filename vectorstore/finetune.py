@@ -17,6 +17,7 @@ Measured on the citizen questions it did not help (see the README); it is kept a
 The result is an ordinary sentence-transformers folder; point ``embedding_model`` at it and re-ingest (the store
 refuses vectors from another model).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import Store, StoredChunk
 from vectorstore.text import fold, normalize, words
+from vectorstore.text import sentences as split_sentences
 
 log = logging.getLogger(__name__)
 
 _ARTICLE_NO = re.compile(r"\bĐiều\s+[\dA-Za-zĐđ]+(?:\.[\dA-Za-zĐđ]+)*\.?\s*", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.;:!?])\s+|\n+")
 MIN_TITLE_WORDS = 3
 MIN_SENTENCE_WORDS = 6
 
@@ -74,7 +76,7 @@ def make_pairs(chunks: list[StoredChunk], seed: int = 0, max_cloze: int = 2000) 
             pairs.append(Pair(fold(topic), c.text, "title_folded"))
     cloze: list[Pair] = []
     for c in chunks:
-        sentences = [s.strip() for s in _SENTENCE_END.split(c.text) if len(words(s)) >= MIN_SENTENCE_WORDS]
+        sentences = [s for s in split_sentences(c.text, ends=".!?…;:") if len(words(s)) >= MIN_SENTENCE_WORDS]
         if len(sentences) < 2:
             continue
         pick = rng.randrange(len(sentences))
@@ -101,14 +103,24 @@ def _batches(pairs: list[Pair], size: int) -> list[list[Pair]]:
     return out
 
 
-def finetune(embedder: Embedder, pairs: list[Pair], out_dir: Path, *, epochs: int = 1, batch_size: int = 32,
-             lr: float = 3e-5, max_tokens: int = 128, train_layers: int = 6, scale: float = 20.0,
-             seed: int = 0) -> dict:
+def finetune(
+    embedder: Embedder,
+    pairs: list[Pair],
+    out_dir: Path,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    lr: float = 3e-5,
+    max_tokens: int = 128,
+    train_layers: int = 6,
+    scale: float = 20.0,
+    seed: int = 0,
+) -> dict:
     """Train ``embedder.model`` in place on ``pairs`` and save it to ``out_dir``; return a training summary."""
     import torch
 
     torch.manual_seed(seed)
-    model = embedder.model
+    model: Any = embedder.model
     serving_length = model.max_seq_length
     model.max_seq_length = max_tokens  # shorter passages while training; the saved model keeps its own limit
     layers = model[0].auto_model.config.num_hidden_layers
@@ -122,7 +134,8 @@ def finetune(embedder: Embedder, pairs: list[Pair], out_dir: Path, *, epochs: in
     warmup = max(1, len(batches) // 10)
     decay = max(1, len(batches) - warmup)
     scheduler = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to 0
-        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(batches) - step) / decay)))
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(batches) - step) / decay))
+    )
     model.train()
     started, losses = time.perf_counter(), []
 
@@ -145,25 +158,39 @@ def finetune(embedder: Embedder, pairs: list[Pair], out_dir: Path, *, epochs: in
         losses.append(loss.item())
         if step % 10 == 0 or step == len(batches) or step <= 3:
             elapsed = time.perf_counter() - started
-            log.info("step %d/%d loss %.3f (%.0f s, ~%.0f s left)", step, len(batches),
-                     sum(losses[-10:]) / len(losses[-10:]), elapsed, elapsed / step * (len(batches) - step))
+            log.info(
+                "step %d/%d loss %.3f (%.0f s, ~%.0f s left)",
+                step,
+                len(batches),
+                sum(losses[-10:]) / len(losses[-10:]),
+                elapsed,
+                elapsed / step * (len(batches) - step),
+            )
     model.eval()
     model.max_seq_length = serving_length
     model.prompts = {"query": embedder.query_prompt, "passage": embedder.passage_prompt}
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
-    summary = {"base_model": embedder.name, "pairs": len(pairs), "steps": len(batches), "epochs": epochs,
-               "batch_size": batch_size, "lr": lr, "seconds": round(time.perf_counter() - started, 1),
-               "loss_first": round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
-               "loss_last": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4),
-               "sources": dict(Counter(p.source for p in pairs))}
+    summary = {
+        "base_model": embedder.name,
+        "pairs": len(pairs),
+        "steps": len(batches),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seconds": round(time.perf_counter() - started, 1),
+        "loss_first": round(sum(losses[:10]) / max(1, len(losses[:10])), 4),
+        "loss_last": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4),
+        "sources": dict(Counter(p.source for p in pairs)),
+    }
     (out_dir / "finetune.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vectorstore.finetune",
-                                     description="Thích nghi mô hình nhúng với kho đã nạp (ngoại tuyến).")
+    parser = argparse.ArgumentParser(
+        prog="python -m vectorstore.finetune", description="Thích nghi mô hình nhúng với kho đã nạp (ngoại tuyến)."
+    )
     parser.add_argument("--store", help="thư mục kho dữ liệu đã nạp (mặc định: theo cấu hình)")
     parser.add_argument("--out", help="thư mục lưu mô hình (mặc định: <cache>/models/e5-ft-<tên kho>)")
     parser.add_argument("--epochs", type=int, default=1)
@@ -188,11 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     default_out = Path(settings.cache_path) / "models" / f"e5-ft-{Path(settings.store_path).name}"
     out = Path(args.out) if args.out else default_out
     log.info("%d training pairs from %d chunks -> %s", len(pairs), len(chunks), out)
-    summary = finetune(embedder, pairs, out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       max_tokens=args.max_tokens, train_layers=args.train_layers)
+    summary = finetune(
+        embedder,
+        pairs,
+        out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_tokens=args.max_tokens,
+        train_layers=args.train_layers,
+    )
     print(json.dumps(summary, ensure_ascii=False))
-    print(f"Xong. Dùng mô hình: CCHC_EMBEDDING_MODEL={out} rồi nạp lại kho vào một thư mục mới "
-          f"(kho cũ giữ vectơ của mô hình cũ).", file=sys.stderr)
+    print(
+        f"Xong. Dùng mô hình: CCHC_EMBEDDING_MODEL={out} rồi nạp lại kho vào một thư mục mới "
+        f"(kho cũ giữ vectơ của mô hình cũ).",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The records that flow from ingest/ into the store and out to bot/."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ class Document:
     doc_id: str
     title: str
     text: str
-    kind: Kind
+    kind: str  # one of KINDS (Kind)
     source: str  # where a reader can find it: file path or URL
     origin: str = ""  # absolute path of the file it was read from ("" when not from a file)
     comment_no: int | None = None

@@ -4,8 +4,10 @@ Two token views of a chunk are indexed: ``words`` (pyvi word segments plus sylla
 ``folded`` (diacritic-free syllables plus syllable bigrams, so 'can cuoc' matches 'căn cước'
 without matching every 'can').
 """
+
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Sequence
@@ -39,7 +41,7 @@ def word_tokens(segmented: str) -> list[str]:
 def folded_tokens(text: str) -> list[str]:
     """Diacritic-free syllables and adjacent-syllable bigrams ('can', 'cuoc', 'can_cuoc')."""
     syl = words(fold(text).replace("_", " "))
-    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])]
+    return syl + [f"{a}_{b}" for a, b in itertools.pairwise(syl)]
 
 
 class BM25Index:

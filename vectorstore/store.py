@@ -1,19 +1,24 @@
 """The store: Chroma (dense vectors) + SQLite (full document texts, chunk spans, sparse-index text).
 
-SQLite is the source of truth; Chroma holds one vector per chunk id. Chunk ids contain a hash of
+SQLite is the source of truth; Chroma holds one vector per chunk id. Each thread reads through its own SQLite
+connection (WAL: a reader never sees rows another thread has not committed); every write goes through one
+re-entrant lock per store (``Store.writing()``), which an ingest holds from its first read to its last write.
+Chunk ids contain a hash of
 their text, so the two can always be reconciled: a write upserts vectors first, commits SQLite in
 one transaction, then deletes superseded vectors. After a crash, :meth:`Store.reconcile` removes
 vectors SQLite never committed and re-embeds committed chunks whose vectors are missing.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,22 +93,49 @@ class Store:
         self.path = settings.store_path
         self.embedding_model = embedding_model
         self.path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path / "documents.sqlite3", isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self._check_model()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        with self.writing():
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+            self._check_model()
         self.client = _chroma_client(settings)
-        self.collection = self.client.get_or_create_collection(
-            settings.collection,
-            embedding_function=None,  # we always pass embeddings; Chroma's default would download
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": embedding_model},
-        )
+        self.collection = self._open_collection()
         stored = (self.collection.metadata or {}).get("embedding_model")
         if stored and stored != embedding_model:
             raise _model_mismatch(stored, embedding_model)
+
+    # --- connections and the write lock ---------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (created on first use)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.path / "documents.sqlite3", isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the store's write lock (re-entrant): ingests, deletes and resets never interleave."""
+        with self._write_lock:
+            yield
+
+    def _open_collection(self) -> Any:
+        return self.client.get_or_create_collection(
+            self.settings.collection,
+            embedding_function=None,  # we always pass embeddings; Chroma's default would download
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": self.embedding_model},
+        )
 
     # --- model guard ---------------------------------------------------------------
     def _check_model(self) -> None:
@@ -140,7 +172,16 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return Document(*row[:8], metadata=json.loads(row[8]))
+        return _document(row)
+
+    def all_documents(self) -> Iterator[Document]:
+        """Every document, in id order (one query)."""
+        rows = self.db.execute(
+            "SELECT doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata FROM documents "
+            "ORDER BY doc_id"
+        )
+        for row in rows:
+            yield _document(row)
 
     def list_documents(self) -> list[dict[str, Any]]:
         rows = self.db.execute(
@@ -161,17 +202,27 @@ class Store:
         return [StoredChunk(*r) for r in rows]
 
     def stats(self) -> dict[str, Any]:
-        docs, chunks = self.db.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()
+        docs, chunks = self.db.execute(
+            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
+        ).fetchone()
         kinds = dict(self.db.execute("SELECT kind, count(*) FROM documents GROUP BY kind"))
-        return {"documents": docs, "chunks": chunks, "vectors": self.collection.count(), "kinds": kinds,
-                "embedding_model": self.embedding_model, "generation": self.generation()}
+        return {
+            "documents": docs,
+            "chunks": chunks,
+            "vectors": self.collection.count(),
+            "kinds": kinds,
+            "embedding_model": self.embedding_model,
+            "generation": self.generation(),
+        }
 
     def generation(self) -> int:
         """A counter bumped by every committed change (sparse indexes cache by it)."""
         row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
 
-    def query_dense(self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def query_dense(
+        self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the ``n`` nearest vectors (``n`` at most the number stored)."""
         if n <= 0:
             return []
@@ -180,12 +231,30 @@ class Store:
         )
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
+    def vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``chunk_ids``, in that order (float32, one row each)."""
+        found: dict[str, Any] = {}
+        for batch in _batched(list(chunk_ids), 5000):
+            result = self.collection.get(ids=batch, include=["embeddings"])
+            found.update(zip(result["ids"], result["embeddings"]))
+        missing = [cid for cid in chunk_ids if cid not in found]
+        if missing:
+            raise StoreError(
+                "Kho vector thiếu dữ liệu của một số đoạn; hãy chạy lại lệnh nạp dữ liệu.",
+                detail=f"{len(missing)} chunk ids without vectors, e.g. {missing[:3]}",
+            )
+        return np.asarray([found[cid] for cid in chunk_ids], dtype=np.float32).reshape(len(chunk_ids), -1)
+
     # --- writes --------------------------------------------------------------------------
     def write(self, batch: Sequence[tuple[Document, str, list[IndexedChunk]]], embed: Embed) -> tuple[int, int]:
         """Replace each document (with its hash and chunks) atomically; return (added, deleted) chunks.
 
         Vectors are computed only for chunk ids not already stored (unchanged chunks are reused).
         """
+        with self.writing():
+            return self._write(batch, embed)
+
+    def _write(self, batch: Sequence[tuple[Document, str, list[IndexedChunk]]], embed: Embed) -> tuple[int, int]:
         doc_ids = [doc.doc_id for doc, _, _ in batch]
         old_ids = self.chunk_ids(doc_ids)
         new_chunks = [ic for _, _, chunks in batch for ic in chunks]
@@ -208,34 +277,36 @@ class Store:
 
     def delete_documents(self, doc_ids: Sequence[str]) -> int:
         """Remove documents and their chunks; return the number of chunks deleted."""
-        ids = sorted(self.chunk_ids(doc_ids))
-        with self._transaction():
-            for batch in _batched(list(doc_ids), 500):
-                self.db.execute(f"DELETE FROM documents WHERE doc_id IN ({','.join('?' * len(batch))})", batch)
-            self._bump_generation()
-        self._delete_vectors(ids)
-        return len(ids)
+        with self.writing():
+            ids = sorted(self.chunk_ids(doc_ids))
+            with self._transaction() as db:
+                for batch in _batched(list(doc_ids), 500):
+                    db.execute(f"DELETE FROM documents WHERE doc_id IN ({','.join('?' * len(batch))})", batch)
+                self._bump_generation()
+            self._delete_vectors(ids)
+            return len(ids)
 
     def reset(self) -> None:
-        """Drop everything in this store (collection and documents)."""
-        try:
-            self.client.delete_collection(self.settings.collection)
-        except Exception:  # noqa: BLE001 - absent collection is fine
-            log.debug("collection %s did not exist", self.settings.collection)
-        with self._transaction():
-            self.db.execute("DELETE FROM chunks")
-            self.db.execute("DELETE FROM documents")
-            self.db.execute("DELETE FROM meta")
-            self.db.execute("INSERT INTO meta VALUES ('embedding_model', ?)", (self.embedding_model,))
-        self.collection = self.client.get_or_create_collection(
-            self.settings.collection,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": self.embedding_model},
-        )
+        """Drop everything in this store (collection and documents); the generation counter moves on."""
+        with self.writing():
+            try:
+                self.client.delete_collection(self.settings.collection)
+            except Exception:
+                log.debug("collection %s did not exist", self.settings.collection)
+            with self._transaction() as db:
+                db.execute("DELETE FROM chunks")
+                db.execute("DELETE FROM documents")
+                db.execute("DELETE FROM meta WHERE key != 'generation'")
+                db.execute("INSERT INTO meta VALUES ('embedding_model', ?)", (self.embedding_model,))
+                self._bump_generation()
+            self.collection = self._open_collection()
 
     def reconcile(self, embed: Embed) -> tuple[int, int]:
         """Make Chroma match SQLite after an interrupted write: (orphans deleted, vectors restored)."""
+        with self.writing():
+            return self._reconcile(embed)
+
+    def _reconcile(self, embed: Embed) -> tuple[int, int]:
         committed = self.chunk_ids()
         in_chroma = set(self.collection.get(include=[])["ids"])
         orphans = sorted(in_chroma - committed)
@@ -258,20 +329,48 @@ class Store:
         return len(orphans), len(missing)
 
     def close(self) -> None:
-        self.db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # --- internals ---------------------------------------------------------------------
     def _replace_document(self, doc: Document, content_hash: str, chunks: list[IndexedChunk]) -> None:
         self.db.execute("DELETE FROM documents WHERE doc_id=?", (doc.doc_id,))
         self.db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (doc.doc_id, doc.title, doc.kind, doc.source, doc.origin, doc.comment_no, doc.parent_id,
-             json.dumps(doc.metadata, ensure_ascii=False), doc.text, content_hash, time.time()),
+            (
+                doc.doc_id,
+                doc.title,
+                doc.kind,
+                doc.source,
+                doc.origin,
+                doc.comment_no,
+                doc.parent_id,
+                json.dumps(doc.metadata, ensure_ascii=False),
+                doc.text,
+                content_hash,
+                time.time(),
+            ),
         )
         self.db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(ic.chunk.chunk_id, ic.chunk.doc_id, ic.chunk.position, ic.chunk.char_start, ic.chunk.char_end,
-              ic.chunk.paragraph, ic.chunk.text, ic.embed_text, ic.segmented, ic.folded) for ic in chunks],
+            [
+                (
+                    ic.chunk.chunk_id,
+                    ic.chunk.doc_id,
+                    ic.chunk.position,
+                    ic.chunk.char_start,
+                    ic.chunk.char_end,
+                    ic.chunk.paragraph,
+                    ic.chunk.text,
+                    ic.embed_text,
+                    ic.segmented,
+                    ic.folded,
+                )
+                for ic in chunks
+            ],
         )
 
     def _bump_generation(self) -> None:
@@ -294,20 +393,18 @@ class Store:
         for batch in _batched(list(ids), 1000):
             self.collection.delete(ids=batch)
 
-    def _transaction(self) -> "_Transaction":
-        return _Transaction(self.db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One SQLite write transaction on this thread's connection, under the write lock."""
+        with self.writing():
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
 
 def _chroma_client(settings: Settings) -> Any:
@@ -317,14 +414,22 @@ def _chroma_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.server_mode:
         try:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
-        except Exception as exc:  # noqa: BLE001 - any connection error
+            return chromadb.HttpClient(
+                host=str(settings.chroma_host), port=settings.chroma_port, settings=chroma_settings
+            )
+        except Exception as exc:
             raise StoreError(
                 f"Không kết nối được máy chủ Chroma tại {settings.chroma_host}:{settings.chroma_port}. "
                 "Hãy kiểm tra máy chủ đã chạy chưa.",
                 detail=repr(exc),
             ) from exc
     return chromadb.PersistentClient(path=str(settings.store_path / "chroma"), settings=chroma_settings)
+
+
+def _document(row: Sequence[Any]) -> Document:
+    """A documents row (doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata)."""
+    doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata = row
+    return Document(doc_id, title, text, kind, source, origin, comment_no, parent_id, json.loads(metadata))
 
 
 def _model_mismatch(stored: str, wanted: str) -> StoreError:
@@ -341,4 +446,4 @@ def _batched(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[start : start + size]
 
 
-__all__ = ["Store", "StoreError", "IndexedChunk", "StoredChunk"]
+__all__ = ["IndexedChunk", "Store", "StoreError", "StoredChunk"]

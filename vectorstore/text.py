@@ -2,6 +2,7 @@
 
 Pure functions; every module that stores or compares Vietnamese text goes through here.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,7 @@ _SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000"), " ")
 
 # Old ("hoà", "thuý") -> traditional/dominant ("hòa", "thúy") tone placement for open oa/oe/uy syllables.
 _TONES = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook, dot below
-_OLD_TONE = re.compile(
-    r"(?<![qQ])(?:([oO])([aAeE])|([uU])([yY]))([" + _TONES + r"])(?![^\W\d_]|[\u0300-\u036f])"
-)
+_OLD_TONE = re.compile(r"(?<![qQ])(?:([oO])([aAeE])|([uU])([yY]))([" + _TONES + r"])(?![^\W\d_]|[\u0300-\u036f])")
 
 
 def decode_bytes(data: bytes) -> str:
@@ -77,3 +76,79 @@ def clean_whitespace(text: str) -> str:
     lines = [re.sub(r"[ \t\f\v]+", " ", line).strip() for line in text.split("\n")]
     out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
     return out.strip()
+
+
+# --- sentences and content words: the one splitter and the one stop-word list of the project ----------------
+
+SENTENCE_ENDS = ".!?…"
+# "TP. Hải Phòng", "PGS. TS. Nguyễn…": a full stop after these does not end a sentence
+_ABBREVIATIONS = frozenset("tp tx tt ts ths pgs gs ks bs ls nxb st mr mrs ms dr no vs etc".split())
+_END_PATTERNS: dict[str, re.Pattern[str]] = {}
+_LETTERS_BEFORE = re.compile(r"([^\W\d_]+)$")
+
+STOP_WORDS = frozenset(
+    fold(
+        "và của là các có được cho trong theo với những này đó một không thì để từ về tại đã sẽ nào gì ai "
+        "bao nhiêu sao thế như hay hoặc nêu nói tôi muốn hỏi cần làm ở đâu khi bị nhé ạ vậy"
+    ).split()
+)
+
+
+def _end_pattern(ends: str) -> re.Pattern[str]:
+    if ends not in _END_PATTERNS:
+        _END_PATTERNS[ends] = re.compile("[" + re.escape(ends) + r"]+[\"”’)\]]*(?=\s|$|[^\W\d_])|\n")
+    return _END_PATTERNS[ends]
+
+
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, ends: str = SENTENCE_ENDS
+) -> list[tuple[int, int]]:
+    """Sentences of ``text[start:end]`` as trimmed ``(start, end)`` offsets into ``text``.
+
+    A sentence ends at one of ``ends`` followed by a blank (closing quotes and brackets stay with it), or at a
+    line break; "19.4.2023", "1.000", "TP. Hải Phòng" and initials ("M. Chính") do not end one.
+    """
+    end = len(text) if end is None else end
+    out: list[tuple[int, int]] = []
+    position = start
+    for m in _end_pattern(ends).finditer(text, start, end):
+        after = text[m.end()] if m.end() < len(text) else " "
+        if not after.isspace() and not (
+            after.isupper()
+            and text[m.start() - 1 : m.start()].isalnum()
+            and not text[m.start() - 1 : m.start()].isupper()
+        ):
+            continue  # "v.v", "TP.HCM": only "…2023.Rà" (a capital after a lower-case end) runs sentences together
+        if m.group() == "." and _is_abbreviation(text, position, m.start()):
+            continue
+        _append_trimmed(out, text, position, m.end())
+        position = m.end()
+    _append_trimmed(out, text, position, end)
+    return out
+
+
+def sentences(text: str, ends: str = SENTENCE_ENDS) -> list[str]:
+    """The sentences of ``text`` (see :func:`sentence_spans`)."""
+    return [text[s:e] for s, e in sentence_spans(text, ends=ends)]
+
+
+def _is_abbreviation(text: str, start: int, dot: int) -> bool:
+    m = _LETTERS_BEFORE.search(text, start, dot)
+    if m is None:
+        return False
+    word = m.group(1)
+    return (len(word) == 1 and word.isupper()) or fold(word) in _ABBREVIATIONS
+
+
+def _append_trimmed(out: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start and _WORD.search(text, start, end):
+        out.append((start, end))
+
+
+def content_words(text: str) -> list[str]:
+    """Folded syllables of ``text`` without stop words (what lexical overlap compares)."""
+    return [w for w in words(fold(text)) if w not in STOP_WORDS]

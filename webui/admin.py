@@ -3,6 +3,7 @@
 The tab exists only when ``settings.admin_user`` and ``settings.admin_password`` are both set. Logging in
 sets a per-session server-side flag (``gr.State``, never sent by the browser); every admin action checks it.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -99,7 +100,7 @@ def save_upload(settings: Settings, temp_path: str | os.PathLike[str], original_
 
 def _document_choices(ctx: AppContext) -> list[tuple[str, str]]:
     choices = []
-    for d in ctx.service.store.list_documents():
+    for d in ctx.engine.store.list_documents():
         kind = render.kind_words(d["kind"], d.get("comment_no"))
         title = " ".join(str(d["title"]).split())
         if len(title) > 90:
@@ -109,7 +110,7 @@ def _document_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def _stats(ctx: AppContext) -> str:
-    return render.stats_html(ctx.service.store.stats(), ctx.service.store.list_documents())
+    return render.stats_html(ctx.engine.store.stats(), ctx.engine.store.list_documents())
 
 
 def build_admin_tab(ctx: AppContext) -> None:
@@ -122,9 +123,17 @@ def build_admin_tab(ctx: AppContext) -> None:
         login = gr.Button("Đăng nhập", variant="primary", elem_id="admin-login-btn")
         login_msg = gr.Markdown("", elem_id="admin-login-msg")
     with gr.Column(visible=False, elem_id="admin-panel") as panel:
-        gr.Markdown(f"### Nạp tài liệu\nĐịnh dạng: {', '.join(SUPPORTED_EXTENSIONS)}; tối đa {settings.upload_max_mb} MB mỗi tệp.")
-        files = gr.File(label="Chọn tệp", file_count="multiple", file_types=list(SUPPORTED_EXTENSIONS), type="filepath",
-                        elem_id="admin-files")
+        gr.Markdown(
+            f"### Nạp tài liệu\nĐịnh dạng: {', '.join(SUPPORTED_EXTENSIONS)}; "
+            f"tối đa {settings.upload_max_mb} MB mỗi tệp."
+        )
+        files = gr.File(
+            label="Chọn tệp",
+            file_count="multiple",
+            file_types=list(SUPPORTED_EXTENSIONS),
+            type="filepath",
+            elem_id="admin-files",
+        )
         ingest = gr.Button("Nạp vào kho", variant="primary", elem_id="admin-ingest")
         ingest_out = gr.HTML("", elem_id="admin-ingest-out")
         gr.Markdown("### Thống kê kho dữ liệu")
@@ -141,17 +150,42 @@ def build_admin_tab(ctx: AppContext) -> None:
     def do_login(u: str, p: str) -> tuple[Any, ...]:
         if not check_credentials(settings, u, p):
             time.sleep(1.0)  # slows down password guessing
-            return (False, "Sai tên đăng nhập hoặc mật khẩu.", gr.update(visible=True), gr.update(visible=False),
-                    "", "", gr.update(), "")
-        return (True, "", gr.update(visible=False), gr.update(visible=True), _stats(ctx), "",
-                gr.update(choices=_document_choices(ctx), value=None), "")
+            return (
+                False,
+                "Sai tên đăng nhập hoặc mật khẩu.",
+                gr.update(visible=True),
+                gr.update(visible=False),
+                "",
+                "",
+                gr.update(),
+                "",
+            )
+        return (
+            True,
+            "",
+            gr.update(visible=False),
+            gr.update(visible=True),
+            _stats(ctx),
+            "",
+            gr.update(choices=_document_choices(ctx), value=None),
+            "",
+        )
 
     login_outputs = [authed, login_msg, login_box, panel, stats, ingest_out, doc, password]
     login.click(do_login, [user, password], login_outputs, api_visibility="private")
     password.submit(do_login, [user, password], login_outputs, api_visibility="private")
 
     def do_logout() -> tuple[Any, ...]:
-        return False, "Đã đăng xuất.", gr.update(visible=True), gr.update(visible=False), "", "", gr.update(choices=[], value=None), ""
+        return (
+            False,
+            "Đã đăng xuất.",
+            gr.update(visible=True),
+            gr.update(visible=False),
+            "",
+            "",
+            gr.update(choices=[], value=None),
+            "",
+        )
 
     logout.click(do_logout, None, login_outputs, api_visibility="private")
 
@@ -170,12 +204,15 @@ def build_admin_tab(ctx: AppContext) -> None:
                 problems.append(f"{Path(str(path)).name}: {exc}")
         report = ""
         if saved:
-            with ctx.ingest_lock:
-                ingestor = Ingestor(ctx.service.settings, embedder=ctx.service.embedder, store=ctx.service.store)
-                summary = ingestor.run(saved)
-            report = f"<pre class=\"ingest-summary\">{render.esc(summary.render())}</pre>"
+            engine = ctx.engine
+            summary = Ingestor(engine.settings, embedder=engine.embedder, store=engine.store).run(saved)
+            report = f'<pre class="ingest-summary">{render.esc(summary.render())}</pre>'
         if problems:
-            report += "<div class=\"answer error\">Tệp bị từ chối:<br>" + "<br>".join(render.esc(p) for p in problems) + "</div>"
+            report += (
+                '<div class="answer error">Tệp bị từ chối:<br>'
+                + "<br>".join(render.esc(p) for p in problems)
+                + "</div>"
+            )
         return report, _stats(ctx), gr.update(choices=_document_choices(ctx), value=None)
 
     ingest.click(do_ingest, [authed, files], [ingest_out, stats, doc], api_visibility="private")
@@ -185,13 +222,12 @@ def build_admin_tab(ctx: AppContext) -> None:
             return "Bạn cần đăng nhập quản trị.", gr.skip(), gr.skip()
         if not doc_id:
             return "Hãy chọn một tài liệu.", gr.skip(), gr.skip()
-        store = ctx.service.store
+        store = ctx.engine.store
         listing = store.list_documents()
         if doc_id not in {d["doc_id"] for d in listing}:
             return "Tài liệu không còn trong kho.", _stats(ctx), gr.update(choices=_document_choices(ctx), value=None)
         ids = [doc_id] + [d["doc_id"] for d in listing if d.get("parent_id") == doc_id]
-        with ctx.ingest_lock:
-            chunks = store.delete_documents(ids)
+        chunks = store.delete_documents(ids)
         extra = f" và {len(ids) - 1} bình luận của nó" if len(ids) > 1 else ""
         message = f"Đã xóa tài liệu {render.esc(doc_id)}{extra} ({chunks} đoạn)."
         return message, _stats(ctx), gr.update(choices=_document_choices(ctx), value=None)

@@ -1,4 +1,5 @@
 """Page-wide CSS and the one script of the app (citation links -> highlight the source in the panel)."""
+
 from __future__ import annotations
 
 CSS = """

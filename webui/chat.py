@@ -1,24 +1,22 @@
 """Tab "Hỏi đáp": streamed, cited answers with a sources panel, follow-ups and feedback."""
+
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import gradio as gr
 
-from bot.chain import Answer
+from bot.answer.chain import Answer
+from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError
 from webui import render
 from webui.context import AppContext
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 1000
-HISTORY_TURNS = 4  # previous (question, answer) pairs passed to the chain for follow-ups
-ANSWER_TIMEOUT_S = 600.0
+ANSWER_TIMEOUT_S = 600.0  # how long a question waits for the start-up ingest
 ANSWER_CONCURRENCY = 2  # answers generated at once (chat, API "ask" and the prompt lab share this limit)
 EXAMPLES = (
     "Thủ tướng yêu cầu chấm dứt tình trạng gì đối với cán bộ, công chức?",
@@ -26,7 +24,6 @@ EXAMPLES = (
     "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính diễn ra vào ngày nào?",
     "Khi nào phải hoàn thành kết nối dữ liệu giải quyết TTHC trên Cổng Dịch vụ công quốc gia?",
 )
-_DONE = object()
 
 
 def _session(request: gr.Request | None) -> str:
@@ -40,11 +37,16 @@ def turn_record(ctx: AppContext, turn: int, answer: Answer) -> dict[str, Any]:
     documents: dict[str, str | None] = {}
     for c in answer.citations:
         if c.doc_id not in documents:
-            doc = ctx.service.store.get_document(c.doc_id)
+            doc = ctx.engine.store.get_document(c.doc_id)
             documents[c.doc_id] = doc.text if doc else None
     return {
-        "question": answer.question, "answer": answer.answer, "refused": answer.refused, "citations": citations,
-        "prompt_version": answer.prompt_version, "generator": answer.generator, "notices": list(answer.notices),
+        "question": answer.question,
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "citations": citations,
+        "prompt_version": answer.prompt_version,
+        "generator": answer.generator,
+        "notices": list(answer.notices),
         "sources_html": render.turn_sources_html(turn, citations, documents),
         "answer_html": render.answer_html(answer.answer, turn=turn, refused=answer.refused, notices=answer.notices),
     }
@@ -54,8 +56,10 @@ def messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The chat, rebuilt from the session's records (two messages per turn: [n] feedback maps index // 2)."""
     out = []
     for t in turns:
-        out += [{"role": "user", "content": render.question_html(t["question"])},
-                {"role": "assistant", "content": t["answer_html"]}]
+        out += [
+            {"role": "user", "content": render.question_html(t["question"])},
+            {"role": "assistant", "content": t["answer_html"]},
+        ]
     return out
 
 
@@ -64,44 +68,16 @@ def panel(turns: list[dict[str, Any]]) -> str:
 
 
 def stream_answer(ctx: AppContext, question: str, history: list[tuple[str, str]]) -> Iterator[str | Answer]:
-    """Run ``service.ask`` in a thread; yield the text written so far, then the final :class:`Answer`."""
-    pieces: queue.Queue[Any] = queue.Queue()
-    result: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            result["answer"] = ctx.service.ask(question, history=history, on_delta=pieces.put)
-        except Exception as exc:  # noqa: BLE001 - reported to the user below
-            log.exception("ask failed")
-            result["error"] = exc
-        finally:
-            pieces.put(_DONE)
-
-    threading.Thread(target=work, name="cchc-ask", daemon=True).start()
-    text, deadline = "", time.monotonic() + ANSWER_TIMEOUT_S
-    while True:
-        try:
-            item = pieces.get(timeout=1.0)
-        except queue.Empty:
-            if time.monotonic() > deadline:
-                raise TimeoutError("Trả lời quá lâu")
-            continue
-        if item is _DONE:
-            break
-        text += item
-        while True:  # coalesce what is already there into one update
-            try:
-                more = pieces.get_nowait()
-            except queue.Empty:
-                break
-            if more is _DONE:
-                pieces.put(_DONE)
-                break
-            text += more
-        yield text
-    if "error" in result:
-        raise result["error"]
-    yield result["answer"]
+    """The text written so far (coalesced per chunk), then the final :class:`Answer` — straight from the chain's
+    ``stream()``: when Gradio stops iterating (the user pressed stop or left), the model stops writing."""
+    text = ""
+    with closing(ctx.engine.stream(question, AskOptions(history=tuple(history)))) as chunks:
+        for chunk in chunks:
+            if chunk.answer is not None:
+                yield chunk.answer
+                return
+            text += chunk.text
+            yield text
 
 
 def build_chat_tab(ctx: AppContext) -> None:
@@ -110,48 +86,73 @@ def build_chat_tab(ctx: AppContext) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             chatbot = gr.Chatbot(
-                label="Hỏi đáp về cải cách hành chính", elem_id="chatbot", height=460, sanitize_html=True,
-                render_markdown=True, latex_delimiters=[], allow_tags=False, buttons=["copy"],
-                feedback_options=("Like", "Dislike"), group_consecutive_messages=False,
+                label="Hỏi đáp về cải cách hành chính",
+                elem_id="chatbot",
+                height=460,
+                sanitize_html=True,
+                render_markdown=True,
+                latex_delimiters=[],
+                allow_tags=False,
+                buttons=["copy"],
+                feedback_options=("Like", "Dislike"),
+                group_consecutive_messages=False,
                 placeholder="Hỏi bất kỳ điều gì về cải cách hành chính. Mỗi câu trả lời được trích nguyên văn "
-                            "từ tài liệu, kèm số [n] dẫn tới nguồn.",
+                "từ tài liệu, kèm số [n] dẫn tới nguồn.",
             )
             with gr.Row(equal_height=True):
-                question = gr.Textbox(show_label=False, placeholder="Nhập câu hỏi (có thể gõ không dấu)…", lines=1,
-                                      max_lines=4, max_length=MAX_QUESTION_CHARS, scale=5, min_width=180,
-                                      elem_id="question", autofocus=False)
+                question = gr.Textbox(
+                    show_label=False,
+                    placeholder="Nhập câu hỏi (có thể gõ không dấu)…",
+                    lines=1,
+                    max_lines=4,
+                    max_length=MAX_QUESTION_CHARS,
+                    scale=5,
+                    min_width=180,
+                    elem_id="question",
+                    autofocus=False,
+                )
                 send = gr.Button("Gửi", variant="primary", scale=1, min_width=70, elem_id="send")
+                stop = gr.Button("Dừng", variant="stop", scale=1, min_width=70, elem_id="stop")
             gr.Markdown("**Câu hỏi gợi ý** (bấm để hỏi):")
             with gr.Column(elem_classes=["example-row"]):
-                example_buttons = [gr.Button(text, size="sm", variant="secondary", elem_classes=["example-q"])
-                                   for text in EXAMPLES]
+                example_buttons = [
+                    gr.Button(text, size="sm", variant="secondary", elem_classes=["example-q"]) for text in EXAMPLES
+                ]
             with gr.Group():
                 gr.Markdown("Câu trả lời gần nhất có hữu ích không?", elem_id="feedback-label")
                 with gr.Row(elem_classes=["feedback-row"]):
                     useful = gr.Button("Hữu ích", size="sm", elem_id="fb-useful", min_width=90)
                     not_useful = gr.Button("Chưa hữu ích", size="sm", elem_id="fb-not-useful", min_width=110)
-                reason = gr.Textbox(label="Lý do (không bắt buộc)", lines=1, max_length=500, elem_id="fb-reason",
-                                    placeholder="Ví dụ: thiếu thông tin, trích sai nguồn…")
+                reason = gr.Textbox(
+                    label="Lý do (không bắt buộc)",
+                    lines=1,
+                    max_length=500,
+                    elem_id="fb-reason",
+                    placeholder="Ví dụ: thiếu thông tin, trích sai nguồn…",
+                )
                 fb_status = gr.Markdown("", elem_id="feedback-status")
             clear = gr.Button("Cuộc hội thoại mới", size="sm", variant="secondary", elem_id="new-chat")
         with gr.Column(scale=2, min_width=280):
             sources = gr.HTML(panel([]), elem_id="sources")
 
     def respond(message: str, state: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-        message = " ".join((message or "").split())[:MAX_QUESTION_CHARS]
+        message = " ".join((message or "").split())
         if not message:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Hãy nhập một câu hỏi."
             return
         state = list(state or [])
         turn = len(state)
-        chat = [*messages(state), {"role": "user", "content": render.question_html(message)},
-                {"role": "assistant", "content": render.streaming_html("")}]
+        chat = [
+            *messages(state),
+            {"role": "user", "content": render.question_html(message)},
+            {"role": "assistant", "content": render.streaming_html("")},
+        ]
         if not ctx.readiness.ready:
             chat[-1]["content"] = render.streaming_html("Hệ thống đang nạp dữ liệu, vui lòng đợi…")
             yield "", chat, gr.skip(), gr.skip(), ""
             ctx.readiness.wait(ANSWER_TIMEOUT_S)
         yield "", chat, gr.skip(), gr.skip(), ""
-        history = [(t["question"], t["answer"]) for t in state[-HISTORY_TURNS:]]
+        history = [(t["question"], t["answer"]) for t in state]
         try:
             for item in stream_answer(ctx, message, history):
                 if isinstance(item, Answer):
@@ -160,23 +161,48 @@ def build_chat_tab(ctx: AppContext) -> None:
                 else:
                     chat[-1] = {"role": "assistant", "content": render.streaming_html(item)}
                     yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
+            if not isinstance(exc, InputError):
+                log.exception("answering failed")
+            why = str(exc) if isinstance(exc, InputError) else "Xin lỗi, đã có lỗi khi trả lời; vui lòng thử lại."
             # a failed turn is kept (as a refusal without sources) so chat and records stay aligned
-            state.append({"question": message, "answer": "", "refused": True, "citations": [], "prompt_version": "",
-                          "generator": "", "notices": [], "sources_html": render.turn_sources_html(turn, [], {}),
-                          "answer_html": render.error_html(f"Xin lỗi, đã có lỗi khi trả lời: {exc}")})
+            state.append(
+                {
+                    "question": message,
+                    "answer": "",
+                    "refused": True,
+                    "citations": [],
+                    "prompt_version": "",
+                    "generator": "",
+                    "notices": [],
+                    "sources_html": render.turn_sources_html(turn, [], {}),
+                    "answer_html": render.error_html(why),
+                }
+            )
             yield "", messages(state), panel(state), state, ""
 
     outputs = [question, chatbot, sources, turns, fb_status]
-    for trigger in (question.submit, send.click):
-        trigger(respond, [question, turns], outputs, api_visibility="private", show_progress="hidden",
-                concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
-    for button in example_buttons:
-        button.click(respond, [button, turns], outputs, api_visibility="private", show_progress="hidden",
-                     concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
+    answering = [
+        trigger(
+            respond,
+            [source, turns],
+            outputs,
+            api_visibility="private",
+            show_progress="hidden",
+            concurrency_limit=ANSWER_CONCURRENCY,
+            concurrency_id="answer",
+        )
+        for trigger, source in [
+            (question.submit, question),
+            (send.click, question),
+            *((b.click, b) for b in example_buttons),
+        ]
+    ]
+    stop.click(None, None, None, cancels=answering, api_visibility="private")  # type: ignore[arg-type]  # closes the stream: the model stops
 
-    def rate(turn: int | None, is_useful: bool, why: str, state: list[dict[str, Any]], ids: dict[int, int],
-             sid: str | None) -> tuple[str, dict[int, int]]:
+    def rate(
+        turn: int | None, is_useful: bool, why: str, state: list[dict[str, Any]], ids: dict[int, int], sid: str | None
+    ) -> tuple[str, dict[int, int]]:
         if not state:
             return "Chưa có câu trả lời nào để đánh giá.", ids
         turn = len(state) - 1 if turn is None else turn
@@ -188,9 +214,16 @@ def build_chat_tab(ctx: AppContext) -> None:
             ctx.feedback.update(ids[turn], useful=is_useful, reason=why or "")
         else:
             ids[turn] = ctx.feedback.add(
-                question=record["question"], answer=record["answer"], citations=record["citations"],
-                prompt_version=record["prompt_version"], useful=is_useful, reason=why or "",
-                refused=record["refused"], generator=record["generator"], session=sid or "")
+                question=record["question"],
+                answer=record["answer"],
+                citations=record["citations"],
+                prompt_version=record["prompt_version"],
+                useful=is_useful,
+                reason=why or "",
+                refused=record["refused"],
+                generator=record["generator"],
+                session=sid or "",
+            )
         word = "hữu ích" if is_useful else "chưa hữu ích"
         return f"Cảm ơn bạn! Đã ghi nhận câu trả lời {turn + 1} là **{word}**" + (" kèm lý do." if why else "."), ids
 

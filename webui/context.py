@@ -1,16 +1,14 @@
-"""What the tabs of one app share: the service, the settings, feedback, the wording index, readiness."""
+"""What the tabs of one app share: the engine, the settings, feedback and readiness."""
+
 from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from bot.engine import Engine
 from bot.feedback import FeedbackStore
-from bot.service import ChatService
-from bot.wording import WordingIndex
-from settings import Settings
+from settings import SAMPLE_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,60 +38,33 @@ class Readiness:
         self.event.set()
 
 
-def prepare(service: ChatService, readiness: Readiness) -> None:
-    """Ingest the bundled sample when the store is empty, warm the indexes, then say so."""
+def prepare(engine: Engine, readiness: Readiness) -> None:
+    """Ingest the bundled sample when the store is empty (under the store's write lock, like any upload),
+    build the corpus snapshot and warm the model, then say so."""
     try:
         readiness.message = "Đang nạp dữ liệu mẫu và mô hình, vui lòng đợi…"
-        summary = service.ensure_sample()
-        if summary is not None:
+        if not engine.store.stats()["documents"]:
+            from ingest.pipeline import Ingestor
+
+            log.info("store is empty: ingesting the bundled sample from %s", SAMPLE_DIR)
+            summary = Ingestor(engine.settings, embedder=engine.embedder, store=engine.store).run([SAMPLE_DIR])
             log.info("sample ingested:\n%s", summary.render())
-        service.retrieve("thủ tục hành chính")  # loads BM25 indexes and the dense model once
-        stats = service.store.stats()
+        engine.retrieve("thủ tục hành chính")  # builds the snapshot and loads the dense model once
+        stats = engine.store.stats()
         readiness.done(f"Sẵn sàng: {stats['documents']} tài liệu, {stats['chunks']} đoạn văn bản.")
-    except Exception as exc:  # noqa: BLE001 - shown in the page instead of crashing the server
+    except Exception as exc:
         log.exception("preparing the store failed")
         readiness.fail(f"Không chuẩn bị được dữ liệu: {exc}")
 
 
 @dataclass
 class AppContext:
-    service: ChatService
+    """The engine (one per store: every tab and option set shares it), settings, feedback and readiness."""
+
+    engine: Engine
     settings: Settings
     feedback: FeedbackStore
-    wording: WordingIndex
     readiness: Readiness
-    lab_services: "OrderedDict[tuple[Any, ...], ChatService]" = field(default_factory=OrderedDict)
-    lab_lock: threading.Lock = field(default_factory=threading.Lock)
-    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def lab_service(self, **overrides: Any) -> ChatService:
-        """A ChatService with other retrieval/answer settings, sharing the embedder and the store."""
-        key = tuple(sorted(overrides.items()))
-        if not overrides:
-            return self.service
-        with self.lab_lock:
-            svc = self.lab_services.get(key)
-            if svc is None:
-                svc = ChatService(self.settings.model_copy(update=overrides), embedder=self.service.embedder,
-                                  store=self.service.store)
-                self.lab_services[key] = svc
-                while len(self.lab_services) > 8:  # indexes are per service: keep memory bounded
-                    _, old = self.lab_services.popitem(last=False)
-                    _close_generators(old)
-            else:
-                self.lab_services.move_to_end(key)
-            return svc
-
-
-def _close_generators(service: ChatService) -> None:
-    """Stop an evicted service's LLM generators (their local servers); never its store, which is shared."""
-    for generator in list(getattr(service, "_generators", {}).values()):
-        close = getattr(generator, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                log.warning("closing generator %r failed", generator, exc_info=True)
 
 
 __all__ = ["AppContext", "Readiness", "prepare"]

@@ -2,6 +2,7 @@
 before it is wrapped in our own markup, so a document holding ``<script>`` or ``<img onerror=…>`` is shown as
 text and runs nothing. Pure functions (strings in, strings out), tested without the UI.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,11 +21,27 @@ MATCH_WORDS = {
 }
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # HTML specials, plus characters that Markdown, KaTeX or the HTML component's template engine could interpret.
-_ESCAPES = str.maketrans({
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
-    "$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;", "*": "&#42;", "_": "&#95;", "[": "&#91;",
-    "]": "&#93;", "\\": "&#92;", "~": "&#126;", "|": "&#124;", "#": "&#35;",
-})
+_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "'": "&#39;",
+        "$": "&#36;",
+        "{": "&#123;",
+        "}": "&#125;",
+        "`": "&#96;",
+        "*": "&#42;",
+        "_": "&#95;",
+        "[": "&#91;",
+        "]": "&#93;",
+        "\\": "&#92;",
+        "~": "&#126;",
+        "|": "&#124;",
+        "#": "&#35;",
+    }
+)
 
 
 def esc(text: Any) -> str:
@@ -67,9 +84,13 @@ def _linked(text: str, turn: int) -> str:
     for m in _MARKER.finditer(text):
         out.append(esc_lines(text[position : m.start()]))
         numbers = [int(x) for x in m.group(1).split(",")]
-        out.append("".join(
-            f'<a class="cite" href="#cite-{turn}-{n}" data-turn="{turn}" data-n="{n}" '
-            f'title="Xem nguồn {n}">&#91;{n}&#93;</a>' for n in numbers))
+        out.append(
+            "".join(
+                f'<a class="cite" href="#cite-{turn}-{n}" data-turn="{turn}" data-n="{n}" '
+                f'title="Xem nguồn {n}">&#91;{n}&#93;</a>'
+                for n in numbers
+            )
+        )
         position = m.end()
     out.append(esc_lines(text[position:]))
     return "".join(out)
@@ -79,8 +100,10 @@ def answer_html(answer: str, *, turn: int, refused: bool, notices: Sequence[str]
     """The final (verified) answer for the chat: one HTML block, no blank lines."""
     note = "".join(f'<div class="notice">{esc(n)}</div>' for n in notices)
     if refused:
-        return (f'<div class="answer refusal" data-turn="{turn}"><div class="refusal-head">Không tìm thấy câu trả lời '
-                f'trong tài liệu</div>{note}<div>{esc_lines(answer)}</div></div>')
+        return (
+            f'<div class="answer refusal" data-turn="{turn}"><div class="refusal-head">Không tìm thấy câu trả lời '
+            f"trong tài liệu</div>{note}<div>{esc_lines(answer)}</div></div>"
+        )
     return f'<div class="answer" data-turn="{turn}">{note}<div>{_linked(answer, turn)}</div></div>'
 
 
@@ -101,7 +124,9 @@ def question_html(question: str) -> str:
 def highlighted_paragraph(text: str, start: int, end: int) -> tuple[str, int]:
     """The paragraph of ``text`` holding ``[start, end)``, escaped, with that span in ``<mark>``; and its number."""
     p_start, p_end, number = paragraph_around(text, start, end)
-    body = esc_lines(text[p_start:start]) + "<mark>" + esc_lines(text[start:end]) + "</mark>" + esc_lines(text[end:p_end])
+    body = (
+        esc_lines(text[p_start:start]) + "<mark>" + esc_lines(text[start:end]) + "</mark>" + esc_lines(text[end:p_end])
+    )
     return body, number
 
 
@@ -114,9 +139,10 @@ def citation_html(c: Mapping[str, Any], turn: int, document_text: str | None) ->
         body, where = "<mark>" + esc_lines(c["quote"]) + "</mark>", "tài liệu đã thay đổi"
     return (
         f'<li class="source" id="cite-{turn}-{n}" data-n="{n}">'
-        f'<div class="src-head"><span class="src-n">&#91;{n}&#93;</span> <span class="src-title">{esc(c["title"])}</span></div>'
+        f'<div class="src-head"><span class="src-n">&#91;{n}&#93;</span> '
+        f'<span class="src-title">{esc(c["title"])}</span></div>'
         f'<div class="src-meta"><span class="src-kind">{esc(kind_words(c["kind"], c.get("comment_no")))}</span> · '
-        f'{esc(where)} · Nguồn: {source_html(c.get("source", ""))}</div>'
+        f"{esc(where)} · Nguồn: {source_html(c.get('source', ''))}</div>"
         f'<blockquote class="src-para">{body}</blockquote></li>'
     )
 
@@ -133,12 +159,16 @@ def sources_panel_html(turns: Sequence[tuple[int, str, str]]) -> str:
     """The sources panel from ``(turn, question, turn_sources_html)``: the newest turn first and open,
     older turns folded (a click on an older [n] opens its block)."""
     if not turns:
-        return ('<div class="sources-panel"><h3>Nguồn trích dẫn</h3><p class="muted">Các đoạn văn bản được trích dẫn '
-                'sẽ hiện ở đây. Bấm vào số [n] trong câu trả lời để xem nguồn tương ứng.</p></div>')
+        return (
+            '<div class="sources-panel"><h3>Nguồn trích dẫn</h3><p class="muted">Các đoạn văn bản được trích dẫn '
+            "sẽ hiện ở đây. Bấm vào số [n] trong câu trả lời để xem nguồn tương ứng.</p></div>"
+        )
     blocks = []
     for position, (turn, question, inner) in enumerate(reversed(turns)):
-        blocks.append(f'<details class="turn-sources" data-turn="{turn}"{" open" if position == 0 else ""}>'
-                      f'<summary>Câu hỏi {turn + 1}: {esc(question)}</summary>{inner}</details>')
+        blocks.append(
+            f'<details class="turn-sources" data-turn="{turn}"{" open" if position == 0 else ""}>'
+            f"<summary>Câu hỏi {turn + 1}: {esc(question)}</summary>{inner}</details>"
+        )
     return '<div class="sources-panel"><h3>Nguồn trích dẫn</h3>' + "".join(blocks) + "</div>"
 
 
@@ -151,11 +181,13 @@ def diff_html(ops: Sequence[DiffOp]) -> str:
         if op.op == "equal":
             parts.append(esc(op.document))
         elif op.op == "delete":
-            parts.append(f"<del title=\"Bạn gõ, tài liệu không có\">{esc(op.typed)}</del>")
+            parts.append(f'<del title="Bạn gõ, tài liệu không có">{esc(op.typed)}</del>')
         elif op.op == "insert":
-            parts.append(f"<ins title=\"Tài liệu có, bạn không gõ\">{esc(op.document)}</ins>")
+            parts.append(f'<ins title="Tài liệu có, bạn không gõ">{esc(op.document)}</ins>')
         else:
-            parts.append(f"<del title=\"Bạn gõ\">{esc(op.typed)}</del> <ins title=\"Tài liệu viết\">{esc(op.document)}</ins>")
+            parts.append(
+                f'<del title="Bạn gõ">{esc(op.typed)}</del> <ins title="Tài liệu viết">{esc(op.document)}</ins>'
+            )
     return " ".join(parts)
 
 
@@ -165,23 +197,28 @@ def wording_results_html(phrase: str, matches: Sequence[WordingMatch]) -> str:
     if not matches:
         return f'<p class="muted">Không tìm thấy nguyên văn hay cách diễn đạt gần giống cho: <q>{esc(phrase)}</q>.</p>'
     exact = sum(1 for m in matches if m.kind != "near")
-    head = (f'<p class="wording-summary">{exact} kết quả trùng khớp, {len(matches) - exact} cách diễn đạt gần nhất '
-            f'cho <q>{esc(phrase)}</q>.</p>')
+    head = (
+        f'<p class="wording-summary">{exact} kết quả trùng khớp, {len(matches) - exact} cách diễn đạt gần nhất '
+        f"cho <q>{esc(phrase)}</q>.</p>"
+    )
     items = []
-    for i, m in enumerate(matches, start=1):
+    for m in matches:
         start, end = m.char_start - m.paragraph_start, m.char_end - m.paragraph_start
         para = m.paragraph
         body = esc_lines(para[:start]) + "<mark>" + esc_lines(para[start:end]) + "</mark>" + esc_lines(para[end:])
-        score = "" if m.kind != "near" else f' · độ giống {m.score:.0%}'
+        score = "" if m.kind != "near" else f" · độ giống {m.score:.0%}"
         changed = any(o.op != "equal" for o in m.diff)
-        diff = (f'<div class="diff"><span class="label">So với bạn gõ:</span> {diff_html(m.diff)}</div>' if changed
-                else '<div class="diff same">Giống hệt từng chữ với cụm bạn gõ.</div>')
+        diff = (
+            f'<div class="diff"><span class="label">So với bạn gõ:</span> {diff_html(m.diff)}</div>'
+            if changed
+            else '<div class="diff same">Giống hệt từng chữ với cụm bạn gõ.</div>'
+        )
         items.append(
             f'<li class="wording-match {m.kind}" data-kind="{m.kind}">'
             f'<div class="wm-head"><span class="badge {m.kind}">{esc(MATCH_WORDS[m.kind])}</span>{score}</div>'
             f'<div class="src-title">{esc(m.title)}</div>'
             f'<div class="src-meta">{esc(kind_words(m.doc_kind, m.comment_no))} · mã <code>{esc(m.doc_id)}</code> · '
-            f'đoạn {m.paragraph_no}, ký tự {m.char_start}–{m.char_end} · Nguồn: {source_html(m.source)}</div>'
+            f"đoạn {m.paragraph_no}, ký tự {m.char_start}–{m.char_end} · Nguồn: {source_html(m.source)}</div>"
             f'{diff}<blockquote class="src-para">{body}</blockquote></li>'
         )
     return head + '<ol class="wording-list">' + "".join(items) + "</ol>"
@@ -193,8 +230,11 @@ def wording_results_html(phrase: str, matches: Sequence[WordingMatch]) -> str:
 def table_html(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
     """A table; every cell is escaped unless it is a :class:`Raw` value."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, Raw) else esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<div class="table-wrap"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c if isinstance(c, Raw) else esc(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    table = f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="table-wrap">{table}</div>'
 
 
 class Raw(str):
@@ -214,16 +254,44 @@ def plain_answer_html(answer: str) -> str:
 
 def stats_html(stats: Mapping[str, Any], documents: Sequence[Mapping[str, Any]]) -> str:
     kinds = ", ".join(f"{kind_words(k)}: {v}" for k, v in sorted((stats.get("kinds") or {}).items())) or "–"
-    head = table_html(["Tài liệu", "Đoạn (chunk)", "Vectơ", "Theo loại", "Mô hình nhúng"],
-                      [[stats.get("documents", 0), stats.get("chunks", 0), stats.get("vectors", 0), kinds,
-                        stats.get("embedding_model", "")]], "stats")
-    rows = [[d["doc_id"], d["title"], kind_words(d["kind"], d.get("comment_no")), d["chunks"], d["chars"]] for d in documents]
+    head = table_html(
+        ["Tài liệu", "Đoạn (chunk)", "Vectơ", "Theo loại", "Mô hình nhúng"],
+        [
+            [
+                stats.get("documents", 0),
+                stats.get("chunks", 0),
+                stats.get("vectors", 0),
+                kinds,
+                stats.get("embedding_model", ""),
+            ]
+        ],
+        "stats",
+    )
+    rows = [
+        [d["doc_id"], d["title"], kind_words(d["kind"], d.get("comment_no")), d["chunks"], d["chars"]]
+        for d in documents
+    ]
     listing = table_html(["Mã", "Tiêu đề", "Loại", "Đoạn", "Ký tự"], rows, "documents")
-    return head + f"<details class=\"doc-list\"><summary>Danh sách {len(documents)} tài liệu</summary>{listing}</details>"
+    return head + f'<details class="doc-list"><summary>Danh sách {len(documents)} tài liệu</summary>{listing}</details>'
 
 
 __all__ = [
-    "Raw", "answer_html", "citation_html", "diff_html", "error_html", "esc", "esc_lines", "highlighted_paragraph",
-    "kind_words", "plain_answer_html", "question_html", "source_html", "sources_panel_html", "stats_html",
-    "streaming_html", "table_html", "turn_sources_html", "wording_results_html",
+    "Raw",
+    "answer_html",
+    "citation_html",
+    "diff_html",
+    "error_html",
+    "esc",
+    "esc_lines",
+    "highlighted_paragraph",
+    "kind_words",
+    "plain_answer_html",
+    "question_html",
+    "source_html",
+    "sources_panel_html",
+    "stats_html",
+    "streaming_html",
+    "table_html",
+    "turn_sources_html",
+    "wording_results_html",
 ]

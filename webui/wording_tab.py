@@ -1,9 +1,10 @@
 """Tab "Tra cứu nguyên văn": where do the documents say this phrase, and with which exact words."""
+
 from __future__ import annotations
 
 import gradio as gr
 
-from bot.wording import MAX_PHRASE_CHARS, lookup_wording
+from bot.wording import MAX_PHRASE_CHARS
 from webui import render
 from webui.context import AppContext
 
@@ -15,8 +16,16 @@ def build_wording_tab(ctx: AppContext) -> None:
         "<del>chữ bạn gõ mà tài liệu không có</del>, <ins>chữ tài liệu viết</ins>."
     )
     with gr.Row(equal_height=True):
-        phrase = gr.Textbox(show_label=False, placeholder="Ví dụ: cham dut tinh trang khong dam lam", lines=2,
-                            max_lines=8, max_length=MAX_PHRASE_CHARS, scale=5, min_width=200, elem_id="wording-phrase")
+        phrase = gr.Textbox(
+            show_label=False,
+            placeholder="Ví dụ: cham dut tinh trang khong dam lam",
+            lines=2,
+            max_lines=8,
+            max_length=MAX_PHRASE_CHARS,
+            scale=5,
+            min_width=200,
+            elem_id="wording-phrase",
+        )
         with gr.Column(scale=1, min_width=120):
             limit = gr.Slider(1, 30, value=10, step=1, label="Số kết quả tối đa", elem_id="wording-limit")
             search = gr.Button("Tra cứu", variant="primary", elem_id="wording-search")
@@ -28,7 +37,7 @@ def build_wording_tab(ctx: AppContext) -> None:
             return render.wording_results_html("", [])
         if not ctx.readiness.wait(600):
             return render.error_html("Hệ thống chưa sẵn sàng.")
-        matches = lookup_wording(ctx.service, text, limit=int(n or 10), index=ctx.wording)
+        matches = ctx.engine.lookup_wording(text, limit=int(n or 10))
         return render.wording_results_html(text, matches)
 
     for trigger in (phrase.submit, search.click):

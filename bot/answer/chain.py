@@ -1,32 +1,54 @@
-"""The answer chain (LCEL): condense -> retrieve -> select evidence -> generate -> verify -> result.
+"""The answer chain (LCEL), each step a typed runnable over one :class:`Turn`:
 
-Each step is a small function over one state dict, joined with ``RunnableLambda``; the chain never
-lets a generator's words reach the user without the citation verifier's approval.
+    condense (history) -> retrieve (the hybrid BaseRetriever) -> read (evidence sentences)
+      -> gate (refusal: no sources, not covered, a named detail missing) -> generate + verify citations
+
+The last step is a generator: ``chain.stream()`` yields :class:`AnswerChunk` pieces of the draft as the model
+writes them, and a last chunk holding the verified :class:`Answer`; ``chain.invoke()`` adds the chunks up. No
+generator's words reach the user without the citation verifier's approval, and refusal is a typed outcome.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
-from bot.citations import Citation, verify
-from bot.generators.base import Draft, Generator, GeneratorError, OnDelta, Passage
-from bot.generators.extractive import REFUSAL, ExtractiveGenerator
-from bot.grounding import missing_specifics
-from bot.query import ParsedQuery, load_glossary
-from bot.retriever import Hit, HybridSearcher
+from bot.answer.citations import Citation, verify
+from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
+from bot.answer.grounding import missing_specifics
+from bot.answer.options import AskOptions
+from bot.answer.query import ParsedQuery, load_glossary
+from bot.answer.reader import ANSWERING, Candidate, Reader, Reading, same_content
+from bot.answer.retriever import Hit, HybridRetriever
 from vectorstore.records import Document
-from vectorstore.text import fold, words
+from vectorstore.text import fold, sentence_spans, words
 
 log = logging.getLogger(__name__)
 
-FALLBACK_NOTICE = "Mô hình ngôn ngữ không trả lời được lúc này; câu trả lời dưới đây được trích nguyên văn từ tài liệu."
+REFUSAL = "Tài liệu hiện có không đề cập đến nội dung này."
+MODEL_UNAVAILABLE = (
+    "Mô hình ngôn ngữ không trả lời được lúc này; câu trả lời dưới đây được trích nguyên văn từ tài liệu."
+)
+MODEL_UNVERIFIED = (
+    "Câu trả lời của mô hình ngôn ngữ không kiểm chứng được bằng tài liệu; câu trả lời dưới đây "
+    "được trích nguyên văn từ tài liệu."
+)
+RefusalReason = Literal["no_sources", "missing_specifics", "no_answer", "generator", "unverified"]
 _FOLLOW_UP = re.compile(r"^(còn|vậy|thế|thì|nếu|nó|điều đó|việc đó|cái đó|ở đâu|khi nào|bao lâu|ai)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the answer is a refusal, and the details of the question that no source contains."""
+
+    reason: RefusalReason
+    missing: tuple[str, ...] = ()
 
 
 @dataclass
@@ -35,11 +57,11 @@ class Answer:
 
     question: str
     answer: str
-    refused: bool
     citations: list[Citation]
     hits: list[Hit]
     prompt_version: str
     timings_ms: dict[str, float]
+    refusal: Refusal | None = None
     id: str | None = None
     standalone_question: str = ""
     notices: list[str] = field(default_factory=list)
@@ -47,7 +69,15 @@ class Answer:
     dropped_claims: list[str] = field(default_factory=list)
     generator: str = ""
     coverage: float = 0.0  # best share of the question's content words found in one passage sentence
-    missing: list[str] = field(default_factory=list)  # details the question names that no source contains
+    answerability: float = 0.0  # the reader's probability that its best sentence answers the question
+
+    @property
+    def refused(self) -> bool:
+        return self.refusal is not None
+
+    @property
+    def missing(self) -> list[str]:
+        return list(self.refusal.missing) if self.refusal else []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +85,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
+            "refusal_reason": self.refusal.reason if self.refusal else None,
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [h.to_dict(i) for i, h in enumerate(self.hits, start=1)],
             "prompt_version": self.prompt_version,
@@ -63,8 +94,51 @@ class Answer:
             "notices": self.notices,
             "generator": self.generator,
             "coverage": round(self.coverage, 4),
+            "answerability": round(self.answerability, 4),
             "missing": self.missing,
         }
+
+
+@dataclass(frozen=True)
+class AnswerChunk:
+    """A piece of a streamed answer: draft text as it is written, and (last) the verified answer."""
+
+    text: str = ""
+    answer: Answer | None = None
+
+    def __add__(self, other: AnswerChunk) -> AnswerChunk:
+        return AnswerChunk(self.text + other.text, other.answer or self.answer)
+
+
+@dataclass
+class Turn:
+    """The chain's state for one question."""
+
+    question: str
+    options: AskOptions  # resolved
+    id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    snapshot: Any = None  # the corpus snapshot pinned for the whole turn
+    standalone: str = ""
+    query: ParsedQuery | None = None
+    hits: list[Hit] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    reading: Reading | None = None
+    refusal: Refusal | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainParts:
+    """What the chain needs from the engine (all long-lived; per-request choices come from ``Turn.options``)."""
+
+    snapshot: Callable[[], Any]  # the current CorpusSnapshot
+    retriever: Callable[[Any, AskOptions], HybridRetriever]
+    generator: Callable[[AskOptions], Generator]
+    extractive: Generator
+    condense: Callable[[str, Sequence[tuple[str, str]], AskOptions], str]
+    get_document: Callable[[str], Document | None]
+    reader: Reader
 
 
 def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str:
@@ -89,97 +163,186 @@ def refusal_text(hits: Sequence[Hit], missing: Sequence[str] = ()) -> str:
     return text
 
 
-def build_chain(
-    searcher: HybridSearcher,
-    extractive: ExtractiveGenerator,
-    get_document: Callable[[str], Document | None],
-    condense: Callable[[str, Sequence[tuple[str, str]]], str] = condense_heuristic,
-) -> Runnable[dict[str, Any], Answer]:
-    """The LCEL chain. Input keys: question, history, k, kinds, generator (a Generator), on_delta."""
+def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn, AnswerChunk]]:
+    """The LCEL chains, input a :class:`Turn` (question + resolved options): the reading part (up to the gate, a
+    ``Turn`` out: what evaluation and reader training look at) and the whole chain (:class:`AnswerChunk` s out)."""
 
-    def condense_step(state: dict[str, Any]) -> dict[str, Any]:
+    def condense(turn: Turn) -> Turn:
+        standalone = parts.condense(turn.question, turn.options.history, turn.options)
+        snapshot = parts.snapshot()
+        return replace(turn, snapshot=snapshot, standalone=standalone, query=snapshot.parse(standalone))
+
+    def retrieve(turn: Turn, config: RunnableConfig) -> Turn:
         started = time.perf_counter()
-        standalone = condense(state["question"], state.get("history") or [])
-        query = searcher.analyzer().parse(standalone)
-        return {**state, "standalone": standalone, "query": query, "t0": started}
+        retriever = parts.retriever(turn.snapshot, turn.options)
+        hits = retriever.hits(retriever.invoke(turn.standalone, config))
+        return replace(turn, hits=hits, timings={**turn.timings, "retrieve": _ms(started)})
 
-    def retrieve_step(state: dict[str, Any]) -> dict[str, Any]:
-        started = time.perf_counter()
-        hits = searcher.search(state["query"], state.get("k"), kinds=state.get("kinds"), doc_ids=state.get("doc_ids"))
-        return {**state, "hits": hits, "retrieve_ms": (time.perf_counter() - started) * 1000}
-
-    def evidence_step(state: dict[str, Any]) -> dict[str, Any]:
-        hits: list[Hit] = state["hits"]
+    def read(turn: Turn) -> Turn:
         passages = [
-            Passage(n=i, doc_id=h.chunk.doc_id, chunk_id=h.chunk.chunk_id, title=h.chunk.title, kind=h.chunk.kind,
-                    text=h.chunk.text, score=h.score, comment_no=h.chunk.comment_no, source=h.chunk.source)
-            for i, h in enumerate(hits, start=1)
+            Passage(
+                n=i,
+                doc_id=h.chunk.doc_id,
+                chunk_id=h.chunk.chunk_id,
+                title=h.chunk.title,
+                kind=h.chunk.kind,
+                text=h.chunk.text,
+                score=h.score,
+                comment_no=h.chunk.comment_no,
+                source=h.chunk.source,
+            )
+            for i, h in enumerate(turn.hits, start=1)
         ]
-        query: ParsedQuery = state["query"]
-        coverage = extractive.best_coverage(query.restored, passages)
-        missing = missing_specifics(query.text, [t for p in passages for t in (p.title, p.text)], load_glossary())
-        return {**state, "passages": passages, "coverage": coverage, "missing": missing}
+        assert turn.query is not None
+        reading = parts.reader.read(turn.query.restored, passages, turn.snapshot.idf, turn.query.dense_text)
+        passages, reading = _prefer_official(passages, reading, parts.get_document)
+        return replace(turn, passages=passages, reading=reading)
 
-    def generate_step(state: dict[str, Any]) -> dict[str, Any]:
-        started = time.perf_counter()
-        generator: Generator = state.get("generator") or extractive
-        passages: list[Passage] = state["passages"]
-        query: ParsedQuery = state["query"]
-        on_delta: OnDelta | None = state.get("on_delta")
-        notices: list[str] = []
-        if not passages or state["coverage"] < extractive.min_coverage or state["missing"]:
-            draft = Draft(REFUSAL, prompt_version=_version_of(generator, extractive))
-        else:
-            try:
-                draft = generator.generate(query.restored if generator is extractive else state["standalone"],
-                                           passages, on_delta)
-            except GeneratorError as exc:
-                log.warning("generator %s failed, falling back to extractive: %s", generator.name, exc)
-                notices.append(FALLBACK_NOTICE)
-                draft = extractive.generate(query.restored, passages, on_delta)
-        draft.notices = [*draft.notices, *notices]
-        return {**state, "draft": draft, "generator_used": generator, "generate_ms": (time.perf_counter() - started) * 1000}
-
-    def verify_step(state: dict[str, Any]) -> Answer:
-        draft: Draft = state["draft"]
-        passages: list[Passage] = state["passages"]
-        checked = verify(draft.text, passages, get_document) if draft.text != REFUSAL else None
-        notices = list(draft.notices)
-        if checked is not None and not checked.citations and state["generator_used"] is not extractive:
-            # Nothing the model wrote survived verification: answer extractively instead.
-            notices.append(FALLBACK_NOTICE)
-            fallback = extractive.generate(state["query"].restored, passages)
-            checked = verify(fallback.text, passages, get_document) if fallback.text != REFUSAL else None
-        refused = checked is None or not checked.citations
-        total = (time.perf_counter() - state["t0"]) * 1000
-        return Answer(
-            question=state["question"],
-            answer=refusal_text(state["hits"], state["missing"]) if refused else checked.text,
-            refused=refused,
-            citations=[] if refused else checked.citations,
-            hits=state["hits"],
-            prompt_version=draft.prompt_version,
-            timings_ms={"retrieve": round(state["retrieve_ms"], 1), "generate": round(state["generate_ms"], 1),
-                        "total": round(total, 1)},
-            id=state.get("id"),
-            standalone_question=state["standalone"],
-            notices=notices,
-            rendered_prompt=draft.rendered_prompt,
-            dropped_claims=[] if checked is None else checked.dropped,
-            generator=getattr(state["generator_used"], "name", "extractive"),
-            coverage=state["coverage"],
-            missing=state["missing"],
+    def gate(turn: Turn) -> Turn:
+        assert turn.query is not None
+        if not turn.passages:
+            return replace(turn, refusal=Refusal("no_sources"))
+        missing = missing_specifics(
+            turn.query.text, [t for p in turn.passages for t in (p.title, p.text)], load_glossary()
         )
+        if missing:
+            return replace(turn, refusal=Refusal("missing_specifics", tuple(missing)))
+        if turn.reading is None or turn.reading.probability < parts.reader.model.threshold:
+            return replace(turn, refusal=Refusal("no_answer"))
+        return turn
 
-    return (
-        RunnableLambda(condense_step, name="condense")
-        | RunnableLambda(retrieve_step, name="retrieve")
-        | RunnableLambda(evidence_step, name="select_evidence")
-        | RunnableLambda(generate_step, name="generate")
-        | RunnableLambda(verify_step, name="verify_citations")
+    def generate(turns: Iterator[Turn]) -> Iterator[AnswerChunk]:
+        for turn in turns:
+            yield from _answer(parts, turn)
+
+    reading = (
+        RunnableLambda(condense, name="condense")
+        | RunnableLambda(retrieve, name="retrieve")
+        | RunnableLambda(read, name="read")
+        | RunnableLambda(gate, name="gate")
+    )
+    return reading, reading | RunnableGenerator(generate, name="generate_and_verify")
+
+
+def _answer(parts: ChainParts, turn: Turn) -> Iterator[AnswerChunk]:
+    started = time.perf_counter()
+    extractive = parts.extractive
+    uses_model = turn.options.generator != "extractive"
+    generator = parts.generator(turn.options) if turn.refusal is None else extractive
+    fallback = extractive if uses_model else None
+    notices: list[str] = []
+    draft: Draft | None = None
+    evidence = turn.reading.candidates if turn.reading else []
+    answering = [c.text for c in evidence[:1]] + [c.text for c in evidence[1:] if c.probability >= ANSWERING]
+    if turn.refusal is None:
+        assert turn.query is not None
+        question = turn.query.restored if fallback is None else turn.standalone
+        passages = turn.passages if fallback is None else _evidence_passages(turn.passages, evidence)
+        try:
+            for item in generator.stream(question, passages, evidence):
+                if isinstance(item, Draft):
+                    draft = item
+                else:
+                    yield AnswerChunk(item)
+        except GeneratorError as exc:
+            log.warning("generator %s failed, falling back to extractive: %s", generator.name, exc)
+            notices.append(MODEL_UNAVAILABLE)
+            generator, fallback, draft = extractive, None, _draft(extractive, turn)
+    refusal = turn.refusal
+    checked = None
+    dropped: list[str] = []
+    if draft is not None and draft.refused:
+        refusal = Refusal("generator")
+    elif draft is not None:
+        checked = verify(draft.text, turn.passages, parts.get_document, answering, turn.standalone)
+        dropped = checked.dropped
+        if not checked.citations and fallback is not None:
+            notices.append(MODEL_UNVERIFIED)
+            sent_prompt = draft.rendered_prompt  # the model did read it: show it (prompt lab) though unused
+            generator, draft = extractive, _draft(extractive, turn)
+            draft.rendered_prompt = sent_prompt
+            checked = (
+                None
+                if draft.refused
+                else verify(draft.text, turn.passages, parts.get_document, answering, turn.standalone)
+            )
+        if checked is None or not checked.citations:
+            refusal = refusal or Refusal("generator" if draft.refused else "unverified")
+    answer = Answer(
+        question=turn.question,
+        answer=refusal_text(turn.hits, refusal.missing if refusal else ())
+        if refusal or checked is None
+        else checked.text,
+        citations=[] if refusal or checked is None else checked.citations,
+        hits=turn.hits,
+        prompt_version=draft.prompt_version if draft else generator.prompt_id,
+        timings_ms={**turn.timings, "generate": _ms(started), "total": _ms(turn.started)},
+        refusal=refusal,
+        id=turn.id,
+        standalone_question=turn.standalone,
+        notices=[*(draft.notices if draft else []), *notices],
+        rendered_prompt=draft.rendered_prompt if draft else "",
+        dropped_claims=dropped,
+        generator=generator.name,
+        coverage=evidence[0].coverage if evidence else 0.0,
+        answerability=turn.reading.probability if turn.reading else 0.0,
+    )
+    yield AnswerChunk(answer=answer)
+
+
+def _draft(extractive: Generator, turn: Turn) -> Draft:
+    assert turn.query is not None
+    return collect(
+        extractive.stream(turn.query.restored, turn.passages, turn.reading.candidates if turn.reading else [])
     )
 
 
-def _version_of(generator: Generator, extractive: ExtractiveGenerator) -> str:
-    prompt = getattr(generator, "prompt", None)
-    return getattr(prompt, "id", None) or f"extractive@{extractive.min_coverage:g}"
+def _prefer_official(
+    passages: list[Passage], reading: Reading, get_document: Callable[[str], Document | None]
+) -> tuple[list[Passage], Reading]:
+    """When the best sentence is a reader's comment repeating the page it comments on, read the page's own
+    sentence instead (added as one more passage): the policy is quoted from the official text, not a comment."""
+    best = reading.best
+    if best is None or best.passage.kind != "comment":
+        return passages, reading
+    comment = get_document(best.passage.doc_id)
+    page = get_document(comment.parent_id) if comment is not None and comment.parent_id else None
+    if page is None:
+        return passages, reading
+    for start, end in sentence_spans(page.text):
+        sentence = page.text[start:end]
+        if same_content(sentence, best.text):
+            official = Passage(len(passages) + 1, page.doc_id, f"{page.doc_id}@{start}", page.title, page.kind,
+                               sentence, best.passage.score, page.comment_no, page.source)  # fmt: skip
+            first = replace(best, passage=official, text=sentence)
+            return [*passages, official], replace(reading, candidates=[first, *reading.candidates])
+    return passages, reading
+
+
+def _evidence_passages(passages: list[Passage], evidence: Sequence[Candidate], most: int = 3) -> list[Passage]:
+    """What a chat model reads: the passages holding the reader's best sentences (at most ``most``, keeping
+    their numbers), not every retrieved one — a shorter prompt, a faster answer, fewer distractions."""
+    keep: list[int] = []
+    for c in evidence:
+        if (c.probability >= ANSWERING or not keep) and c.passage.n not in keep:
+            keep.append(c.passage.n)
+        if len(keep) == most:
+            break
+    return [p for p in passages if p.n in keep] or passages[:most]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+__all__ = [
+    "REFUSAL",
+    "Answer",
+    "AnswerChunk",
+    "ChainParts",
+    "Refusal",
+    "Turn",
+    "build_chain",
+    "condense_heuristic",
+    "refusal_text",
+]

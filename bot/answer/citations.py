@@ -5,20 +5,26 @@ kept with that span as its quote; a paraphrasing claim is *repaired* by citing t
 it overlaps most (when the overlap is high enough) and otherwise *dropped*. The result only holds
 citations where ``quote == document_text[char_start:char_end]``.
 """
+
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 
-from bot.generators.base import Passage
+from bot.answer.generators.base import Passage
 from vectorstore.records import Document
-from vectorstore.text import fold, words
+from vectorstore.text import content_words, fold, sentence_spans
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
 _CLAIM_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 MIN_OVERLAP = 0.6  # share of a claim's content syllables that the cited sentence must contain
+MIN_CLAIM_WORDS = 4  # a claim with fewer content words is a bare name or number
+COMMENT_LABEL = "Ý kiến bạn đọc"  # put before a quoted reader's comment: "Ý kiến bạn đọc: … [n]."
+_LABEL = re.compile(rf"^{COMMENT_LABEL}\s*:\s*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_PARTS = re.compile(r"[,;:](?!\d)")
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
         if lead and claims:  # markers left after the previous sentence's full stop belong to it
             numbers = [int(x) for m in _MARKER.finditer(lead.group()) for x in m.group(1).split(",")]
             claims[-1] = (claims[-1][0], claims[-1][1] + numbers)
-            sentence = sentence[lead.end():]
+            sentence = sentence[lead.end() :]
         numbers = [int(x) for m in _MARKER.finditer(sentence) for x in m.group(1).split(",")]
         text = _MARKER.sub("", sentence).strip()
         if text.strip(" .…!?;:"):
@@ -71,8 +77,15 @@ def verify(
     answer: str,
     passages: list[Passage],
     get_document: Callable[[str], Document | None],
+    answering: Sequence[str] | None = None,
+    question: str = "",
 ) -> VerifiedAnswer:
-    """Check and repair every citation of ``answer`` against the cited passages' documents."""
+    """Check and repair every citation of ``answer`` against the cited passages' documents.
+
+    With ``answering`` (the sentences the reader found to answer ``question``), a bare claim — a name or a number,
+    fewer than :data:`MIN_CLAIM_WORDS` content words — must come from the part of one of them (between commas or
+    semicolons) that also holds a word of the question: a name the passage mentions in another role ("xếp thứ hai
+    là Bộ X" for "bộ nào dẫn đầu") is not the answer."""
     by_n = {p.n: p for p in passages}
     kept_claims: list[str] = []
     citations: list[Citation] = []
@@ -81,6 +94,11 @@ def verify(
     documents: dict[str, Document | None] = {}
     for claim, numbers in split_claims(answer):
         found: list[Citation] = []
+        label, claim = _split_label(claim)
+        if answering is not None and len(_content(claim)) < MIN_CLAIM_WORDS and _core(claim):
+            if not _answers(_core(claim), answering, _content(question)):
+                dropped.append(label + _core(claim))
+                continue
         for n in numbers:
             passage = by_n.get(n)
             if passage is None:
@@ -93,25 +111,79 @@ def verify(
             span = locate(claim, passage, doc.text)
             if span is not None:
                 start, end = span
-                found.append(Citation(0, doc.doc_id, doc.title, doc.kind, doc.comment_no, doc.source,
-                                      doc.text[start:end], start, end))
+                found.append(
+                    Citation(
+                        0, doc.doc_id, doc.title, doc.kind, doc.comment_no, doc.source, doc.text[start:end], start, end
+                    )
+                )
+        if not found and numbers:
+            found = _verbatim_elsewhere(claim, passages, numbers, documents, get_document)
         if not found:
             if numbers or _looks_substantive(claim):
-                dropped.append(claim)
+                dropped.append(label + claim)
             else:
-                kept_claims.append(claim)  # a connective line with no claim ("Cụ thể:")
+                kept_claims.append(label + claim)  # a connective line with no claim ("Cụ thể:")
             continue
         markers = []
         for c in found:
             key = (c.doc_id, c.char_start, c.char_end)
             if key not in key_to_number:
                 key_to_number[key] = len(citations) + 1
-                citations.append(Citation(**{**c.to_dict(), "n": key_to_number[key]}))
+                citations.append(replace(c, n=key_to_number[key]))
             markers.append(f"[{key_to_number[key]}]")
-        kept_claims.append(_attach(claim, "".join(dict.fromkeys(markers))))
+        kept_claims.append(label + _attach(claim, "".join(dict.fromkeys(markers))))
     if not citations:
         return VerifiedAnswer("", [], dropped)
     return VerifiedAnswer(" ".join(kept_claims).strip(), citations, dropped)
+
+
+def _verbatim_elsewhere(
+    claim: str,
+    passages: list[Passage],
+    cited: list[int],
+    documents: dict[str, Document | None],
+    get_document: Callable[[str], Document | None],
+) -> list[Citation]:
+    """A claim copied word for word from a passage other than the one it cites: cite the one it came from."""
+    core = _core(claim)
+    if len(core) < 12:
+        return []
+    for passage in passages:
+        if passage.n in cited or core not in passage.text:
+            continue
+        if passage.doc_id not in documents:
+            documents[passage.doc_id] = get_document(passage.doc_id)
+        doc = documents[passage.doc_id]
+        span = locate(claim, passage, doc.text) if doc is not None else None
+        if doc is not None and span is not None:
+            start, end = span
+            return [
+                Citation(
+                    0, doc.doc_id, doc.title, doc.kind, doc.comment_no, doc.source, doc.text[start:end], start, end
+                )
+            ]
+    return []
+
+
+def _answers(claim: str, answering: Sequence[str], question_terms: set[str]) -> bool:
+    """Whether a bare claim stands, in an answering sentence, in a part that speaks of the question."""
+    wanted = fold(claim)
+    own = _content(claim)
+    for sentence in answering:
+        for part in _PARTS.split(sentence):
+            if wanted in fold(part) and (not question_terms or (_content(part) - own) & question_terms):
+                return True
+    return False
+
+
+def _split_label(claim: str) -> tuple[str, str]:
+    """("Ý kiến bạn đọc: ", the quote) for a labelled quote of a comment, ("", claim) otherwise."""
+    m = _LABEL.match(claim)
+    return (m.group(), claim[m.end() :]) if m else ("", claim)
+
+
+def _core(claim: str) -> str:
+    return claim.strip().strip("\"“”'").rstrip(".…;:").strip()
 
 
 def locate(claim: str, passage: Passage, document_text: str) -> tuple[int, int] | None:
@@ -119,32 +191,29 @@ def locate(claim: str, passage: Passage, document_text: str) -> tuple[int, int] 
     base = document_text.find(passage.text)
     if base < 0:
         return None
-    core = claim.strip().strip("\"“”'").rstrip(".…;:").strip()
+    core = _core(claim)
     if len(core) >= 12:
         at = passage.text.find(core)
         if at >= 0:
             return base + at, base + at + len(core)
-    # Repair: the passage sentence that contains most of the claim's content syllables.
+    # Repair: the passage sentence that contains most of the claim's content syllables and all of its numbers.
     claim_terms = _content(claim)
     if not claim_terms:
         return None
+    claim_numbers = set(_NUMBER.findall(claim))
     best, best_score = None, 0.0
-    for m in re.finditer(r"[^.!?…\n]+[.!?…]?", passage.text):
-        sentence = m.group().strip()
-        if not sentence:
+    for start, end in sentence_spans(passage.text):
+        sentence = passage.text[start:end]
+        if not claim_numbers <= set(_NUMBER.findall(sentence)):
             continue
         score = len(claim_terms & _content(sentence)) / len(claim_terms)
         if score > best_score:
-            lead = len(m.group()) - len(m.group().lstrip())
-            best, best_score = (base + m.start() + lead, base + m.start() + lead + len(sentence)), score
+            best, best_score = (base + start, base + end), score
     return best if best_score >= MIN_OVERLAP else None
 
 
-_STOP = set(fold("và của là các có được cho trong theo với những này đó một không thì để từ về tại đã sẽ").split())
-
-
 def _content(text: str) -> set[str]:
-    return {w for w in words(fold(text)) if w not in _STOP and len(w) > 1}
+    return {w for w in content_words(text) if len(w) > 1}
 
 
 def _looks_substantive(claim: str) -> bool:

@@ -4,8 +4,10 @@
 the accented form that a bigram model of the corpus finds most likely (Viterbi over candidates).
 Syllables the user typed with marks, and syllables unknown to the corpus, are kept as typed.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -28,14 +30,14 @@ class DiacriticRestorer:
             self.candidates[fold(syllable)].append(syllable)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "DiacriticRestorer":
+    def from_texts(cls, texts: Iterable[str]) -> DiacriticRestorer:
         unigrams: Counter[str] = Counter()
         bigrams: Counter[tuple[str, str]] = Counter()
         for text in texts:
             for sentence in re.split(r"[.,;:!?()\n\"“”]+", text.lower()):
                 syl = _SYLLABLE.findall(sentence)
                 unigrams.update(syl)
-                bigrams.update(zip(syl, syl[1:]))
+                bigrams.update(itertools.pairwise(syl))
         return cls(unigrams, bigrams)
 
     def restore(self, text: str) -> str:

@@ -1,4 +1,5 @@
 """Query understanding: normalise, expand acronyms, restore diacritics, tokenise for each index."""
+
 from __future__ import annotations
 
 import re
@@ -6,11 +7,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from bot.diacritics import DiacriticRestorer
+from bot.answer.diacritics import DiacriticRestorer
 from vectorstore.sparse import folded_tokens, segment, word_tokens
 from vectorstore.text import fold, has_diacritics, normalize
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = Path(__file__).parent.parent / "data"
 GLOSSARY_FILE = DATA_DIR / "acronyms.tsv"
 COMMON_PHRASES_FILE = DATA_DIR / "common_vi.txt"
 

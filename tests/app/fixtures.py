@@ -3,6 +3,7 @@
 ``running_app`` builds the app in-process over a fresh store in a temporary data dir (the bundled sample is
 ingested by the app itself, as on a first start) and serves it on a free loopback port.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,14 @@ from typing import Any
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 ADMIN_USER = "quantri"
 ADMIN_PASSWORD = "mat-khau-thu-nghiem"
@@ -50,7 +57,7 @@ class RunningApp:
     url: str
     settings: Settings
     demo: Any
-    service: Any
+    engine: Any
 
     @property
     def context(self) -> Any:
@@ -61,23 +68,29 @@ class RunningApp:
 def running_app(data_dir: Path, embedder: Any, **overrides: Any) -> Iterator[RunningApp]:
     """Serve ``build_app`` in this process; wait until the page says it is ready."""
     import app
-    from bot.service import ChatService
+    from bot.engine import Engine
 
     port = free_port()
-    settings = Settings(data_dir=data_dir, cache_dir=cache_dir(), port=port, admin_user=ADMIN_USER,
-                        admin_password=ADMIN_PASSWORD, **overrides)
-    service = ChatService(settings, embedder=embedder)
-    demo = app.build_app(service, settings)
+    settings = Settings(
+        data_dir=data_dir,
+        cache_dir=cache_dir(),
+        port=port,
+        admin_user=ADMIN_USER,
+        admin_password=ADMIN_PASSWORD,
+        **overrides,
+    )
+    engine = Engine(settings, embedder=embedder)
+    demo = app.build_app(engine, settings)
     _, url, _ = app.launch(demo, settings, prevent_thread_lock=True, quiet=True)
     try:
         if not demo.cchc_context.readiness.wait(300):
             raise RuntimeError("the app did not become ready in 300 s")
         if demo.cchc_context.readiness.failed:
             raise RuntimeError(demo.cchc_context.readiness.message)
-        yield RunningApp(url.rstrip("/") + "/", settings, demo, service)
+        yield RunningApp(url.rstrip("/") + "/", settings, demo, engine)
     finally:
         demo.close()
-        service.close()
+        engine.close()
 
 
 def screenshot_on_failure(request: Any, page: Any, started_failed: int) -> None:
@@ -91,17 +104,16 @@ def screenshot_on_failure(request: Any, page: Any, started_failed: int) -> None:
             print(f"screenshot of the failing page: {path}")
 
 
-def local_llm_problem(service: Any) -> str | None:
+def local_llm_problem(engine: Any) -> str | None:
     """Why the local LLM generator cannot be used here, or None when it can be created."""
     try:
-        from bot.llm_server import xllamacpp_available
-        from bot.models import model_file
+        from bot.models.install import model_file
+        from bot.models.server import xllamacpp_available
 
         if not xllamacpp_available():
             return "xllamacpp (the llm extra) is not installed"
-        if not model_file(service.settings).is_file():
-            return f"the GGUF model is not installed ({model_file(service.settings)})"
-        service.generator("local")
+        if not model_file(engine.settings).is_file():
+            return f"the GGUF model is not installed ({model_file(engine.settings)})"
         return None
-    except Exception as exc:  # noqa: BLE001 - any problem means: compare extractive configurations instead
-        return f"ChatService.generator('local') fails: {type(exc).__name__}: {exc}"
+    except Exception as exc:
+        return f"the local model cannot be found: {type(exc).__name__}: {exc}"

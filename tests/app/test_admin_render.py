@@ -1,4 +1,5 @@
 """Upload safety (file names, size, type), admin credentials, and escaping of everything rendered."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,34 +8,37 @@ import pytest
 
 from bot.wording import DiffOp, WordingMatch
 from settings import Settings
+from tests.app.fixtures import XSS_PAYLOAD
 from webui import render
 from webui.admin import UploadError, admin_enabled, check_credentials, sanitize_filename, save_upload
-from webui.context import AppContext, Readiness
-
-from tests.app.fixtures import XSS_PAYLOAD
-
+from webui.context import Readiness
 
 # --- file names ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("bao-cao.pdf", "bao-cao.pdf"),
-    ("Nghị định 01 về CCHC.DOCX", "Nghi_dinh_01_ve_CCHC.docx"),
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("..\\..\\windows\\system32\\x.md", "x.md"),
-    ("/abs/path/van_ban.html", "van_ban.html"),
-    ("..txt.txt", "txt.txt"),
-    (".hidden.jsonl", "hidden.jsonl"),
-    ("a<b>c|d?e*.txt", "a_b_c_d_e.txt"),
-    ("Đề án 06.HTM", "De_an_06.htm"),
-    ("ten\x00file.txt", "tenfile.txt"),
-    ("x" * 300 + ".txt", "x" * 96 + ".txt"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("bao-cao.pdf", "bao-cao.pdf"),
+        ("Nghị định 01 về CCHC.DOCX", "Nghi_dinh_01_ve_CCHC.docx"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\windows\\system32\\x.md", "x.md"),
+        ("/abs/path/van_ban.html", "van_ban.html"),
+        ("..txt.txt", "txt.txt"),
+        (".hidden.jsonl", "hidden.jsonl"),
+        ("a<b>c|d?e*.txt", "a_b_c_d_e.txt"),
+        ("Đề án 06.HTM", "De_an_06.htm"),
+        ("ten\x00file.txt", "tenfile.txt"),
+        ("x" * 300 + ".txt", "x" * 96 + ".txt"),
+    ],
+)
 def test_sanitize_filename(name: str, expected: str) -> None:
     assert sanitize_filename(name) == expected
 
 
-@pytest.mark.parametrize("name", ["", "..", ".", "/", "script.exe", "noext", "a.txt.exe", "....txt", "../.txt", "ảnh.png"])
+@pytest.mark.parametrize(
+    "name", ["", "..", ".", "/", "script.exe", "noext", "a.txt.exe", "....txt", "../.txt", "ảnh.png"]
+)
 def test_sanitize_filename_refuses(name: str) -> None:
     with pytest.raises(UploadError):
         sanitize_filename(name)
@@ -103,8 +107,17 @@ def test_sources_highlight_quote_in_its_paragraph() -> None:
     text = "Đoạn một.\n\nĐoạn hai có " + XSS_PAYLOAD + " và câu trích dẫn ở đây.\n\nĐoạn ba."
     quote = "câu trích dẫn ở đây"
     start = text.index(quote)
-    citation = {"n": 1, "doc_id": "d", "title": "<b>Tiêu đề</b>", "kind": "comment", "comment_no": 2,
-                "source": "https://example.org/a?b=<x>", "quote": quote, "char_start": start, "char_end": start + len(quote)}
+    citation = {
+        "n": 1,
+        "doc_id": "d",
+        "title": "<b>Tiêu đề</b>",
+        "kind": "comment",
+        "comment_no": 2,
+        "source": "https://example.org/a?b=<x>",
+        "quote": quote,
+        "char_start": start,
+        "char_end": start + len(quote),
+    }
     html = render.citation_html(citation, 0, text)
     assert f"<mark>{quote}</mark>" in html
     assert "Đoạn hai có" in html and "Đoạn một" not in html and "Đoạn ba" not in html
@@ -123,8 +136,23 @@ def test_kind_words() -> None:
 
 
 def test_wording_results_escape_and_diff() -> None:
-    match = WordingMatch("near", 0.8, "d", XSS_PAYLOAD, "law", None, "a.txt", 4, 12, "Tài liệu", 1, 0, 20,
-                         "abc Tài liệu <script>x</script>", [DiffOp("replace", "<i>gõ</i>", "Tài"), DiffOp("equal", "lieu", "liệu")])
+    match = WordingMatch(
+        "near",
+        0.8,
+        "d",
+        XSS_PAYLOAD,
+        "law",
+        None,
+        "a.txt",
+        4,
+        12,
+        "Tài liệu",
+        1,
+        0,
+        20,
+        "abc Tài liệu <script>x</script>",
+        [DiffOp("replace", "<i>gõ</i>", "Tài"), DiffOp("equal", "lieu", "liệu")],
+    )
     html = render.wording_results_html("<i>gõ</i> lieu", [match])
     assert "<script" not in html and "<img" not in html and "<i>" not in html
     assert "<del" in html and "<ins" in html and "<mark>Tài liệu</mark>" in html
@@ -136,4 +164,3 @@ def test_readiness() -> None:
     assert not r.ready and not r.wait(0)
     r.done("ok")
     assert r.ready and r.message == "ok" and not r.failed
-    assert AppContext.__dataclass_fields__["lab_services"]

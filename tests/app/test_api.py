@@ -1,4 +1,5 @@
 """The public API of the web app: "ask", "retrieve", "lookup_wording" through gradio_client and plain HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -6,44 +7,46 @@ import json
 import httpx
 import pytest
 
-from bot.citations import Citation, is_valid
-
+from bot.answer.citations import Citation, is_valid
 from tests.app.fixtures import running_app, sample_text, squash
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001 - embedder from tests/conftest.py
+def served(tmp_path_factory: pytest.TempPathFactory, embedder):
     with running_app(tmp_path_factory.mktemp("api"), embedder) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def client(served):  # noqa: ANN001
+def client(served):
     from gradio_client import Client
 
     return Client(served.url, verbose=False)
 
 
-def test_only_the_three_stable_endpoints_are_public(client) -> None:  # noqa: ANN001
+def test_only_the_three_stable_endpoints_are_public(client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/ask", "/retrieve", "/lookup_wording"}
 
 
-def test_ask_returns_verified_citations(client, served) -> None:  # noqa: ANN001
+def test_ask_returns_verified_citations(client, served) -> None:
     result = client.predict(question="Nguyên nhân chính của tồn tại, hạn chế là gì?", api_name="/ask")
     assert not result["refused"] and result["citations"]
     assert "chủ quan là chính" in result["answer"]
     for c in result["citations"]:
-        doc = served.service.store.get_document(c["doc_id"])
+        doc = served.engine.store.get_document(c["doc_id"])
         assert is_valid(Citation(**c), doc.text)
         assert squash(c["quote"]) in squash(sample_text())
-    follow = client.predict(question="Còn nguyên nhân khách quan thì sao?",
-                            history=[["Nguyên nhân chính của tồn tại, hạn chế là gì?", result["answer"]]], k=3,
-                            api_name="/ask")
+    follow = client.predict(
+        question="Còn nguyên nhân khách quan thì sao?",
+        history=[["Nguyên nhân chính của tồn tại, hạn chế là gì?", result["answer"]]],
+        k=3,
+        api_name="/ask",
+    )
     assert follow["standalone_question"] != "Còn nguyên nhân khách quan thì sao?"
 
 
-def test_retrieve_and_lookup(client) -> None:  # noqa: ANN001
+def test_retrieve_and_lookup(client) -> None:
     hits = client.predict(question="chuyen doi so", k=3, api_name="/retrieve")
     assert len(hits) == 3 and hits[0]["rank"] == 1 and {"doc_id", "score", "text", "char_start"} <= set(hits[0])
     matches = client.predict(phrase="cham dut tinh trang khong dam lam", limit=3, api_name="/lookup_wording")
@@ -51,7 +54,7 @@ def test_retrieve_and_lookup(client) -> None:  # noqa: ANN001
     assert len(matches) <= 3
 
 
-def test_plain_http_call_api(served) -> None:  # noqa: ANN001
+def test_plain_http_call_api(served) -> None:
     base = served.url + "gradio_api/call/retrieve"
     event = httpx.post(base, json={"data": ["cải cách thủ tục hành chính", 2, False]}, timeout=30).json()
     lines = httpx.get(f"{base}/{event['event_id']}", timeout=60).text.splitlines()
@@ -60,7 +63,7 @@ def test_plain_http_call_api(served) -> None:  # noqa: ANN001
     assert len(data[0]) == 2 and data[0][0]["rank"] == 1
 
 
-def test_admin_tab_only_with_credentials(served, tmp_path) -> None:  # noqa: ANN001
+def test_admin_tab_only_with_credentials(served, tmp_path) -> None:
     import gradio as gr
 
     import app
@@ -70,7 +73,8 @@ def test_admin_tab_only_with_credentials(served, tmp_path) -> None:  # noqa: ANN
         return [b.label for b in demo.blocks.values() if isinstance(b, gr.Tab)]
 
     assert tabs(served.demo) == ["Hỏi đáp", "Tra cứu nguyên văn", "Thử prompt", "Quản trị"]
-    plain = app.build_app(served.service, Settings(data_dir=tmp_path, cache_dir=served.settings.cache_dir),
-                          prepare_store=False)
+    plain = app.build_app(
+        served.engine, Settings(data_dir=tmp_path, cache_dir=served.settings.cache_dir), prepare_store=False
+    )
     assert tabs(plain) == ["Hỏi đáp", "Tra cứu nguyên văn", "Thử prompt"]
     assert plain.cchc_context.readiness.ready

@@ -3,6 +3,7 @@ in-process on a free loopback port over a fresh store (the app ingests the bundl
 
 A failing test leaves a full-page screenshot in test-artifacts/.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,10 @@ from tests.app.fixtures import (
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium "
-                       "(apt-get install chromium); the browser tests need it"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Chromium is not installed at /usr/bin/chromium (apt-get install chromium); the browser tests need it",
+    ),
 ]
 
 TIMEOUT_MS = 90_000
@@ -43,7 +46,7 @@ WATCH_STREAMING = """() => {
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001 - embedder from tests/conftest.py
+def served(tmp_path_factory: pytest.TempPathFactory, embedder):
     with running_app(tmp_path_factory.mktemp("browser"), embedder, llm_size="0.5b") as running:
         yield running
 
@@ -86,7 +89,8 @@ def ask(page: Any, question: str, answers_before: int) -> Any:
     page.locator("#question textarea").fill(question)
     page.click("#send")
     page.wait_for_function(
-        "n => document.querySelectorAll('#chatbot .answer:not(.streaming)').length > n", arg=answers_before)
+        "n => document.querySelectorAll('#chatbot .answer:not(.streaming)').length > n", arg=answers_before
+    )
     return page.locator("#chatbot .answer:not(.streaming)").nth(answers_before)
 
 
@@ -100,8 +104,9 @@ def choose(page: Any, elem_id: str, option: str | re.Pattern[str]) -> None:
     box.click()
     listbox = page.locator(f"[id='{box.get_attribute('aria-controls')}']")
     listbox.get_by_role("option", name=option).click()
-    page.wait_for_function("id => document.querySelector(`#${id} input`).getAttribute('aria-expanded') !== 'true'",
-                           arg=elem_id)
+    page.wait_for_function(
+        "id => document.querySelector(`#${id} input`).getAttribute('aria-expanded') !== 'true'", arg=elem_id
+    )
 
 
 # --- citizens: Hỏi đáp ------------------------------------------------------------------------------------------
@@ -135,7 +140,10 @@ def test_chat_streams_cites_follows_up_and_takes_feedback(page: Any, served: Any
     assert follow.inner_text().strip()
     assert page.locator("#sources details.turn-sources").count() == 2
     assert page.locator("#sources details.turn-sources[open]").count() == 1
-    assert page.locator("#chatbot a.cite[href^='#cite-1-']").count() + page.locator("#chatbot .answer.refusal").count() >= 1
+    assert (
+        page.locator("#chatbot a.cite[href^='#cite-1-']").count() + page.locator("#chatbot .answer.refusal").count()
+        >= 1
+    )
 
     # an older answer's [n] opens its (folded) block
     page.locator("#chatbot a.cite[href^='#cite-0-']").first.click()
@@ -234,28 +242,32 @@ def test_prompt_lab_compares_two_configurations(page: Any, tmp_path: Path) -> No
 
 
 @pytest.mark.llm
-def test_prompt_lab_with_the_local_llm(page: Any, served: Any) -> None:
-    """The extractive answer against the latest answer prompt on the local LLM (when it is installed)."""
+def test_prompt_lab_compares_two_prompt_versions_on_one_local_model(page: Any, served: Any) -> None:
+    """answer@v1 against the latest answer prompt, both on the local LLM: one llama.cpp process serves both."""
     if os.environ.get("CCHC_TEST_LLM") == "0":
         pytest.skip("CCHC_TEST_LLM=0")
-    problem = local_llm_problem(served.service)
+    problem = local_llm_problem(served.engine)
     if problem:
         pytest.skip(f"local LLM not usable: {problem}")
+    from bot.answer.chain import MODEL_UNAVAILABLE
     from prompts import list_prompts
 
     version = list_prompts()["answer"][-1]
     page.get_by_role("tab", name="Thử prompt").click()
-    choose(page, "lab-prompt-A", "extractive (trích nguyên văn, không dùng LLM)")
+    choose(page, "lab-prompt-A", "answer@v1 (LLM)")
+    choose(page, "lab-llm-A", "local")
     choose(page, "lab-prompt-B", f"answer@{version} (LLM)")
     choose(page, "lab-llm-B", "local")
     textbox(page, "lab-question").fill("Nguyên nhân chính của tồn tại, hạn chế là gì?")
     page.click("#lab-run")
     page.wait_for_selector("#lab-out-B .lab-result", timeout=600_000)
-    b = page.locator("#lab-out-B .lab-result")
-    assert f"answer@{version} · local" in b.inner_text()
-    assert b.locator(".invalid").count() == 0  # whatever the model wrote, only verified citations are kept
-    if "Mô hình ngôn ngữ không trả lời được" not in b.inner_text():  # no fallback: the prompt was sent
-        assert b.locator("details pre").count() == 1
+    for name, shown in (("A", "answer@v1"), ("B", f"answer@{version}")):
+        out = page.locator(f"#lab-out-{name} .lab-result")
+        assert f"{shown} · local" in out.inner_text()
+        assert out.locator(".invalid").count() == 0  # whatever the model wrote, only verified citations are kept
+        assert MODEL_UNAVAILABLE not in out.inner_text()  # the model answered…
+        assert out.locator("details pre").count() == 1  # …from the prompt shown
+    assert len(served.engine.llm_servers.running()) == 1  # both versions, one model process
 
 
 # --- admin: Quản trị ------------------------------------------------------------------------------------------------
@@ -277,8 +289,10 @@ def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, se
     upload.write_text(
         f"Quy định thử nghiệm về tiếp nhận hồ sơ trực tuyến {XSS_PAYLOAD}\n\n"
         f"Từ ngày 1/6/2023, cơ quan hành chính tiếp nhận hồ sơ trực tuyến qua Cổng dịch vụ công {XSS_PAYLOAD} "
-        "và trả kết quả trong ba ngày làm việc.\n", encoding="utf-8")
-    documents_before = served.service.store.stats()["documents"]
+        "và trả kết quả trong ba ngày làm việc.\n",
+        encoding="utf-8",
+    )
+    documents_before = served.engine.store.stats()["documents"]
 
     page.get_by_role("tab", name="Quản trị").click()
     textbox(page, "admin-user").fill(ADMIN_USER)
@@ -292,7 +306,7 @@ def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, se
     summary = page.locator("#admin-ingest-out pre")
     summary.wait_for()
     assert "mới 1" in summary.inner_text()
-    assert served.service.store.stats()["documents"] == documents_before + 1
+    assert served.engine.store.stats()["documents"] == documents_before + 1
     assert (served.settings.data_dir / "uploads" / "van_ban_thu_xss.txt").is_file()
     page.locator("#admin-stats details summary").click()
     assert XSS_PAYLOAD in page.locator("#admin-stats").inner_text()  # the title, shown as text
@@ -317,5 +331,5 @@ def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, se
     choose(page, "admin-doc", re.compile("van_ban_thu_xss"))
     page.click("#admin-delete")
     page.wait_for_selector("#admin-delete-out :text('Đã xóa tài liệu')")
-    assert served.service.store.get_document("van_ban_thu_xss") is None
-    assert served.service.store.stats()["documents"] == documents_before
+    assert served.engine.store.get_document("van_ban_thu_xss") is None
+    assert served.engine.store.stats()["documents"] == documents_before

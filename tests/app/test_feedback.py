@@ -1,11 +1,12 @@
 """bot.feedback: durable ratings with what was rated."""
+
 from __future__ import annotations
 
 import json
 import threading
 from pathlib import Path
 
-from bot.citations import Citation
+from bot.answer.citations import Citation
 from bot.feedback import MAX_REASON_CHARS, FeedbackStore
 from settings import Settings
 
@@ -14,11 +15,24 @@ CITATION = Citation(1, "doc", "Tiêu đề", "comment", 3, "nguon.txt", "trích 
 
 def test_add_and_read_back_everything(tmp_path: Path) -> None:
     store = FeedbackStore(tmp_path / "fb" / "feedback.sqlite3")
-    fid = store.add(question="Hỏi gì?", answer="Trả lời [1].", citations=[CITATION], prompt_version="answer@v2",
-                    useful=False, reason="Thiếu nguồn", generator="local", session="abc")
+    fid = store.add(
+        question="Hỏi gì?",
+        answer="Trả lời [1].",
+        citations=[CITATION],
+        prompt_version="answer@v2",
+        useful=False,
+        reason="Thiếu nguồn",
+        generator="local",
+        session="abc",
+    )
     record = store.get(fid)
     assert record is not None
-    assert (record.question, record.answer, record.useful, record.reason) == ("Hỏi gì?", "Trả lời [1].", False, "Thiếu nguồn")
+    assert (record.question, record.answer, record.useful, record.reason) == (
+        "Hỏi gì?",
+        "Trả lời [1].",
+        False,
+        "Thiếu nguồn",
+    )
     assert record.prompt_version == "answer@v2" and record.generator == "local" and record.session == "abc"
     assert record.citations == [CITATION.to_dict()]
     assert record.created_at.endswith("+00:00")

@@ -1,24 +1,21 @@
 """bot.wording: folding with offsets, paragraphs, exact/folded/near matches and the word diff."""
+
 from __future__ import annotations
 
 import pytest
 
 from bot.wording import (
     FoldedText,
-    WordingIndex,
     best_wording,
     find_exact,
     find_folded,
     fold_with_offsets,
-    lookup_wording,
     paragraph_around,
     paragraph_spans,
-    sentence_spans,
     word_diff,
 )
-from vectorstore.text import fold, normalize
-
 from tests.app.fixtures import cache_dir, sample_text
+from vectorstore.text import fold, normalize, sentence_spans
 
 TEXT = normalize(
     "Thủ tướng nhấn mạnh phải chấm dứt tình trạng không dám làm.\n\n"
@@ -37,12 +34,15 @@ def test_fold_of_nfc_vietnamese_keeps_length_and_uses_identity_map() -> None:
     assert len(folded.folded) == len(TEXT)
 
 
-@pytest.mark.parametrize("text", [
-    "Hàn Quốc 한국 thủ tục",  # Hangul syllables decompose into several jamo
-    "e\u0301\u0302 thủ tục",  # a stray combining mark folds to nothing
-    "ﬁle İstanbul thủ tục",  # a ligature (NFD keeps it) and a capital with a dot whose lower() has 2 chars
-    "Ǆ\u0323 thủ tục",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hàn Quốc 한국 thủ tục",  # Hangul syllables decompose into several jamo
+        "e\u0301\u0302 thủ tục",  # a stray combining mark folds to nothing
+        "ﬁle İstanbul thủ tục",  # a ligature (NFD keeps it) and a capital with a dot whose lower() has 2 chars
+        "Ǆ\u0323 thủ tục",
+    ],
+)
 def test_folded_offsets_map_back_to_the_original_in_rare_cases(text: str) -> None:
     folded = fold_with_offsets(text)
     spans = find_folded(folded, "thu tuc")
@@ -55,7 +55,7 @@ def test_folded_text_maps_every_span_back() -> None:
     text = "한 Quyết định Đề án 06"
     folded = fold_with_offsets(text)
     assert isinstance(folded, FoldedText) and folded.starts is not None
-    (start, end), = find_folded(folded, "de an 06")
+    ((start, end),) = find_folded(folded, "de an 06")
     assert text[start:end] == "Đề án 06"
 
 
@@ -84,7 +84,9 @@ def test_paragraph_around_a_span_crossing_a_break_takes_both() -> None:
 def test_sentence_spans() -> None:
     start, end = paragraph_spans(TEXT)[1]
     assert [TEXT[s:e] for s, e in sentence_spans(TEXT, start, end)] == [
-        "Cải cách thủ tục hành chính (TTHC) là ưu tiên.", "Đẩy mạnh   chuyển đổi số!"]
+        "Cải cách thủ tục hành chính (TTHC) là ưu tiên.",
+        "Đẩy mạnh   chuyển đổi số!",
+    ]
 
 
 # --- exact and near ------------------------------------------------------------------------------------
@@ -129,23 +131,25 @@ def test_word_diff_with_diacritics_counts_a_wrong_diacritic() -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001 - embedder from tests/conftest.py
-    from bot.service import ChatService
-    from settings import Settings
+def engine(tmp_path_factory: pytest.TempPathFactory, embedder):
+    from bot.engine import Engine
+    from ingest.pipeline import Ingestor
+    from settings import SAMPLE_DIR, Settings
 
-    svc = ChatService(Settings(data_dir=tmp_path_factory.mktemp("wording"), cache_dir=cache_dir()), embedder=embedder)
-    svc.ensure_sample()
-    yield svc
-    svc.close()
+    settings = Settings(data_dir=tmp_path_factory.mktemp("wording"), cache_dir=cache_dir())
+    eng = Engine(settings, embedder=embedder)
+    Ingestor(settings, embedder=embedder, store=eng.store).run([SAMPLE_DIR])
+    yield eng
+    eng.close()
 
 
-def test_lookup_without_diacritics_finds_the_verbatim_wording(service) -> None:  # noqa: ANN001
-    matches = lookup_wording(service, "cham dut tinh trang khong dam lam", limit=5)
+def test_lookup_without_diacritics_finds_the_verbatim_wording(engine) -> None:
+    matches = engine.lookup_wording("cham dut tinh trang khong dam lam", limit=5)
     assert matches
     first = matches[0]
     assert first.kind == "folded"
     assert first.text == "chấm dứt tình trạng không dám làm"
-    doc = service.store.get_document(first.doc_id)
+    doc = engine.store.get_document(first.doc_id)
     assert doc.text[first.char_start : first.char_end] == first.text
     assert doc.text[first.paragraph_start : first.paragraph_end] == first.paragraph
     assert first.text in first.paragraph and first.paragraph_no >= 1
@@ -153,34 +157,44 @@ def test_lookup_without_diacritics_finds_the_verbatim_wording(service) -> None: 
     assert first.text in normalize(sample_text())
 
 
-def test_lookup_exact_first_then_near(service) -> None:  # noqa: ANN001
-    matches = lookup_wording(service, "chấm dứt tình trạng không dám làm", limit=6)
+def test_lookup_exact_first_then_near(engine) -> None:
+    matches = engine.lookup_wording("chấm dứt tình trạng không dám làm", limit=6)
     kinds = [m.kind for m in matches]
     assert kinds[0] == "exact"
     assert kinds == sorted(kinds, key=["exact", "folded", "near"].index)
     near = [m for m in matches if m.kind == "near"]
     assert near and all(0.4 <= m.score < 1.0 + 1e-9 for m in near)
     for m in matches:  # every span really is the document text at those offsets
-        assert service.store.get_document(m.doc_id).text[m.char_start : m.char_end] == m.text
+        assert engine.store.get_document(m.doc_id).text[m.char_start : m.char_end] == m.text
 
 
-def test_lookup_near_wording_shows_the_difference(service) -> None:  # noqa: ANN001
-    matches = lookup_wording(service, "Thủ tướng đòi hỏi chấm dứt tình trạng sợ trách nhiệm và không dám làm", limit=3)
+def test_lookup_near_wording_shows_the_difference(engine) -> None:
+    matches = engine.lookup_wording("Thủ tướng đòi hỏi chấm dứt tình trạng sợ trách nhiệm và không dám làm", limit=3)
     assert matches and matches[0].kind == "near"
     ops = {o.op for o in matches[0].diff}
     assert ops & {"delete", "replace", "insert"}
     assert matches[0].to_dict()["diff"][0]["op"] in {"equal", "delete", "insert", "replace"}
 
 
-def test_lookup_edge_cases(service) -> None:  # noqa: ANN001
-    assert lookup_wording(service, "", limit=5) == []
-    assert lookup_wording(service, "  ...  ", limit=5) == []
-    assert lookup_wording(service, "thủ tục", limit=0) == []
-    assert len(lookup_wording(service, "thủ tướng", limit=2)) == 2
+def test_lookup_edge_cases(engine) -> None:
+    assert engine.lookup_wording("", limit=5) == []
+    assert engine.lookup_wording("  ...  ", limit=5) == []
+    assert engine.lookup_wording("thủ tục", limit=0) == []
+    assert len(engine.lookup_wording("thủ tướng", limit=2)) == 2
 
 
-def test_wording_index_reloads_after_a_change(service) -> None:  # noqa: ANN001
-    index = WordingIndex(service.store)
-    before = dict(index.documents())
-    assert index.documents() is index.documents()  # cached while the store does not change
-    assert set(before) == {d["doc_id"] for d in service.store.list_documents()}
+def test_wording_documents_come_from_the_shared_snapshot_and_reload_after_a_change(engine, tmp_path) -> None:
+    from ingest.pipeline import Ingestor
+
+    snapshot = engine.snapshot()
+    assert snapshot.documents is engine.snapshot().documents  # one copy, shared, while the store does not change
+    assert set(snapshot.documents) == {d["doc_id"] for d in engine.store.list_documents()}
+    assert [d.doc_id for d in snapshot.documents_with("khong dam lam")] == [
+        d.doc_id for d in snapshot.documents.values() if "khong dam lam" in d.folded.folded
+    ]
+    extra = tmp_path / "tu_ngu_moi.txt"
+    extra.write_text("Tiêu đề\n\nMột cụm từ hiếm gặp: xe điện bay lượn.", encoding="utf-8")
+    Ingestor(engine.settings, embedder=engine.embedder, store=engine.store).run([extra])
+    assert [m.doc_id for m in engine.lookup_wording("xe dien bay luon", limit=3)][:1] == ["tu_ngu_moi"]
+    engine.store.delete_documents(["tu_ngu_moi"])
+    assert all(m.doc_id != "tu_ngu_moi" for m in engine.lookup_wording("xe dien bay luon", limit=3))

@@ -1,12 +1,15 @@
 """Specific details a question names must be found in the sources before anything is answered."""
+
 from __future__ import annotations
 
-from bot.generators.extractive import answer_type_check
-from bot.grounding import missing_specifics, proper_names, specifics
-from bot.query import load_glossary
+from bot.answer.grounding import missing_specifics, proper_names, specifics
+from bot.answer.query import load_glossary
+from bot.answer.reader import holds_type, question_type
 
-SOURCE = ("Hôm qua 19/4/2023, Thủ tướng Phạm Minh Chính, Trưởng Ban chỉ đạo CCHC của Chính phủ, chủ trì phiên họp "
-          "thứ tư của ban chỉ đạo. Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu.")
+SOURCE = (
+    "Hôm qua 19/4/2023, Thủ tướng Phạm Minh Chính, Trưởng Ban chỉ đạo CCHC của Chính phủ, chủ trì phiên họp "
+    "thứ tư của ban chỉ đạo. Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu."
+)
 
 
 def test_ordinal_level_year_official_and_names_are_specifics():
@@ -14,7 +17,10 @@ def test_ordinal_level_year_official_and_names_are_specifics():
     assert specifics("Ai làm Trưởng ban chỉ đạo cải cách hành chính cấp tỉnh?") == ["cấp tỉnh"]
     assert specifics("Chỉ số CCHC năm 2022 thế nào?") == ["2022"]
     assert "Bộ trưởng Bộ Nội" in specifics("Bộ trưởng Bộ Nội vụ phát biểu những gì?")
-    assert specifics("Thủ tướng Phạm Minh Chính nói gì về Nghị định 61/2018/NĐ-CP?") == ["61/2018/NĐ-CP", "Phạm Minh Chính"]
+    assert specifics("Thủ tướng Phạm Minh Chính nói gì về Nghị định 61/2018/NĐ-CP?") == [
+        "61/2018/NĐ-CP",
+        "Phạm Minh Chính",
+    ]
 
 
 def test_questions_typed_without_diacritics_are_covered():
@@ -45,7 +51,15 @@ def test_glossary_terms_are_satisfied_by_acronym_or_expansion():
 
 
 def test_place_questions_need_a_named_place():
-    check = answer_type_check("Tỉnh nào đứng đầu bảng xếp hạng chỉ số cải cách hành chính năm 2022?")
-    assert check is not None
-    assert not check("Thủ tướng yêu cầu các bộ, ngành, địa phương căn cứ vào chỉ số CCHC năm 2022.")
-    assert check("Năm 2022, Quảng Ninh tiếp tục đứng đầu bảng xếp hạng.")
+    question = "Tỉnh nào đứng đầu bảng xếp hạng chỉ số cải cách hành chính năm 2022?"
+    assert question_type(question) == "place"
+    assert not holds_type(
+        "place", "Thủ tướng yêu cầu các bộ, ngành, địa phương căn cứ vào chỉ số CCHC năm 2022.", question
+    )
+    assert holds_type("place", "Năm 2022, tỉnh Quảng Ninh tiếp tục đứng đầu bảng xếp hạng.", question)
+
+
+def test_a_year_before_a_name_a_sentence_opener_or_a_lone_letter_is_not_part_of_a_name():
+    assert proper_names("Năm 2022 Quảng Ninh đạt bao nhiêu điểm?") == ["Quảng Ninh"]
+    assert proper_names("Trong Ban chỉ đạo, Thủ tướng Phạm Minh Chính giữ cương vị gì?") == ["Phạm Minh Chính"]
+    assert proper_names("Những địa phương nào thuộc nhóm A Chỉ số CCHC năm 2022?") == []

@@ -1,15 +1,23 @@
 """Assembling the local GGUF from its part packages: order, digest check, idempotency, clear errors."""
+
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from bot import models
-from bot.models import LLMInstallError, LLMSpec, assemble_gguf, install_llm, is_verified, part_paths, sidecar_path
+from bot.models import install as models
+from bot.models.install import (
+    LLMInstallError,
+    LLMSpec,
+    assemble_gguf,
+    install_llm,
+    is_verified,
+    part_paths,
+    sidecar_path,
+)
 from settings import Settings
 
 

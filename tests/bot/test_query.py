@@ -1,5 +1,5 @@
-from bot.diacritics import DiacriticRestorer
-from bot.query import QueryAnalyzer, clean, load_glossary
+from bot.answer.diacritics import DiacriticRestorer
+from bot.answer.query import QueryAnalyzer, clean, load_glossary
 from vectorstore.sparse import folded_tokens
 
 CORPUS = [

@@ -1,3 +1,5 @@
+import itertools
+
 from ingest.chunking import chunk_document, paragraphs, sentences
 from vectorstore.records import Document
 
@@ -13,7 +15,14 @@ def make_doc(text: str) -> Document:
 def test_sentences_split_vietnamese_punctuation():
     text = "Câu một. Câu hai? Câu ba… Câu bốn; câu năm\nDòng mới"
     spans = sentences(text, paragraphs(text)[0])
-    assert [text[s.start : s.end] for s in spans] == ["Câu một.", "Câu hai?", "Câu ba…", "Câu bốn;", "câu năm", "Dòng mới"]
+    assert [text[s.start : s.end] for s in spans] == [
+        "Câu một.",
+        "Câu hai?",
+        "Câu ba…",
+        "Câu bốn;",
+        "câu năm",
+        "Dòng mới",
+    ]
 
 
 def test_chunks_are_exact_slices_within_budget_with_overlap():
@@ -25,7 +34,7 @@ def test_chunks_are_exact_slices_within_budget_with_overlap():
         assert text[c.char_start : c.char_end] == c.text
         assert len(c.text.split()) <= 35
     # overlap: consecutive chunks share text when in the same paragraph
-    shared = [a for a, b in zip(chunks, chunks[1:]) if b.char_start < a.char_end]
+    shared = [a for a, b in itertools.pairwise(chunks) if b.char_start < a.char_end]
     assert shared
     # coverage: every sentence appears in some chunk
     for p in paras:

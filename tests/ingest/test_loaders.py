@@ -1,4 +1,5 @@
 """ingest.loaders: real files written into tmp_path, no mocks."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ def _pdf(pages: list[str | None]) -> bytes:
     font = 3 + 2 * n
     for i, page in enumerate(pages):
         content = 4 + 2 * i
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R "
-                       f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode())
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
         if page is None:
             stream = b"0 0 m 100 100 l S"
         else:
@@ -100,8 +103,15 @@ def test_sample_file(tmp_path):
     assert "Chấm dứt tình trạng sợ trách nhiệm" in main.text
     assert "co cụm dữ liệu" in comments[6].text
     for doc in result.documents:
-        for chrome in ("Trả lờiXóa", "Chia sẻ", "Tìm kiếm mở rộng", "Thông kê truy cập", "Lưu trữ Blog",
-                       "Tre Làng", "Khoai@"):
+        for chrome in (
+            "Trả lờiXóa",
+            "Chia sẻ",
+            "Tìm kiếm mở rộng",
+            "Thông kê truy cập",
+            "Lưu trữ Blog",
+            "Tre Làng",
+            "Khoai@",
+        ):
             assert chrome not in doc.text
         assert _nfc(doc.text) and _nfc(doc.title)
     for c in comments:
@@ -178,8 +188,9 @@ def test_html_drops_scripts_and_chrome(tmp_path):
     assert result.failures == []
     (doc,) = result.documents
     assert doc.title == "Cổng thông tin CCHC"
-    assert doc.text == ("Đẩy mạnh chuyển đổi số\n\nĐoạn một có xuống dòng.\n\nĐoạn hai\ndòng hai.\n\nMục A\n\nMục B"
-                        "\n\nÔ 1 | Ô 2")
+    assert doc.text == (
+        "Đẩy mạnh chuyển đổi số\n\nĐoạn một có xuống dòng.\n\nĐoạn hai\ndòng hai.\n\nMục A\n\nMục B\n\nÔ 1 | Ô 2"
+    )
     for gone in ("tracking", "alert", "color", "Menu chính", "Liên hệ", "Bản quyền", "ghi chú ẩn"):
         assert gone not in doc.text
 
@@ -195,8 +206,11 @@ def test_html_title_from_h1_and_windows_1258(tmp_path):
 
 def test_html_blog_page_is_split(tmp_path):
     paragraphs = SAMPLE.read_text(encoding="utf-8").split("\n\n")
-    html = "<html><head><title>Tre Làng: bài viết</title></head><body>" + "".join(
-        f"<p>{p}</p>" for p in paragraphs) + "</body></html>"
+    html = (
+        "<html><head><title>Tre Làng: bài viết</title></head><body>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</body></html>"
+    )
     path = tmp_path / "blog.html"
     path.write_text(html, encoding="utf-8")
     docs = load_file(path).documents
@@ -252,9 +266,11 @@ def test_docx(tmp_path):
     assert result.failures == []
     (doc,) = result.documents
     assert doc.title == "Hướng dẫn nộp hồ sơ trực tuyến"
-    assert doc.text == ("Hướng dẫn nộp hồ sơ trực tuyến\n\nBước 1: Đăng nhập Cổng Dịch vụ công quốc gia.\n\n"
-                        "Bước 2: Chọn thủ tục cần thực hiện.\n\nThủ tục | Thời hạn\n\nCấp lại CCCD | 7 ngày\n\n"
-                        "Ghi chú: hồ sơ được xử lý theo thứ tự.")
+    assert doc.text == (
+        "Hướng dẫn nộp hồ sơ trực tuyến\n\nBước 1: Đăng nhập Cổng Dịch vụ công quốc gia.\n\n"
+        "Bước 2: Chọn thủ tục cần thực hiện.\n\nThủ tục | Thời hạn\n\nCấp lại CCCD | 7 ngày\n\n"
+        "Ghi chú: hồ sơ được xử lý theo thứ tự."
+    )
     assert _nfc(doc.text)
 
 
@@ -287,7 +303,7 @@ def test_binary_file_with_txt_name(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)
     assert _only_failure(load_file(path)).reason == "Tệp nhị phân, không phải văn bản"
     ctrl = tmp_path / "ctrl.md"
-    ctrl.write_bytes(bytes(range(1, 32)) * 20 + "chữ".encode("utf-8"))
+    ctrl.write_bytes(bytes(range(1, 32)) * 20 + "chữ".encode())
     assert _only_failure(load_file(ctrl)).reason == "Tệp nhị phân, không phải văn bản"
 
 
@@ -315,7 +331,12 @@ def test_discover_folders(tmp_path):
     files, failures = discover([root, extra, root / "a.TXT"])
     assert failures == []
     assert [p.relative_to(tmp_path).as_posix() for p in files] == [
-        "kho/a.TXT", "kho/b/c/z.pdf", "kho/b/m.md", "kho/b/y.jsonl", "rieng.html"]
+        "kho/a.TXT",
+        "kho/b/c/z.pdf",
+        "kho/b/m.md",
+        "kho/b/y.jsonl",
+        "rieng.html",
+    ]
     assert set(SUPPORTED_EXTENSIONS) == {".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".jsonl"}
 
 
@@ -328,19 +349,35 @@ def test_load_file_never_raises_on_directories(tmp_path):
 
 def test_jsonl_rows(tmp_path):
     rows = [
-        json.dumps({"id": "QD-01/2023 ", "title": "Điều 5. Thời hạn giải quyết", "text": "Nội dung  điều 5.\n\n\n\nKhoản 2.",
-                    "source": {"vbpl_url": "https://vbpl.vn/x", "citation": "QĐ 01"}, "meta": {"year": 2023,
-                    "tags": ["a", "b"], "inner": {"ok": True, "none": None}}}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "QD-01/2023 ",
+                "title": "Điều 5. Thời hạn giải quyết",
+                "text": "Nội dung  điều 5.\n\n\n\nKhoản 2.",
+                "source": {"vbpl_url": "https://vbpl.vn/x", "citation": "QĐ 01"},
+                "meta": {"year": 2023, "tags": ["a", "b"], "inner": {"ok": True, "none": None}},
+            },
+            ensure_ascii=False,
+        ),
         '{"id": "bad json", "title": ',
         json.dumps({"id": "b2", "title": "Bài viết", "text": "   "}, ensure_ascii=False),
         json.dumps({"id": "b3", "title": "Không có nội dung"}, ensure_ascii=False),
         "",
         json.dumps({"id": "QD-01/2023 ", "title": "Trùng", "text": "Trùng id."}, ensure_ascii=False),
-        json.dumps({"id": "ý-kiến-1", "title": unicodedata.normalize("NFD", "Ý kiến người dân"),
-                    "text": "Thủ tục quá rườm rà.", "kind": "comment", "source": "https://example.vn/y"},
-                   ensure_ascii=False),
-        json.dumps({"id": "bai-2", "title": "Tin tức", "text": "Một bài báo.", "kind": "bogus",
-                    "source": {"name": "Báo"}}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "ý-kiến-1",
+                "title": unicodedata.normalize("NFD", "Ý kiến người dân"),
+                "text": "Thủ tục quá rườm rà.",
+                "kind": "comment",
+                "source": "https://example.vn/y",
+            },
+            ensure_ascii=False,
+        ),
+        json.dumps(
+            {"id": "bai-2", "title": "Tin tức", "text": "Một bài báo.", "kind": "bogus", "source": {"name": "Báo"}},
+            ensure_ascii=False,
+        ),
         json.dumps({"id": 7, "title": "x", "text": "y"}),
         "[1, 2]",
     ]
@@ -353,8 +390,13 @@ def test_jsonl_rows(tmp_path):
     assert law.kind == "law" and law.source == "https://vbpl.vn/x"
     assert law.text == "Nội dung điều 5.\n\nKhoản 2."
     assert law.origin == str(path.resolve())
-    assert law.metadata == {"source.vbpl_url": "https://vbpl.vn/x", "source.citation": "QĐ 01", "meta.year": 2023,
-                            "meta.tags": '["a", "b"]', "meta.inner.ok": True}
+    assert law.metadata == {
+        "source.vbpl_url": "https://vbpl.vn/x",
+        "source.citation": "QĐ 01",
+        "meta.year": 2023,
+        "meta.tags": '["a", "b"]',
+        "meta.inner.ok": True,
+    }
     comment = docs["ý-kiến-1"]
     assert comment.kind == "comment" and comment.title == "Ý kiến người dân" and _nfc(comment.title)
     assert comment.source == "https://example.vn/y"

@@ -1,4 +1,5 @@
 """Ingestion end to end with the real embedding model, the real Chroma and SQLite."""
+
 from __future__ import annotations
 
 import json
@@ -85,7 +86,7 @@ def test_changed_document_replaces_its_chunks_and_prune_removes_gone_files(setti
     assert store.collection.count() == len(store.all_chunks())
 
     b.unlink()
-    kept, store = ingest(settings, embedder, folder)  # without --prune b stays
+    _kept, store = ingest(settings, embedder, folder)  # without --prune b stays
     assert "b" in {d["doc_id"] for d in store.list_documents()}
     pruned, store = ingest(settings, embedder, folder, prune=True)
     assert pruned.documents_deleted == 1
@@ -95,8 +96,10 @@ def test_changed_document_replaces_its_chunks_and_prune_removes_gone_files(setti
 
 def test_jsonl_ids_unchanged_and_removed_rows_deleted(settings, embedder, tmp_path):
     path = tmp_path / "laws.jsonl"
-    rows = [{"id": f"pd-{i}", "title": f"Điều {i}. Quy định {i}", "text": f"Nội dung điều {i} về hộ tịch và cư trú."}
-            for i in range(3)]
+    rows = [
+        {"id": f"pd-{i}", "title": f"Điều {i}. Quy định {i}", "text": f"Nội dung điều {i} về hộ tịch và cư trú."}
+        for i in range(3)
+    ]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     ingest(settings, embedder, path)
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows[:2]), encoding="utf-8")
@@ -113,8 +116,9 @@ def test_bad_inputs_are_reported_and_the_rest_goes_in(settings, embedder, tmp_pa
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 4)
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
-    (folder / "bad.jsonl").write_text('{"id": "x1", "title": "T", "text": "Văn bản hợp lệ."}\n{not json}\n',
-                                     encoding="utf-8")
+    (folder / "bad.jsonl").write_text(
+        '{"id": "x1", "title": "T", "text": "Văn bản hợp lệ."}\n{not json}\n', encoding="utf-8"
+    )
     summary, store = ingest(settings, embedder, folder, tmp_path / "missing.txt")
     failed = {Path(f.path.split(":")[0]).name for f in summary.failures}
     assert {"empty.txt", "binary.txt", "broken.pdf", "bad.jsonl", "missing.txt"} <= failed
@@ -123,8 +127,14 @@ def test_bad_inputs_are_reported_and_the_rest_goes_in(settings, embedder, tmp_pa
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingest", *args], cwd=PROJECT_DIR, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 def test_cli_json_summary_and_exit_codes(settings, tmp_path):
@@ -153,14 +163,26 @@ def test_store_refuses_to_mix_embedding_models(settings, embedder):
 
 def test_kill_9_mid_ingest_then_rerun_equals_clean_ingest(settings, embedder, tmp_path):
     corpus = tmp_path / "corpus.jsonl"
-    rows = [{"id": f"doc-{i:03d}", "title": f"Điều {i}. Thủ tục số {i}",
-             "text": " ".join(f"Câu {j} của điều {i} quy định về thủ tục hành chính, hồ sơ và thời hạn giải quyết."
-                              for j in range(12))} for i in range(60)]
+    rows = [
+        {
+            "id": f"doc-{i:03d}",
+            "title": f"Điều {i}. Thủ tục số {i}",
+            "text": " ".join(
+                f"Câu {j} của điều {i} quy định về thủ tục hành chính, hồ sơ và thời hạn giải quyết." for j in range(12)
+            ),
+        }
+        for i in range(60)
+    ]
     corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     crashed = tmp_path / "crashed"
     env = {**os.environ, "CCHC_CACHE_DIR": str(settings.cache_path), "CCHC_INGEST_BATCH_CHUNKS": "8"}
-    proc = subprocess.Popen([sys.executable, "-m", "ingest", str(corpus), "--store", str(crashed), "--json"],
-                            cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(corpus), "--store", str(crashed), "--json"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db = crashed / "documents.sqlite3"
     deadline = time.time() + 240
     committed = 0
@@ -203,8 +225,11 @@ def chroma_server(tmp_path):
     if not Path(chroma).exists():
         pytest.skip("the chroma CLI is not installed")
     port = _free_port()
-    proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import chromadb
 
     deadline = time.time() + 60
@@ -212,10 +237,10 @@ def chroma_server(tmp_path):
         try:
             chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
             break
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception as exc:
             if time.time() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("chroma server did not start")
+                raise RuntimeError("chroma server did not start") from exc
             time.sleep(0.3)
     yield port
     proc.terminate()

@@ -1,4 +1,5 @@
 """ingest.structure: blog page splitting, boilerplate removal, titles and kinds."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -8,8 +9,17 @@ from ingest.structure import BOILERPLATE, clean_line, guess_kind, split_page
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "000_28f78fd29aa67d47.txt"
 TITLE = "Kết luận của Thủ tướng: Phải chấm dứt tình trạng cán bộ không dám làm"
-CHROME = ("Trả lờiXóa", "Chia sẻ", "Tìm kiếm mở rộng", "Thông kê truy cập", "Lưu trữ Blog", "Tre Làng", "Khoai@",
-          "Google TreLang", "nhận xét:")
+CHROME = (
+    "Trả lờiXóa",
+    "Chia sẻ",
+    "Tìm kiếm mở rộng",
+    "Thông kê truy cập",
+    "Lưu trữ Blog",
+    "Tre Làng",
+    "Khoai@",
+    "Google TreLang",
+    "nhận xét:",
+)
 
 
 def _sample_parts():
@@ -68,7 +78,10 @@ def test_page_without_comments_is_one_document():
 
 def test_plain_document_keeps_short_header_lines():
     # not a blog page: short lines before the title are real content (issuer, number) and stay
-    text = "BỘ NỘI VỤ\nSố: 12/2023/TT-BNV\n\nTHÔNG TƯ\nHướng dẫn về cải cách hành chính\n\nĐiều 1. Phạm vi.\n\nĐiều 2. Đối tượng."
+    text = (
+        "BỘ NỘI VỤ\nSố: 12/2023/TT-BNV\n\nTHÔNG TƯ\nHướng dẫn về cải cách hành chính\n\n"
+        "Điều 1. Phạm vi.\n\nĐiều 2. Đối tượng."
+    )
     (doc,) = split_page(text, "tt", "tt.txt", "/tt.txt", "tt")
     assert doc.text.startswith("BỘ NỘI VỤ\nSố: 12/2023/TT-BNV")
     assert doc.title == "BỘ NỘI VỤ"
@@ -76,16 +89,36 @@ def test_plain_document_keeps_short_header_lines():
 
 
 def test_generic_blog_page_with_glued_widgets_and_count_mismatch(caplog):
-    text = "\n".join([
-        "Blog Cải Cách", "", "Người dân được lợi gì từ dịch vụ công trực tuyến", "", "Đăng bởi Nguyễn Văn A", "",
-        "Bài viết phân tích lợi ích của dịch vụ công trực tuyến đối với người dân và doanh nghiệp trong cả nước.", "",
-        "Đoạn thứ hai của bài viết, không có gì đặc biệt nhưng đủ dài để là một câu văn.", "",
-        "3 nhận xét:", "",
-        "  1. Bình luận đầu tiên rất hay.", "", "    Trả lờiXóa",
-        "  2. Bình luận thứ hai,", "nhiều dòng.Trả lờiXóa",
-        "", "Đăng nhận xét", "", "Bài đăng Mới hơn", "Bài đăng Cũ hơn", "Trang chủ",
-        "Đăng ký: Đăng Nhận xét (Atom)", "Blog Cải Cách", "Lưu trữ Blog► 2023 (12)",
-    ])
+    text = "\n".join(
+        [
+            "Blog Cải Cách",
+            "",
+            "Người dân được lợi gì từ dịch vụ công trực tuyến",
+            "",
+            "Đăng bởi Nguyễn Văn A",
+            "",
+            "Bài viết phân tích lợi ích của dịch vụ công trực tuyến đối với người dân và doanh nghiệp trong cả nước.",
+            "",
+            "Đoạn thứ hai của bài viết, không có gì đặc biệt nhưng đủ dài để là một câu văn.",
+            "",
+            "3 nhận xét:",
+            "",
+            "  1. Bình luận đầu tiên rất hay.",
+            "",
+            "    Trả lờiXóa",
+            "  2. Bình luận thứ hai,",
+            "nhiều dòng.Trả lờiXóa",
+            "",
+            "Đăng nhận xét",
+            "",
+            "Bài đăng Mới hơn",
+            "Bài đăng Cũ hơn",
+            "Trang chủ",
+            "Đăng ký: Đăng Nhận xét (Atom)",
+            "Blog Cải Cách",
+            "Lưu trữ Blog► 2023 (12)",
+        ]
+    )
     with caplog.at_level("WARNING"):
         parts = split_page(text, "p", "p.txt", "/p.txt", "p")
     assert "announces 3 comments, found 2" in caplog.text

@@ -3,6 +3,7 @@
 Real model, no mocks. The folder is built once into the settings' cache (``CCHC_CACHE_DIR``, else ``data/cache``)
 and reused by later runs.
 """
+
 from __future__ import annotations
 
 import json

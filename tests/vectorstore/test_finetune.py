@@ -1,4 +1,5 @@
 """Offline adaptation of the embedding model to an ingested store (``python -m vectorstore.finetune``)."""
+
 from __future__ import annotations
 
 import json
@@ -19,14 +20,19 @@ def chunk(doc_id: str, title: str, text: str, position: int = 0, kind: str = "la
 
 def test_title_query_drops_article_numbering():
     assert title_query("Điều 39.1.TT.1.4. Số và thời hạn sử dụng của CMND") == "Số và thời hạn sử dụng của CMND"
-    assert title_query("Luật Phòng, chống ma túy – Điều 1. Phạm vi điều chỉnh") == "Luật Phòng, chống ma túy – Phạm vi điều chỉnh"
+    assert (
+        title_query("Luật Phòng, chống ma túy – Điều 1. Phạm vi điều chỉnh")
+        == "Luật Phòng, chống ma túy – Phạm vi điều chỉnh"
+    )
     assert title_query("Điều 39.1.NĐ.2.") == ""
 
 
 def test_pairs_use_distinctive_titles_folded_copies_and_cloze_sentences():
-    body = ("Công dân từ đủ 14 tuổi trở lên được cấp chứng minh nhân dân theo quy định. "
-            "Hồ sơ nộp tại cơ quan công an cấp huyện nơi đăng ký thường trú. "
-            "Thời hạn giải quyết là bảy ngày làm việc kể từ ngày nhận đủ hồ sơ.")
+    body = (
+        "Công dân từ đủ 14 tuổi trở lên được cấp chứng minh nhân dân theo quy định. "
+        "Hồ sơ nộp tại cơ quan công an cấp huyện nơi đăng ký thường trú. "
+        "Thời hạn giải quyết là bảy ngày làm việc kể từ ngày nhận đủ hồ sơ."
+    )
     chunks = [
         chunk("a", "Điều 1. Đối tượng được cấp chứng minh nhân dân", body),
         chunk("b", "Điều 2. Phạm vi điều chỉnh", "Nghị định này quy định về chứng minh nhân dân."),

@@ -1,149 +1,73 @@
-"""The default generator: quotes the passage sentences that best cover the question, each cited [n].
+"""The default generator: quotes what the reader selected, verbatim, each sentence cited [n].
 
-Offline, fast and deterministic. Coverage is the IDF-weighted share of the question's content
-syllables (and syllable pairs), compared without diacritics, that a sentence contains. Below
-``min_coverage`` it refuses: the documents do not say.
+Offline, fast and deterministic: it phrases nothing itself. It leads with the reader's best sentence (or clause)
+and adds at most one more only when that one also answers (probability near the best) and says something the
+first does not. An official text (speech, article, law) is preferred to a reader's comment that says the same
+thing; a comment that is quoted is labelled as what a reader said. Below the reader's threshold it refuses.
 """
+
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 
-from bot.generators.base import Draft, OnDelta, Passage
-from bot.grounding import proper_names
-from vectorstore.text import fold, words
+from bot.answer.citations import COMMENT_LABEL
+from bot.answer.generators.base import Draft, Passage
+from bot.answer.reader import ANSWERING, Candidate, same_content
 
-REFUSAL = "Tài liệu hiện có không đề cập đến nội dung này."
-_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|$)", re.MULTILINE)
-_STOP = frozenset(fold(
-    "và của là các có được cho trong theo với những này đó một không thì để từ về tại đã sẽ nào gì ai "
-    "bao nhiêu sao thế như hay hoặc nêu nói gì tôi muốn hỏi cần làm ở đâu khi nào bị được không nhé ạ vậy"
-).split())
+SUPPORT_RATIO = 0.8  # a second sentence must be at least this probable relative to the first
 
 
-@dataclass(frozen=True)
-class ScoredSentence:
-    passage: Passage
-    text: str
-    coverage: float
-    score: float
-
-
-_NUMBER_WORDS = frozenset("mot hai ba bon tu nam sau bay tam chin muoi tram nghin ngan trieu ty".split())
-_ASKS_PERCENT = re.compile(r"\b(phan tram|ty le)\b")
-_ASKS_PLACE = re.compile(r"\b(tinh|thanh pho|dia phuong|quoc gia) nao\b")
-_ASKS_NUMBER = re.compile(
-    r"\b(so hieu|bao nhieu|may (ngay|nam|thang|lan|nguoi|buoc)|thu may|ngay nao|nam nao|thang nao|khi nao|"
-    r"bao gio|bao lau|luc nao|thoi han|han chot|thoi diem nao)\b"
-)
-
-
-def answer_type_check(question: str) -> Callable[[str], bool] | None:
-    """For questions asking a number, date, percentage or place: a test that a sentence supplies one
-    (a number or name that the question itself does not contain). None when the question asks no such thing."""
-    folded = fold(question)
-    asked = set(words(folded))
-    if _ASKS_PLACE.search(folded):
-        return lambda sentence: any(set(words(fold(name))) - asked for name in proper_names(sentence))
-    if _ASKS_PERCENT.search(folded):
-        return lambda sentence: "%" in sentence or "phan tram" in fold(sentence)
-    if _ASKS_NUMBER.search(folded):
-        def has_new_number(sentence: str) -> bool:
-            tokens = set(re.findall(r"\d+", sentence)) | (set(words(fold(sentence))) & _NUMBER_WORDS)
-            return bool(tokens - asked)
-        return has_new_number
-    return None
-
-
-def terms(text: str) -> list[str]:
-    """Content syllables of ``text`` (folded, stop words removed) and their adjacent pairs."""
-    syl = [w for w in words(fold(text)) if w not in _STOP]
-    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])]
+def choose(evidence: Sequence[Candidate], max_sentences: int = 2) -> list[Candidate]:
+    """The candidates to quote (the reader already judged that the best one answers): the best — an official text
+    over a comment saying the same — then at most one more answering sentence that adds to it."""
+    if not evidence:
+        return []
+    answering = [
+        evidence[0],
+        *(c for c in evidence[1:] if c.probability >= ANSWERING and not c.features.get("conflict")),
+    ]
+    best = answering[0]
+    if best.passage.kind == "comment":  # any official sentence saying the same answers as well: quote that one
+        official = next((c for c in evidence if c.passage.kind != "comment" and same_content(c.text, best.text)
+                         and not c.features.get("conflict")), None)  # fmt: skip
+        best = official or best
+    chosen = [best]
+    for c in answering:
+        if len(chosen) >= max_sentences:
+            break
+        if c.probability < SUPPORT_RATIO * best.probability or any(same_content(c.text, x.text) for x in chosen):
+            continue
+        if c.passage.kind == "comment" and best.passage.kind != "comment":
+            continue  # a comment does not support an official text
+        chosen.append(c)
+    return chosen
 
 
 class ExtractiveGenerator:
     name = "extractive"
 
-    def __init__(self, idf: Mapping[str, float], min_coverage: float = 0.5, max_sentences: int = 2,
-                 aliases: Mapping[str, str] | None = None) -> None:
-        self.idf = idf
-        self.aliases = dict(aliases or {})  # folded acronym -> folded expansion ("cccd" -> "can cuoc cong dan")
-        self.default_idf = max(idf.values(), default=1.0)
-        self.min_coverage = min_coverage
+    def __init__(self, threshold: float, max_sentences: int = 2) -> None:
+        self.threshold = threshold
         self.max_sentences = max_sentences
 
-    def weight(self, term: str) -> float:
-        if "_" in term:
-            a, b = term.split("_", 1)
-            return 0.5 * (self.weight(a) + self.weight(b))
-        return self.idf.get(term, self.default_idf)
+    @property
+    def prompt_id(self) -> str:
+        return f"extractive@{self.threshold:g}"
 
-    def rank_sentences(self, question: str, passages: list[Passage]) -> list[ScoredSentence]:
-        """Every sentence of the passages, best first."""
-        q_terms = set(terms(question))
-        total = sum(self.weight(t) for t in q_terms)
-        if not total:
-            return []
-        scored = []
-        for rank, passage in enumerate(passages):
-            for m in _SENTENCE.finditer(passage.text):
-                sentence = m.group().strip()
-                if len(words(sentence)) < 4:
-                    continue
-                covered = q_terms & self.sentence_terms(sentence)
-                coverage = sum(self.weight(t) for t in covered) / total
-                scored.append(ScoredSentence(passage, sentence, coverage, coverage + 0.05 / (1 + rank)))
-        scored.sort(key=lambda s: -s.score)
-        check = answer_type_check(question)
-        return [s for s in scored if check(s.text)] if check else scored
-
-    def sentence_terms(self, sentence: str) -> set[str]:
-        """Terms of a sentence; an acronym and its expansion stand for each other."""
-        found = set(terms(sentence))
-        if self.aliases:
-            folded = " ".join(words(fold(sentence)))
-            for acronym, expansion in self.aliases.items():
-                if expansion in folded:
-                    found.add(acronym)
-                elif acronym in found:
-                    found.update(terms(expansion))
-        return found
-
-    def best_coverage(self, question: str, passages: list[Passage]) -> float:
-        ranked = self.rank_sentences(question, passages)
-        return ranked[0].coverage if ranked else 0.0
-
-    def generate(self, question: str, passages: list[Passage], on_delta: OnDelta | None = None) -> Draft:
-        ranked = self.rank_sentences(question, passages)
-        version = f"extractive@{self.min_coverage:g}"
-        if not ranked or ranked[0].coverage < self.min_coverage:
-            text = REFUSAL
-        else:
-            best = ranked[0]
-            chosen = [best]
-            for s in ranked[1:]:
-                if len(chosen) >= self.max_sentences:
-                    break
-                if s.coverage >= max(self.min_coverage, 0.8 * best.coverage) and s.text not in {c.text for c in chosen}:
-                    chosen.append(s)
-            text = " ".join(f"{_strip_end(s.text)} [{s.passage.n}]." for s in chosen)
-        if on_delta:
-            for piece in re.findall(r"\S+\s*", text):
-                on_delta(piece)
-        return Draft(text=text, prompt_version=version)
+    def stream(
+        self, question: str, passages: Sequence[Passage], evidence: Sequence[Candidate]
+    ) -> Iterator[str | Draft]:
+        chosen = choose(evidence, self.max_sentences)
+        if not chosen:
+            yield Draft("", self.prompt_id, refused=True)
+            return
+        text = " ".join(_quote(c) for c in chosen)
+        yield from re.findall(r"\S+\s*", text)
+        yield Draft(text, self.prompt_id)
 
 
-def _strip_end(sentence: str) -> str:
-    return sentence.rstrip().rstrip(".…!?;:").rstrip()
-
-
-def idf_table(documents: list[list[str]]) -> dict[str, float]:
-    """Smoothed IDF of folded syllables over tokenised documents."""
-    df: dict[str, int] = {}
-    for tokens in documents:
-        for t in set(tokens):
-            df[t] = df.get(t, 0) + 1
-    n = len(documents)
-    return {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+def _quote(c: Candidate) -> str:
+    body = c.text.rstrip().rstrip(".…!?;:").rstrip()
+    label = f"{COMMENT_LABEL}: " if c.passage.kind == "comment" else ""
+    return f"{label}{body} [{c.passage.n}]."

@@ -1,0 +1,332 @@
+"""The reader: which sentence of the retrieved passages answers the question, and whether any does.
+
+Candidates are the sentences of the top passages and, for long sentences, their clauses (split at ";"), each with
+its document title. Each candidate gets a few signals, each kept because it was measured to help on the team's
+development questions (``python -m bot.answer.train_reader``):
+
+- ``lexical``: the IDF-weighted share of the question's content syllables (and pairs) in the sentence (folded,
+  acronyms and expansions standing for each other), and the same over the title (``title``);
+- ``dense``: cosine of the question and the sentence under the embedding model (paraphrases, the English article),
+  and its distance to the best candidate (``dense_gap``);
+- ``type_expected`` / ``type_found``: the answer type the question asks (organisation, place, person, number,
+  percentage, date, duration) and whether the sentence holds such a thing that the question does not already hold;
+- ``constraints`` / ``in_sentence``: the share of the question's details (years, ordinals, levels, names, glossary
+  terms) found in the sentence or its title, and in the sentence alone;
+- ``conflict`` (a hard rule, not a weight): the sentence is about another year or another ordinal (meeting, round)
+  than the question names; or, for a question asking a figure, a date, a place or a body, lacks the name the
+  question attaches it to; or, asked a number, percentage, date or duration, holds none; it never answers;
+- ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
+- ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment.
+
+A logistic model (weights shipped in ``bot/data/reader_model.json``, retrained by the command above) turns the
+signals into the probability that the candidate answers; the best candidate's probability is the answerability.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot.answer.generators.base import Passage
+from bot.answer.grounding import proper_names, specifics
+from vectorstore.text import content_words, fold, sentence_spans, words
+
+MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"
+FEATURES = ("lexical", "title", "dense", "dense_gap", "type_expected", "type_found", "constraints", "in_sentence",
+            "conflict", "missing", "rank", "comment")  # fmt: skip
+ANSWER_FEATURES = (*FEATURES, "best", "margin")  # the question-level model: the best candidate's signals + its score
+MIN_WORDS = 4
+ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (quoted, verified against)
+CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separated clauses
+DENSE_CANDIDATES = 16  # sentences embedded per question (the best by lexical score and rank): ~40 ms here
+
+_FIGURES = frozenset({"number", "percent", "date", "duration"})  # asked for these, a sentence without one cannot answer
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_ORDINAL = re.compile(r"\bthu\s+(\d+|nhat|hai|ba|tu|bon|nam|sau|bay|tam|chin|muoi)\b")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ORG = re.compile(r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Ban|Cục|Tổng cục|Sở|Ministry|Bank)\s+\w", re.I)
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:ngày|tháng|năm|quý)\s+\d+|\b(?:19|20)\d\d\b", re.I)
+_DURATION = re.compile(r"\d+\s*(?:ngày|tháng|năm|giờ|tuần|phút|days?|months?|years?)", re.I)
+_QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
+    ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
+    ("place", re.compile(r"\b((tinh|thanh pho|dia phuong|quoc gia|dia ban) nao|o dau|tai dau|noi nao)\b")),
+    ("duration", re.compile(r"\b(bao lau|trong vong bao nhieu|mat bao nhieu (ngay|thang|nam))\b")),
+    ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
+    ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
+    ("person", re.compile(r"\b(ai|nguoi nao|ong nao|ba nao)\b")),
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence (or clause) of a retrieved passage that might answer."""
+
+    passage: Passage
+    text: str
+    rank: int  # the passage's rank (0 = best)
+    features: dict[str, float] = field(default_factory=dict, compare=False)
+    probability: float = 0.0
+
+    @property
+    def coverage(self) -> float:
+        return self.features.get("lexical", 0.0)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's verdict: candidates best first, and the probability that the best one answers."""
+
+    candidates: list[Candidate]
+    answer_type: str | None
+    probability: float = 0.0  # that the best candidate answers the question (answerability)
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True)
+class ReaderModel:
+    """Two logistic models: which candidate answers (over :data:`FEATURES`), and whether the best one does (over
+    :data:`ANSWER_FEATURES`); the refusal threshold on the latter was chosen on the development split."""
+
+    weights: dict[str, float]
+    bias: float
+    answer_weights: dict[str, float]
+    answer_bias: float
+    threshold: float
+    notes: str = ""
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> ReaderModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]),
+            {k: float(v) for k, v in data["answer_weights"].items()}, float(data["answer_bias"]),
+            float(data["threshold"]), data.get("notes", ""),
+        )  # fmt: skip
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        return _logistic(self.bias, self.weights, features)
+
+    def answerability(self, best: Mapping[str, float]) -> float:
+        return _logistic(self.answer_bias, self.answer_weights, best)
+
+
+def _logistic(bias: float, weights: Mapping[str, float], features: Mapping[str, float]) -> float:
+    z = bias + sum(w * features.get(name, 0.0) for name, w in weights.items())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def answer_features(candidates: Sequence[Candidate]) -> dict[str, float]:
+    """The question-level signals: the best candidate's, its score, and its lead over the runner-up."""
+    if not candidates:
+        return {}
+    best = candidates[0]
+    runner_up = candidates[1].probability if len(candidates) > 1 else 0.0
+    return {**best.features, "best": best.probability, "margin": best.probability - runner_up}
+
+
+def question_type(question: str) -> str | None:
+    """The answer type a question asks for, from its folded words (None: an open question)."""
+    folded = " ".join(words(fold(question)))
+    for name, pattern in _QUESTION_TYPES:
+        if pattern.search(folded):
+            return name
+    return None
+
+
+def holds_type(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds an answer of ``kind`` that the question does not already hold."""
+    if kind is None:
+        return False
+    asked = set(words(fold(question)))
+    if kind == "percent":
+        return "%" in sentence or "phan tram" in fold(sentence) or "percent" in sentence.lower()
+    if kind in ("number", "date", "duration"):
+        pattern = {"number": _NUMBER, "date": _DATE, "duration": _DURATION}[kind]
+        return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))
+    if kind == "org":
+        return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in _ORG.finditer(sentence))
+    return any(set(words(fold(name))) - asked for name in proper_names(sentence))  # place, person
+
+
+SAME_CONTENT = 0.7  # share of the shorter sentence's content words in the other: they state the same thing
+
+
+def same_content(a: str, b: str) -> bool:
+    """Whether two sentences say the same thing (most of the shorter one's content words are in the other)."""
+    wa, wb = set(content_words(a)), set(content_words(b))
+    if not wa or not wb:
+        return False
+    return len(wa & wb) / min(len(wa), len(wb)) >= SAME_CONTENT
+
+
+def _key(text: str) -> str:
+    return " " + " ".join(words(fold(text))) + " "
+
+
+class Reader:
+    """Scores candidates (one per engine: it caches sentence vectors). ``embed_query`` / ``embed_passages`` map
+    texts to L2-normalised vectors (``None``: no dense signal)."""
+
+    def __init__(
+        self,
+        aliases: Mapping[str, str] | None = None,
+        embed_query: Callable[[str], np.ndarray] | None = None,
+        embed_passages: Callable[[list[str]], np.ndarray] | None = None,
+        glossary: Mapping[str, tuple[str, str]] | None = None,
+        model: ReaderModel | None = None,
+    ) -> None:
+        self.aliases = dict(aliases or {})
+        self.embed_query = embed_query
+        self.embed_passages = embed_passages
+        self.glossary = glossary or {}
+        self.model = model or ReaderModel.load()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # sentence embeddings, LRU
+        self._lock = threading.Lock()
+
+    # --- candidates ------------------------------------------------------------------------------------------
+    @staticmethod
+    def candidates(passages: Sequence[Passage]) -> list[Candidate]:
+        out: list[Candidate] = []
+        seen: set[str] = set()
+        for rank, passage in enumerate(passages):
+            for start, end in sentence_spans(passage.text):
+                sentence = passage.text[start:end]
+                n = len(words(sentence))
+                pieces = [sentence]
+                if n > CLAUSE_MIN_WORDS and ";" in sentence:
+                    pieces += [passage.text[s:e] for s, e in sentence_spans(passage.text, start, end, ends=";")]
+                for piece in pieces:
+                    if len(words(piece)) >= MIN_WORDS and piece not in seen:
+                        seen.add(piece)
+                        out.append(Candidate(passage, piece, rank))
+        return out
+
+    # --- signals -------------------------------------------------------------------------------------------------
+    def terms(self, text: str) -> set[str]:
+        syl = content_words(text)
+        found = set(syl) | {f"{a}_{b}" for a, b in itertools.pairwise(syl)}
+        if self.aliases:
+            folded = " ".join(words(fold(text)))
+            for acronym, expansion in self.aliases.items():
+                if expansion in folded:
+                    found.add(acronym)
+                elif acronym in found:
+                    exp = expansion.split()
+                    found.update(exp)
+                    found.update(f"{a}_{b}" for a, b in itertools.pairwise(exp))
+        return found
+
+    def read(
+        self, question: str, passages: Sequence[Passage], idf: Mapping[str, float], dense_question: str | None = None
+    ) -> Reading:
+        """Every candidate of ``passages`` scored for ``question`` (``idf``: the corpus snapshot's), best first."""
+        default_idf = max(idf.values(), default=1.0)
+
+        def weight(term: str) -> float:
+            if "_" in term:
+                a, b = term.split("_", 1)
+                return 0.5 * (weight(a) + weight(b))
+            return idf.get(term, default_idf)
+
+        kind = question_type(question)
+        candidates = self.candidates(passages)
+        if not candidates:
+            return Reading([], kind)
+        q_terms = self.terms(question)
+        total = sum(weight(t) for t in q_terms) or 1.0
+        q_words = {t for t in q_terms if "_" not in t}
+        top_idf = max((weight(t) for t in q_words), default=1.0) or 1.0
+        details = specifics(question, self.glossary)
+        asked_years = set(_YEAR.findall(question))
+        asked_ordinals = set(_ORDINAL.findall(fold(question)))
+        names = [_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
+        rows = []
+        for c in candidates:
+            lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
+            title = sum(weight(t) for t in q_terms & self.terms(c.passage.title)) / total
+            where = _key(c.text + " " + c.passage.title)
+            found = sum(1 for d in details if _key(d) in where)
+            in_sentence = sum(1 for d in details if _key(d) in _key(c.text))
+            seen = self.terms(c.text) | self.terms(c.passage.title)
+            missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
+            years = _YEAR.findall(c.text)  # another year, the asked one neither here nor in the title: conflict
+            title_years = set(_YEAR.findall(c.passage.title))
+            ordinals = set(_ORDINAL.findall(fold(c.text)))
+            conflict = (
+                bool(asked_years and years and not asked_years & set(years) and not asked_years & title_years)
+                or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
+                or any(n not in _key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
+                or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
+            )
+            rows.append({
+                "lexical": lexical, "title": title, "dense": 0.0, "dense_gap": 0.0,
+                "type_expected": float(kind is not None), "type_found": float(holds_type(kind, c.text, question)),
+                "constraints": found / len(details) if details else 1.0,
+                "in_sentence": in_sentence / len(details) if details else 1.0,
+                "conflict": float(conflict), "missing": missing,
+                "rank": 1.0 / (1 + c.rank), "comment": float(c.passage.kind == "comment"),
+            })  # fmt: skip
+        self._dense(dense_question or question, candidates, rows)
+        scored = [Candidate(c.passage, c.text, c.rank, f, self.model.probability(f)) for c, f in zip(candidates, rows)]
+        # A sentence that contradicts a detail the question names (another year or ordinal, without the entity a
+        # figure is asked for) never answers it, whatever its other signals: such candidates go last, and when no
+        # other is left the question is not answerable from these sources.
+        scored.sort(key=lambda c: (c.features["conflict"], -c.probability, c.rank))
+        best_conflicts = bool(scored[0].features["conflict"])
+        return Reading(scored, kind, 0.0 if best_conflicts else self.model.answerability(answer_features(scored)))
+
+    def _dense(self, question: str, candidates: list[Candidate], rows: list[dict[str, float]]) -> None:
+        if self.embed_query is None or self.embed_passages is None:
+            return
+        order = sorted(range(len(candidates)), key=lambda i: (-(rows[i]["lexical"] + 0.1 * rows[i]["rank"]), i))
+        chosen = order[:DENSE_CANDIDATES]
+        vectors = self._sentence_vectors([candidates[i].text for i in chosen])
+        sims = vectors @ self.embed_query(question)
+        floor = float(sims.min()) if len(sims) else 0.0
+        best = float(sims.max()) if len(sims) else 0.0
+        for row in rows:
+            row["dense"] = floor
+        for i, sim in zip(chosen, sims):
+            rows[i]["dense"] = float(sim)
+        for row in rows:
+            row["dense_gap"] = row["dense"] - best
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        assert self.embed_passages is not None
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            fresh = self.embed_passages(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh):
+                    self._vectors[text] = vector
+                while len(self._vectors) > 50_000:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            return np.stack([self._vectors[t] for t in texts])
+
+
+__all__ = [
+    "ANSWER_FEATURES",
+    "FEATURES",
+    "Candidate",
+    "Reader",
+    "ReaderModel",
+    "Reading",
+    "answer_features",
+    "holds_type",
+    "question_type",
+]

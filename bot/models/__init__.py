@@ -1,0 +1,1 @@
+"""The models room: installing model files offline (``install``) and supervising local model servers (``server``)."""

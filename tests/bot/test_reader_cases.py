@@ -1,0 +1,71 @@
+"""The reader's failure classes, pinned with the team's own CCHC corpus (data/cchc/ + the bundled sample)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answer.citations import COMMENT_LABEL, is_valid
+from bot.engine import Engine
+from ingest.pipeline import Ingestor
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings
+from tests.conftest import SAMPLE_ID
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, cache_dir, embedder):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("cchc"), cache_dir=cache_dir)
+    eng = Engine(settings, embedder=embedder)
+    Ingestor(settings, embedder=embedder, store=eng.store).run([SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"])
+    yield eng
+    eng.close()
+
+
+def cited(engine: Engine, answer) -> list[str]:
+    for c in answer.citations:
+        assert is_valid(c, engine.store.get_document(c.doc_id).text)
+    return [c.doc_id for c in answer.citations]
+
+
+def test_which_ministry_led_the_index_in_a_year_is_answered_with_the_sentence_naming_it(engine):
+    answer = engine.ask("bo nao dan dau chi so cai cach hanh chinh nam 2023")
+    assert not answer.refused and answer.answer.startswith("Bộ Tư pháp dẫn đầu")
+    cited(engine, answer)
+
+
+def test_a_comment_repeating_the_speech_is_not_quoted_as_the_policy_nor_is_the_fact_stated_twice(engine):
+    answer = engine.ask("thu tuc hanh chinh nao con chong cheo?")
+    assert cited(engine, answer) == [SAMPLE_ID]  # the Prime Minister's conclusion, not reader comment 6
+    assert answer.answer.count("chồng chéo") == 1 and COMMENT_LABEL not in answer.answer
+
+
+def test_a_question_about_comments_quotes_a_comment_labelled_as_a_readers(engine):
+    answer = engine.ask("Bạn đọc bình luận gì về tình trạng cát cứ thông tin?")
+    assert answer.answer.startswith(f"{COMMENT_LABEL}:") and cited(engine, answer) == [f"{SAMPLE_ID}#c7"]
+
+
+def test_another_meetings_sentence_is_never_quoted_for_a_meeting(engine):
+    answer = engine.ask("Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?")
+    assert not answer.refused and "19/4/2023" in answer.answer
+    assert "thứ năm" not in answer.answer  # the 5th meeting (19-7) is in the corpus too, and was quoted before
+
+
+def test_a_year_before_a_province_is_not_taken_for_a_name(engine):
+    answer = engine.ask("Năm 2022 Quảng Ninh đạt bao nhiêu điểm Chỉ số cải cách hành chính?")
+    assert answer.refusal is None or answer.refusal.reason != "missing_specifics"
+
+
+def test_a_fee_question_is_answered_with_the_amount(engine):
+    answer = engine.ask("Lệ phí cấp đổi thẻ căn cước công dân là bao nhiêu?")
+    assert not answer.refused and "50.000 đồng" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Tỉnh nào dẫn đầu Chỉ số hiệu quả quản trị và hành chính công cấp tỉnh năm 2025?",  # a year none gives
+        "Phiên họp thứ chín của Ban Chỉ đạo cải cách hành chính của Chính phủ diễn ra ngày nào?",  # no such meeting
+    ],
+)
+def test_close_but_unanswerable_questions_are_refused(engine, question):
+    answer = engine.ask(question)
+    assert answer.refused and answer.citations == [], answer.answer
