@@ -56,8 +56,6 @@ class Engine:
             model = replace(model, threshold=settings.reader_threshold)
         self.reader = Reader(
             aliases={a: " ".join(words(fold(e))) for a, (_, e) in load_glossary().items()},
-            embed_query=self.embedder.embed_query,
-            embed_passages=self.embedder.embed_passages,
             glossary=load_glossary(),
             model=model,
         )

@@ -140,6 +140,8 @@ def answer_report_html(ctx: AppContext, name: str, cfg: LabConfig, answer: Answe
         f"<p><b>Phiên bản:</b> <code>{render.esc(answer.prompt_version)}</code> · "
         f"<b>bộ sinh:</b> {render.esc(answer.generator)}"
         f" · {render.esc(timings)}</p>"
+        f'<p><b>Khả năng trả lời (reader):</b> <span class="answerability">{answer.answerability:.2f}</span>'
+        f"{' · lý do từ chối: ' + render.esc(answer.refusal.reason) if answer.refusal else ''}</p>"
         f"<p><b>Câu hỏi độc lập:</b> {render.esc(answer.standalone_question)}</p>{notices}"
         f"<h4>Câu trả lời{' (từ chối)' if answer.refused else ''}</h4>"
         f'<div class="answer{" refusal" if answer.refused else ""}">{render.plain_answer_html(answer.answer)}</div>'

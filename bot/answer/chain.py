@@ -194,7 +194,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             for i, h in enumerate(turn.hits, start=1)
         ]
         assert turn.query is not None
-        reading = parts.reader.read(turn.query.restored, passages, turn.snapshot.idf, turn.query.dense_text)
+        reading = parts.reader.read(turn.query.restored, passages, turn.snapshot.idf)
         passages, reading = _prefer_official(passages, reading, parts.get_document)
         return replace(turn, passages=passages, reading=reading)
 

@@ -1,13 +1,11 @@
 """The reader: which sentence of the retrieved passages answers the question, and whether any does.
 
 Candidates are the sentences of the top passages and, for long sentences, their clauses (split at ";"), each with
-its document title. Each candidate gets a few signals, each kept because it was measured to help on the team's
-development questions (``python -m bot.answer.train_reader``):
+its document title. Each candidate gets a few signals, measured on the team's development questions
+(``python -m bot.answer.train_reader --ablate``; what did not pay its way is in the README):
 
 - ``lexical``: the IDF-weighted share of the question's content syllables (and pairs) in the sentence (folded,
   acronyms and expansions standing for each other), and the same over the title (``title``);
-- ``dense``: cosine of the question and the sentence under the embedding model (paraphrases, the English article),
-  and its distance to the best candidate (``dense_gap``);
 - ``type_expected`` / ``type_found``: the answer type the question asks (organisation, place, person, number,
   percentage, date, duration) and whether the sentence holds such a thing that the question does not already hold;
 - ``constraints`` / ``in_sentence``: the share of the question's details (years, ordinals, levels, names, glossary
@@ -18,8 +16,9 @@ development questions (``python -m bot.answer.train_reader``):
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment.
 
-A logistic model (weights shipped in ``bot/data/reader_model.json``, retrained by the command above) turns the
-signals into the probability that the candidate answers; the best candidate's probability is the answerability.
+Two logistic models (weights in ``bot/data/reader_model.json``, refitted by the command above) turn the signals
+into the probability that a candidate answers, and the best candidate's signals into the probability that the
+question is answered at all (the answerability, compared with the threshold chosen on the development split).
 """
 
 from __future__ import annotations
@@ -28,26 +27,21 @@ import itertools
 import json
 import math
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from bot.answer.generators.base import Passage
 from bot.answer.grounding import proper_names, specifics
 from vectorstore.text import content_words, fold, sentence_spans, words
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"
-FEATURES = ("lexical", "title", "dense", "dense_gap", "type_expected", "type_found", "constraints", "in_sentence",
+FEATURES = ("lexical", "title", "type_expected", "type_found", "constraints", "in_sentence",
             "conflict", "missing", "rank", "comment")  # fmt: skip
 ANSWER_FEATURES = (*FEATURES, "best", "margin")  # the question-level model: the best candidate's signals + its score
 MIN_WORDS = 4
 ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (quoted, verified against)
 CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separated clauses
-DENSE_CANDIDATES = 16  # sentences embedded per question (the best by lexical score and rank): ~40 ms here
 
 _FIGURES = frozenset({"number", "percent", "date", "duration"})  # asked for these, a sentence without one cannot answer
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
@@ -177,24 +171,17 @@ def _key(text: str) -> str:
 
 
 class Reader:
-    """Scores candidates (one per engine: it caches sentence vectors). ``embed_query`` / ``embed_passages`` map
-    texts to L2-normalised vectors (``None``: no dense signal)."""
+    """Scores candidates with the glossary's acronyms and a trained :class:`ReaderModel`."""
 
     def __init__(
         self,
         aliases: Mapping[str, str] | None = None,
-        embed_query: Callable[[str], np.ndarray] | None = None,
-        embed_passages: Callable[[list[str]], np.ndarray] | None = None,
         glossary: Mapping[str, tuple[str, str]] | None = None,
         model: ReaderModel | None = None,
     ) -> None:
         self.aliases = dict(aliases or {})
-        self.embed_query = embed_query
-        self.embed_passages = embed_passages
         self.glossary = glossary or {}
         self.model = model or ReaderModel.load()
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # sentence embeddings, LRU
-        self._lock = threading.Lock()
 
     # --- candidates ------------------------------------------------------------------------------------------
     @staticmethod
@@ -229,9 +216,7 @@ class Reader:
                     found.update(f"{a}_{b}" for a, b in itertools.pairwise(exp))
         return found
 
-    def read(
-        self, question: str, passages: Sequence[Passage], idf: Mapping[str, float], dense_question: str | None = None
-    ) -> Reading:
+    def read(self, question: str, passages: Sequence[Passage], idf: Mapping[str, float]) -> Reading:
         """Every candidate of ``passages`` scored for ``question`` (``idf``: the corpus snapshot's), best first."""
         default_idf = max(idf.values(), default=1.0)
 
@@ -272,14 +257,13 @@ class Reader:
                 or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
             )
             rows.append({
-                "lexical": lexical, "title": title, "dense": 0.0, "dense_gap": 0.0,
+                "lexical": lexical, "title": title,
                 "type_expected": float(kind is not None), "type_found": float(holds_type(kind, c.text, question)),
                 "constraints": found / len(details) if details else 1.0,
                 "in_sentence": in_sentence / len(details) if details else 1.0,
                 "conflict": float(conflict), "missing": missing,
                 "rank": 1.0 / (1 + c.rank), "comment": float(c.passage.kind == "comment"),
             })  # fmt: skip
-        self._dense(dense_question or question, candidates, rows)
         scored = [Candidate(c.passage, c.text, c.rank, f, self.model.probability(f)) for c, f in zip(candidates, rows)]
         # A sentence that contradicts a detail the question names (another year or ordinal, without the entity a
         # figure is asked for) never answers it, whatever its other signals: such candidates go last, and when no
@@ -287,36 +271,6 @@ class Reader:
         scored.sort(key=lambda c: (c.features["conflict"], -c.probability, c.rank))
         best_conflicts = bool(scored[0].features["conflict"])
         return Reading(scored, kind, 0.0 if best_conflicts else self.model.answerability(answer_features(scored)))
-
-    def _dense(self, question: str, candidates: list[Candidate], rows: list[dict[str, float]]) -> None:
-        if self.embed_query is None or self.embed_passages is None:
-            return
-        order = sorted(range(len(candidates)), key=lambda i: (-(rows[i]["lexical"] + 0.1 * rows[i]["rank"]), i))
-        chosen = order[:DENSE_CANDIDATES]
-        vectors = self._sentence_vectors([candidates[i].text for i in chosen])
-        sims = vectors @ self.embed_query(question)
-        floor = float(sims.min()) if len(sims) else 0.0
-        best = float(sims.max()) if len(sims) else 0.0
-        for row in rows:
-            row["dense"] = floor
-        for i, sim in zip(chosen, sims):
-            rows[i]["dense"] = float(sim)
-        for row in rows:
-            row["dense_gap"] = row["dense"] - best
-
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        assert self.embed_passages is not None
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            fresh = self.embed_passages(missing)
-            with self._lock:
-                for text, vector in zip(missing, fresh):
-                    self._vectors[text] = vector
-                while len(self._vectors) > 50_000:
-                    self._vectors.popitem(last=False)
-        with self._lock:
-            return np.stack([self._vectors[t] for t in texts])
 
 
 __all__ = [

@@ -225,6 +225,7 @@ def test_prompt_lab_compares_two_configurations(page: Any, tmp_path: Path) -> No
         assert "extractive" in result.inner_text()
         assert result.locator(".invalid").count() == 0
         assert re.search(r"Kiểm tra trích dẫn: (\d+)/\1 hợp lệ", result.inner_text())
+        assert 0.0 <= float(result.locator(".answerability").inner_text()) <= 1.0  # the reader's probability
 
     # a question file in the harness format: bot.eval metrics for both configurations
     questions = tmp_path / "cau_hoi.jsonl"
