@@ -25,8 +25,6 @@ from vectorstore.store import StoredChunk
 if TYPE_CHECKING:
     from bot.snapshot import CorpusSnapshot
 
-COMPONENTS = ("dense", "bm25", "folded")
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -189,4 +187,4 @@ class HybridRetriever(BaseRetriever):
         ]
 
 
-__all__ = ["COMPONENTS", "Hit", "HybridRetriever", "search"]
+__all__ = ["Hit", "HybridRetriever", "search"]

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.answer.reader import FEATURES, MODEL_FILE, ReaderModel
+from bot.answer.reader import ANSWER_FEATURES, FEATURES, MODEL_FILE, ReaderModel
 from bot.engine import Engine
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder
@@ -148,7 +148,7 @@ def fit(examples: list[Example], features: tuple[str, ...] = FEATURES, folds: in
         weights, bias = fit_candidates(train, features)
         for i, row in zip(held, best_rows([examples[i] for i in held], weights, bias)):
             rows[i] = row
-    answer_features = (*features, "best", "margin")
+    answer_features = (*features, *ANSWER_FEATURES[len(FEATURES) :])  # + the best score and its margin
     usable = [(r, e) for r, e in zip(rows, examples) if r is not None and not e.gated]
     x = np.array([[r[f] for f in answer_features] for r, _ in usable])
     y = np.array([int(e.answerable) for _, e in usable])
