@@ -23,7 +23,7 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, Literal
 
 from vectorstore.records import Document
-from vectorstore.text import fold, has_diacritics, normalize, sentence_spans, words
+from vectorstore.text import fold, has_diacritics, normalize, sentence_spans, trim_span, words
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.answer.retriever import Hit
@@ -85,19 +85,11 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     position = 0
     for m in _PARA_BREAK.finditer(text):
         if text[position : m.start()].strip():
-            spans.append(_trim(text, position, m.start()))
+            spans.append(trim_span(text, position, m.start()))
         position = m.end()
     if text[position:].strip():
-        spans.append(_trim(text, position, len(text)))
+        spans.append(trim_span(text, position, len(text)))
     return spans
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def paragraph_around(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vectorstore.records import Chunk, Document
-from vectorstore.text import sentence_spans
+from vectorstore.text import sentence_spans, trim_span
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -70,17 +70,8 @@ def _split_long(text: str, unit: Span, tokens: int, budget: int, count: TokenCou
             acc, acc_tokens = piece, n
     if acc is not None:
         merged.append(acc)
-    spans = [(piece, *_trimmed(text, piece)) for piece in merged]
+    spans = [(piece, *trim_span(text, piece.start, piece.end)) for piece in merged]
     return [Span(start, end, piece.paragraph) for piece, start, end in spans if end > start]
-
-
-def _trimmed(text: str, span: Span) -> tuple[int, int]:
-    start, end = span.start, span.end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def chunk_document(

@@ -562,7 +562,8 @@ class Embedder:
         self._counter_obj: Any = None
         self._counter_lock = threading.Lock()
         self._encode_lock = threading.Lock()  # one forward at a time: torch's thread count is process-wide
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # recent query vectors
+        self._queries_lock = threading.Lock()
 
     def _count(self, texts: list[str]) -> list[int]:
         backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
@@ -635,13 +636,13 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         """float32 ``(dim,)``, L2-normalised; the last few hundred queries are remembered (retrieval and the
         reader both read the question's vector)."""
-        with self._counter_lock:
+        with self._queries_lock:
             cached = self._queries.get(text)
             if cached is not None:
                 self._queries.move_to_end(text)
                 return cached.copy()
         vector = self._encode([text], self.query_prompt, 1)[0]
-        with self._counter_lock:
+        with self._queries_lock:
             self._queries[text] = vector
             while len(self._queries) > 512:
                 self._queries.popitem(last=False)

@@ -112,13 +112,8 @@ def sentence_spans(
     out: list[tuple[int, int]] = []
     position = start
     for m in _end_pattern(ends).finditer(text, start, end):
-        after = text[m.end()] if m.end() < len(text) else " "
-        if not after.isspace() and not (
-            after.isupper()
-            and text[m.start() - 1 : m.start()].isalnum()
-            and not text[m.start() - 1 : m.start()].isupper()
-        ):
-            continue  # "v.v", "TP.HCM": only "…2023.Rà" (a capital after a lower-case end) runs sentences together
+        if not _followed_by_blank(text, m.end()) and not _run_together(text, m.start(), m.end()):
+            continue  # "v.v", "TP.HCM"
         if m.group() == "." and _is_abbreviation(text, position, m.start()):
             continue
         _append_trimmed(out, text, position, m.end())
@@ -132,6 +127,16 @@ def sentences(text: str, ends: str = SENTENCE_ENDS) -> list[str]:
     return [text[s:e] for s, e in sentence_spans(text, ends=ends)]
 
 
+def _followed_by_blank(text: str, at: int) -> bool:
+    return at >= len(text) or text[at].isspace()
+
+
+def _run_together(text: str, stop: int, at: int) -> bool:
+    """ "…tháng 5/2023.Rà soát": a capital right after a stop that ends a lower-case word or a number."""
+    before = text[stop - 1 : stop]
+    return text[at].isupper() and before.isalnum() and not before.isupper()
+
+
 def _is_abbreviation(text: str, start: int, dot: int) -> bool:
     m = _LETTERS_BEFORE.search(text, start, dot)
     if m is None:
@@ -140,11 +145,17 @@ def _is_abbreviation(text: str, start: int, dot: int) -> bool:
     return (len(word) == 1 and word.isupper()) or fold(word) in _ABBREVIATIONS
 
 
-def _append_trimmed(out: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` moved inwards past blanks."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
+    return start, end
+
+
+def _append_trimmed(out: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    start, end = trim_span(text, start, end)
     if end > start and _WORD.search(text, start, end):
         out.append((start, end))
 

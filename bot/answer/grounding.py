@@ -82,16 +82,17 @@ def specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = No
     found += [m.group() for m in _OFFICIAL.finditer(text) if all(w[0].isupper() for w in m.group().split()[-2:])]
     found += proper_names(text)
     if glossary:
-        key = _key(text)
+        key = folded_key(text)
         found += [
             acronym
             for folded_acronym, (acronym, expansion) in glossary.items()
-            if f" {folded_acronym} " in key or _key(expansion) in key
+            if f" {folded_acronym} " in key or folded_key(expansion) in key
         ]
     return list(dict.fromkeys(re.sub(r"\s+", " ", f) for f in found))
 
 
-def _key(text: str) -> str:
+def folded_key(text: str) -> str:
+    """Folded words joined by single blanks and padded with one, for whole-word containment tests."""
     return " " + " ".join(words(fold(text))) + " "
 
 
@@ -102,10 +103,10 @@ def missing_specifics(
     wanted = specifics(question, glossary)
     if not wanted:
         return []
-    haystack = "\n".join(_key(s) for s in sources)
+    haystack = "\n".join(folded_key(s) for s in sources)
     expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
 
     def present(term: str) -> bool:
-        return _key(term) in haystack or (term in expansions and _key(expansions[term]) in haystack)
+        return folded_key(term) in haystack or (term in expansions and folded_key(expansions[term]) in haystack)
 
     return [w for w in wanted if not present(w)]

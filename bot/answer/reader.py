@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.answer.generators.base import Passage
-from bot.answer.grounding import proper_names, specifics
+from bot.answer.grounding import folded_key, proper_names, specifics
 from vectorstore.text import content_words, fold, sentence_spans, words
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"
@@ -81,7 +81,6 @@ class Reading:
     """The reader's verdict: candidates best first, and the probability that the best one answers."""
 
     candidates: list[Candidate]
-    answer_type: str | None
     probability: float = 0.0  # that the best candidate answers the question (answerability)
 
     @property
@@ -166,10 +165,6 @@ def same_content(a: str, b: str) -> bool:
     return len(wa & wb) / min(len(wa), len(wb)) >= SAME_CONTENT
 
 
-def _key(text: str) -> str:
-    return " " + " ".join(words(fold(text))) + " "
-
-
 class Reader:
     """Scores candidates with the glossary's acronyms and a trained :class:`ReaderModel`."""
 
@@ -229,7 +224,7 @@ class Reader:
         kind = question_type(question)
         candidates = self.candidates(passages)
         if not candidates:
-            return Reading([], kind)
+            return Reading([])
         q_terms = self.terms(question)
         total = sum(weight(t) for t in q_terms) or 1.0
         q_words = {t for t in q_terms if "_" not in t}
@@ -237,14 +232,14 @@ class Reader:
         details = specifics(question, self.glossary)
         asked_years = set(_YEAR.findall(question))
         asked_ordinals = set(_ORDINAL.findall(fold(question)))
-        names = [_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
+        names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
         rows = []
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
             title = sum(weight(t) for t in q_terms & self.terms(c.passage.title)) / total
-            where = _key(c.text + " " + c.passage.title)
-            found = sum(1 for d in details if _key(d) in where)
-            in_sentence = sum(1 for d in details if _key(d) in _key(c.text))
+            where = folded_key(c.text + " " + c.passage.title)
+            found = sum(1 for d in details if folded_key(d) in where)
+            in_sentence = sum(1 for d in details if folded_key(d) in folded_key(c.text))
             seen = self.terms(c.text) | self.terms(c.passage.title)
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
             years = _YEAR.findall(c.text)  # another year, the asked one neither here nor in the title: conflict
@@ -253,7 +248,7 @@ class Reader:
             conflict = (
                 bool(asked_years and years and not asked_years & set(years) and not asked_years & title_years)
                 or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
-                or any(n not in _key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
+                or any(n not in folded_key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
                 or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
             )
             rows.append({
@@ -270,7 +265,7 @@ class Reader:
         # other is left the question is not answerable from these sources.
         scored.sort(key=lambda c: (c.features["conflict"], -c.probability, c.rank))
         best_conflicts = bool(scored[0].features["conflict"])
-        return Reading(scored, kind, 0.0 if best_conflicts else self.model.answerability(answer_features(scored)))
+        return Reading(scored, 0.0 if best_conflicts else self.model.answerability(answer_features(scored)))
 
 
 __all__ = [
