@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
 
     # --- embeddings & chunking ---------------------------------------------
-    embedding_model: str = DEFAULT_EMBEDDING_MODEL  # or any sentence-transformers name/path
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL  # "embeddinggemma" (installed), or any sentence-transformers path
+    embedding_dim: int | None = None  # truncate a Matryoshka model's vectors (EmbeddingGemma: 768, 512, 256, 128)
     embedding_batch_size: int = 16
     chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
     chunk_overlap_tokens: int = 40
@@ -96,6 +97,11 @@ class Settings(BaseSettings):
     @property
     def cache_path(self) -> Path:
         return self.cache_dir or self.data_dir / "cache"
+
+    @property
+    def embedding_key(self) -> str:
+        """The embedding model as a store records it: the model, and its truncated size if any."""
+        return f"{self.embedding_model}@{self.embedding_dim}" if self.embedding_dim else self.embedding_model
 
     @property
     def server_mode(self) -> bool:

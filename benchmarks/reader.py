@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.stores import bench_store
 from bot import eval as harness
 from bot.answer.options import AskOptions
 from bot.engine import Engine
@@ -27,7 +28,6 @@ from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder
 
 SHARED = PROJECT_DIR.parent / "shared"
-STORES = PROJECT_DIR / "data" / "bench-stores"
 CORPORA = {"cchc": [SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"], "phapdien": [SHARED / "corpus/phapdien/corpus.jsonl"]}
 
 
@@ -36,7 +36,8 @@ def engine_for(name: str, embedder: Embedder) -> Engine | None:
     if not all(p.exists() for p in paths):
         print(f"skipping {name}: {paths} not found (needs ../shared)", file=sys.stderr)
         return None
-    settings = Settings.load(store_dir=STORES / name)
+    settings = Settings.load()
+    settings = settings.model_copy(update={"store_dir": bench_store(name, settings)})
     engine = Engine(settings, embedder=embedder)
     Ingestor(settings, embedder=embedder, store=engine.store).run(paths)  # idempotent: quick when built
     return engine

@@ -207,7 +207,7 @@ class Engine:
 
     def _local_endpoint(self) -> Endpoint:
         """The endpoint of the local model's server, started (or restarted after a crash) on first use."""
-        from bot.models.install import LLMInstallError, model_file
+        from bot.models.install import ModelInstallError, model_file
         from bot.models.server import LLMServerError
 
         with self._lock:
@@ -220,7 +220,7 @@ class Engine:
                     ):
                         raise base.GeneratorError("the local LLM server failed to start recently; not retrying yet")
                     server.start()
-            except (LLMServerError, LLMInstallError, OSError) as exc:
+            except (LLMServerError, ModelInstallError, OSError) as exc:
                 self._local_failed_at = time.monotonic()
                 raise base.GeneratorError(f"local LLM server unavailable: {exc}") from exc
             self._local_failed_at = None

