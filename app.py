@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import threading
@@ -31,6 +32,7 @@ from webui.admin import admin_enabled, build_admin_tab
 from webui.assets import CSS, HEAD
 from webui.chat import ANSWER_CONCURRENCY, build_chat_tab
 from webui.context import AppContext, Readiness, prepare
+from webui.guard import RATE_LIMITED, client_of
 from webui.lab import build_lab_tab
 from webui.wording_tab import build_wording_tab
 
@@ -103,13 +105,19 @@ def _register_api(ctx: AppContext) -> None:
         if not ctx.readiness.wait(600) or ctx.readiness.failed:
             raise gr.Error(ctx.readiness.message)
 
-    def ask(question: str, history: list[list[str]] | None = None, k: int | None = None) -> dict:
+    def ask(
+        question: str, history: list[list[str]] | None = None, k: int | None = None, request: gr.Request | None = None
+    ) -> dict:
         """Answer a question from the documents, with verbatim citations.
 
         history: previous turns as [[question, answer], ...] for follow-up questions. k: passages to retrieve.
         Returns Answer.to_dict(): answer, refused, citations (n, doc_id, title, kind, comment_no, source, quote,
         char_start, char_end), retrieved, prompt_version, timings_ms, standalone_question, notices, generator.
+        Each client may ask ``CCHC_RATE_LIMIT_QUESTIONS`` questions per ``CCHC_RATE_LIMIT_WINDOW_S`` seconds.
         """
+        wait = ctx.questions.retry_after(client_of(request))
+        if wait:
+            raise gr.Error(RATE_LIMITED.format(seconds=math.ceil(wait)))
         _wait()
         turns = tuple((str(t[0]), str(t[1])) for t in (history or []) if isinstance(t, (list, tuple)) and len(t) >= 2)
         try:

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     admin_user: str | None = None
     admin_password: SecretStr | None = None
     upload_max_mb: int = 20
+    rate_limit_questions: int = 20  # questions per client per window (chat and the "ask" API); 0 = no limit
+    rate_limit_window_s: float = 60.0
+    admin_max_failures: int = 5  # failed admin logins per client (in 15 min) before a lock-out
+    admin_lockout_s: float = 300.0  # the first lock-out; each further one doubles
 
     @classmethod
     def settings_customise_sources(

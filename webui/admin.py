@@ -22,6 +22,7 @@ from ingest.loaders import SUPPORTED_EXTENSIONS
 from settings import Settings
 from webui import render
 from webui.context import AppContext
+from webui.guard import LOCKED_OUT, client_of
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +148,19 @@ def build_admin_tab(ctx: AppContext) -> None:
     def refused() -> tuple[Any, ...]:
         return render.error_html("Bạn cần đăng nhập quản trị."), gr.skip(), gr.skip()
 
-    def do_login(u: str, p: str) -> tuple[Any, ...]:
-        if not check_credentials(settings, u, p):
-            time.sleep(1.0)  # slows down password guessing
+    def do_login(u: str, p: str, request: gr.Request) -> tuple[Any, ...]:
+        client = client_of(request)
+        wait = ctx.logins.locked_for(client)
+        ok = not wait and check_credentials(settings, u, p)
+        if not ok:
+            if not wait:
+                time.sleep(1.0)  # slows down password guessing
+                wait = ctx.logins.failed(client)
+                log.warning("admin login failed from %s%s", client or "?", " (locked out)" if wait else "")
+            message = LOCKED_OUT.format(seconds=round(wait)) if wait else "Sai tên đăng nhập hoặc mật khẩu."
             return (
                 False,
-                "Sai tên đăng nhập hoặc mật khẩu.",
+                message,
                 gr.update(visible=True),
                 gr.update(visible=False),
                 "",
@@ -160,6 +168,7 @@ def build_admin_tab(ctx: AppContext) -> None:
                 gr.update(),
                 "",
             )
+        ctx.logins.succeeded(client)
         return (
             True,
             "",

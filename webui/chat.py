@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
@@ -13,6 +14,7 @@ from bot.answer.chain import Answer
 from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError
 from webui import render
 from webui.context import AppContext
+from webui.guard import RATE_LIMITED, client_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,21 @@ def turn_record(ctx: AppContext, turn: int, answer: Answer) -> dict[str, Any]:
         "notices": list(answer.notices),
         "sources_html": render.turn_sources_html(turn, citations, documents),
         "answer_html": render.answer_html(answer.answer, turn=turn, refused=answer.refused, notices=answer.notices),
+    }
+
+
+def failed_turn(turn: int, question: str, why: str) -> dict[str, Any]:
+    """A question that got no answer, kept (as a refusal without sources) so chat and records stay aligned."""
+    return {
+        "question": question,
+        "answer": "",
+        "refused": True,
+        "citations": [],
+        "prompt_version": "",
+        "generator": "",
+        "notices": [],
+        "sources_html": render.turn_sources_html(turn, [], {}),
+        "answer_html": render.error_html(why),
     }
 
 
@@ -135,13 +152,18 @@ def build_chat_tab(ctx: AppContext) -> None:
         with gr.Column(scale=2, min_width=280):
             sources = gr.HTML(panel([]), elem_id="sources")
 
-    def respond(message: str, state: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    def respond(message: str, state: list[dict[str, Any]], request: gr.Request) -> Iterator[tuple[Any, ...]]:
         message = " ".join((message or "").split())
         if not message:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Hãy nhập một câu hỏi."
             return
         state = list(state or [])
         turn = len(state)
+        wait = ctx.questions.retry_after(client_of(request))
+        if wait:  # the question stays in the box, to send again later
+            state.append(failed_turn(turn, message, RATE_LIMITED.format(seconds=math.ceil(wait))))
+            yield gr.skip(), messages(state), panel(state), state, ""
+            return
         chat = [
             *messages(state),
             {"role": "user", "content": render.question_html(message)},
@@ -165,20 +187,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             if not isinstance(exc, InputError):
                 log.exception("answering failed")
             why = str(exc) if isinstance(exc, InputError) else "Xin lỗi, đã có lỗi khi trả lời; vui lòng thử lại."
-            # a failed turn is kept (as a refusal without sources) so chat and records stay aligned
-            state.append(
-                {
-                    "question": message,
-                    "answer": "",
-                    "refused": True,
-                    "citations": [],
-                    "prompt_version": "",
-                    "generator": "",
-                    "notices": [],
-                    "sources_html": render.turn_sources_html(turn, [], {}),
-                    "answer_html": render.error_html(why),
-                }
-            )
+            state.append(failed_turn(turn, message, why))
             yield "", messages(state), panel(state), state, ""
 
     outputs = [question, chatbot, sources, turns, fb_status]

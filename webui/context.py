@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.engine import Engine
 from bot.feedback import FeedbackStore
 from settings import SAMPLE_DIR, Settings
+from webui.guard import LoginGuard, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ class AppContext:
     settings: Settings
     feedback: FeedbackStore
     readiness: Readiness
+    questions: RateLimiter = field(init=False)  # per-client question rate (chat and the "ask" API)
+    logins: LoginGuard = field(init=False)  # per-client admin login failures
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.questions = RateLimiter(s.rate_limit_questions, s.rate_limit_window_s)
+        self.logins = LoginGuard(s.admin_max_failures, lockout_s=s.admin_lockout_s)
 
 
 __all__ = ["AppContext", "Readiness", "prepare"]

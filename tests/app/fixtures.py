@@ -71,6 +71,7 @@ def running_app(data_dir: Path, embedder: Any, **overrides: Any) -> Iterator[Run
     from bot.engine import Engine
 
     port = free_port()
+    overrides.setdefault("rate_limit_questions", 0)  # one test client asks many questions; test_guard.py limits
     settings = Settings(
         data_dir=data_dir,
         cache_dir=cache_dir(),

@@ -283,6 +283,18 @@ def test_admin_refuses_without_login(page: Any, served: Any) -> None:
     page.click("#admin-login-btn")
     page.wait_for_selector("#admin-login-msg :text('Sai tên đăng nhập hoặc mật khẩu')")
     assert page.locator("#admin-panel").is_hidden()
+    # this client keeps guessing until the guard locks it out: then even the right password is refused
+    guard = served.context.logins
+    try:
+        while not guard.failed("127.0.0.1"):
+            pass
+        textbox(page, "admin-password").fill(ADMIN_PASSWORD)
+        page.click("#admin-login-btn")
+        page.wait_for_selector("#admin-login-msg :text('Đăng nhập sai quá nhiều lần')")
+        assert page.locator("#admin-panel").is_hidden()
+        assert ADMIN_PASSWORD not in page.content()
+    finally:
+        guard.succeeded("127.0.0.1")
 
 
 def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, served: Any, tmp_path: Path) -> None:

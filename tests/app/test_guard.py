@@ -1,0 +1,74 @@
+"""Per-client protection: the question rate limit (unit and through the running app's API) and the admin
+login lock-out."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.fixtures import running_app
+from webui.guard import LoginGuard, RateLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_allows_the_limit_per_window_per_client() -> None:
+    clock = Clock()
+    limiter = RateLimiter(3, 60.0, clock=clock)
+    assert [limiter.retry_after("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.retry_after("a") == pytest.approx(60.0)
+    assert limiter.retry_after("b") == 0.0  # another client is not affected
+    clock.now += 30
+    assert limiter.retry_after("a") == pytest.approx(30.0)  # refused attempts do not extend the wait
+    clock.now += 30.01
+    assert limiter.retry_after("a") == 0.0
+    assert RateLimiter(0, 60.0).retry_after("a") == 0.0  # 0 = no limit
+
+
+def test_rate_limiter_memory_is_bounded() -> None:
+    limiter = RateLimiter(1, 60.0, max_clients=100)
+    for i in range(1000):
+        limiter.retry_after(f"10.0.{i // 256}.{i % 256}")
+    assert len(limiter._events) == 100
+    assert limiter.retry_after("10.0.3.231") > 0  # the most recent clients are remembered
+
+
+def test_login_guard_locks_out_after_repeated_failures_and_doubles() -> None:
+    clock = Clock()
+    guard = LoginGuard(max_failures=3, window_s=900, lockout_s=60, clock=clock)
+    assert [guard.failed("x") for _ in range(2)] == [0.0, 0.0] and guard.locked_for("x") == 0.0
+    assert guard.failed("x") == pytest.approx(60.0)
+    assert guard.locked_for("x") == pytest.approx(60.0) and guard.locked_for("y") == 0.0
+    clock.now += 61
+    assert guard.locked_for("x") == 0.0
+    assert [guard.failed("x") for _ in range(3)][-1] == pytest.approx(120.0)  # a second lock-out lasts longer
+    guard.succeeded("x")
+    assert guard.locked_for("x") == 0.0
+
+
+def test_failures_outside_the_window_are_forgotten() -> None:
+    clock = Clock()
+    guard = LoginGuard(max_failures=3, window_s=100, lockout_s=60, clock=clock)
+    for _ in range(2):
+        guard.failed("x")
+    clock.now += 101
+    assert guard.failed("x") == 0.0
+
+
+def test_the_ask_api_refuses_a_client_over_its_rate_in_vietnamese(tmp_path, embedder) -> None:
+    from gradio_client import Client
+
+    with running_app(tmp_path, embedder, rate_limit_questions=2, rate_limit_window_s=600) as served:
+        client = Client(served.url, verbose=False)
+        for _ in range(2):
+            assert client.predict(question="chuyển đổi số", api_name="/ask")["answer"]
+        with pytest.raises(Exception, match="quá nhiều câu hỏi") as err:
+            client.predict(question="chuyển đổi số", api_name="/ask")
+        assert "Traceback" not in str(err.value)
+        hits = client.predict(question="chuyen doi so", k=2, api_name="/retrieve")  # other endpoints still serve
+        assert len(hits) == 2

@@ -1,0 +1,114 @@
+"""Per-client protection of the public app: a rate limit on questions and a lock-out for admin password guessing.
+
+One instance of each lives in the app's context (no module state). A client is the peer address Gradio reports
+(behind a reverse proxy, configure the proxy to pass the real address; see the README). Memory stays bounded:
+at most ``max_clients`` clients are remembered, the least recently seen are forgotten first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+RATE_LIMITED = "Bạn đã gửi quá nhiều câu hỏi trong thời gian ngắn; vui lòng đợi {seconds} giây rồi hỏi tiếp."
+LOCKED_OUT = "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau {seconds} giây."
+
+
+def client_of(request: object | None) -> str:
+    """The peer address of a Gradio request ("" when unknown, e.g. a direct call)."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
+
+
+class RateLimiter:
+    """At most ``limit`` events per client in any ``window_s`` seconds (a sliding window)."""
+
+    def __init__(
+        self, limit: int, window_s: float, max_clients: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._clock = clock
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> float:
+        """Record an event for ``client`` and return 0, or, over the limit, the seconds until one is allowed
+        (the refused event is not recorded)."""
+        if self.limit <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            events = self._events.pop(client, None) or deque()
+            while events and events[0] <= now - self.window_s:
+                events.popleft()
+            self._events[client] = events  # most recently seen last
+            while len(self._events) > self.max_clients:
+                self._events.popitem(last=False)
+            if len(events) >= self.limit:
+                return max(0.1, events[0] + self.window_s - now)
+            events.append(now)
+            return 0.0
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    locked_until: float = 0.0
+    times: deque[float] = field(default_factory=deque)
+
+
+class LoginGuard:
+    """Admin login attempts per client: after ``max_failures`` failures within ``window_s`` the client is locked
+    out for ``lockout_s`` (doubling with each further lock-out); a success clears its record."""
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_s: float = 900.0,
+        lockout_s: float = 300.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.lockout_s = lockout_s
+        self.max_clients = max_clients
+        self._clock = clock
+        self._clients: OrderedDict[str, _Failures] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def locked_for(self, client: str) -> float:
+        """Seconds ``client`` must still wait before trying again (0 when it may try)."""
+        with self._lock:
+            record = self._clients.get(client)
+            return max(0.0, record.locked_until - self._clock()) if record else 0.0
+
+    def failed(self, client: str) -> float:
+        """Record a failed attempt; return the lock-out it triggers (0 when none)."""
+        now = self._clock()
+        with self._lock:
+            record = self._clients.pop(client, None) or _Failures()
+            self._clients[client] = record
+            while len(self._clients) > self.max_clients:
+                self._clients.popitem(last=False)
+            while record.times and record.times[0] <= now - self.window_s:
+                record.times.popleft()
+            record.times.append(now)
+            if len(record.times) < self.max_failures:
+                return 0.0
+            record.count += 1
+            record.times.clear()
+            record.locked_until = now + self.lockout_s * 2 ** (record.count - 1)
+            return record.locked_until - now
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._clients.pop(client, None)
+
+
+__all__ = ["LOCKED_OUT", "RATE_LIMITED", "LoginGuard", "RateLimiter", "client_of"]
