@@ -30,9 +30,9 @@ from settings import Settings
 from webui import render
 from webui.admin import admin_enabled, build_admin_tab
 from webui.assets import CSS, HEAD
-from webui.chat import ANSWER_CONCURRENCY, build_chat_tab
+from webui.chat import build_chat_tab
 from webui.context import AppContext, Readiness, prepare
-from webui.guard import RATE_LIMITED, client_of
+from webui.guard import RATE_LIMITED, Busy, client_of
 from webui.lab import build_lab_tab
 from webui.wording_tab import build_wording_tab
 
@@ -121,8 +121,9 @@ def _register_api(ctx: AppContext) -> None:
         _wait()
         turns = tuple((str(t[0]), str(t[1])) for t in (history or []) if isinstance(t, (list, tuple)) and len(t) >= 2)
         try:
-            return ctx.engine.ask(question or "", AskOptions(k=_k(k), history=turns)).to_dict()
-        except InputError as exc:
+            with ctx.admission.slot():
+                return ctx.engine.ask(question or "", AskOptions(k=_k(k), history=turns)).to_dict()
+        except (InputError, Busy) as exc:
             raise gr.Error(str(exc)) from exc
 
     def retrieve(question: str, k: int = 5, by_doc: bool = False) -> list[dict]:
@@ -141,7 +142,9 @@ def _register_api(ctx: AppContext) -> None:
         matches = ctx.engine.lookup_wording(phrase or "", limit=max(1, min(50, int(limit or 10))))
         return [m.to_dict() for m in matches]
 
-    gr.api(ask, api_name="ask", concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer")
+    # answers are admitted by ctx.admission (slots + a bounded wait), not by Gradio's queue, which would hold
+    # requests without limit; every waiting request holds a worker thread (launch sets max_threads)
+    gr.api(ask, api_name="ask", concurrency_limit=None)
     gr.api(retrieve, api_name="retrieve", concurrency_limit=4)
     gr.api(lookup_wording_api, api_name="lookup_wording", concurrency_limit=4)
 
@@ -166,8 +169,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
 
 def launch(demo: gr.Blocks, settings: Settings, **overrides: Any) -> Any:
-    demo.queue(default_concurrency_limit=1)
-    return demo.launch(**{**launch_options(settings), **overrides})
+    demo.queue(default_concurrency_limit=1, max_size=settings.max_waiting)
+    return demo.launch(**{"max_threads": settings.max_waiting + 40, **launch_options(settings), **overrides})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,12 +14,11 @@ from bot.answer.chain import Answer
 from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError
 from webui import render
 from webui.context import AppContext
-from webui.guard import RATE_LIMITED, client_of
+from webui.guard import RATE_LIMITED, Busy, client_of
 
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT_S = 600.0  # how long a question waits for the start-up ingest
-ANSWER_CONCURRENCY = 2  # answers generated at once (chat, API "ask" and the prompt lab share this limit)
 EXAMPLES = (
     "Thủ tướng yêu cầu chấm dứt tình trạng gì đối với cán bộ, công chức?",
     "Nguyên nhân chính của những tồn tại, hạn chế trong cải cách hành chính là gì?",
@@ -176,17 +175,19 @@ def build_chat_tab(ctx: AppContext) -> None:
         yield "", chat, gr.skip(), gr.skip(), ""
         history = [(t["question"], t["answer"]) for t in state]
         try:
-            for item in stream_answer(ctx, message, history):
-                if isinstance(item, Answer):
-                    state.append(turn_record(ctx, turn, item))
-                    yield "", messages(state), panel(state), state, ""
-                else:
-                    chat[-1] = {"role": "assistant", "content": render.streaming_html(item)}
-                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
+            with ctx.admission.slot():
+                for item in stream_answer(ctx, message, history):
+                    if isinstance(item, Answer):
+                        state.append(turn_record(ctx, turn, item))
+                        yield "", messages(state), panel(state), state, ""
+                    else:
+                        chat[-1] = {"role": "assistant", "content": render.streaming_html(item)}
+                        yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
         except Exception as exc:
-            if not isinstance(exc, InputError):
+            told = isinstance(exc, (InputError, Busy))
+            if not told:
                 log.exception("answering failed")
-            why = str(exc) if isinstance(exc, InputError) else "Xin lỗi, đã có lỗi khi trả lời; vui lòng thử lại."
+            why = str(exc) if told else "Xin lỗi, đã có lỗi khi trả lời; vui lòng thử lại."
             state.append(failed_turn(turn, message, why))
             yield "", messages(state), panel(state), state, ""
 
@@ -198,8 +199,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             outputs,
             api_visibility="private",
             show_progress="hidden",
-            concurrency_limit=ANSWER_CONCURRENCY,
-            concurrency_id="answer",
+            concurrency_limit=None,  # admitted by ctx.admission (see app._register_api)
         )
         for trigger, source in [
             (question.submit, question),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bot.engine import Engine
 from bot.feedback import FeedbackStore
 from settings import SAMPLE_DIR, Settings
-from webui.guard import LoginGuard, RateLimiter
+from webui.guard import Admission, LoginGuard, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,13 @@ class AppContext:
     settings: Settings
     feedback: FeedbackStore
     readiness: Readiness
+    admission: Admission = field(init=False)  # answers computed at once, and how long a question may wait
     questions: RateLimiter = field(init=False)  # per-client question rate (chat and the "ask" API)
     logins: LoginGuard = field(init=False)  # per-client admin login failures
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.admission = Admission(s.answer_slots, s.busy_after_s)
         self.questions = RateLimiter(s.rate_limit_questions, s.rate_limit_window_s)
         self.logins = LoginGuard(s.admin_max_failures, lockout_s=s.admin_lockout_s)
 

@@ -1,4 +1,5 @@
-"""Per-client protection of the public app: a rate limit on questions and a lock-out for admin password guessing.
+"""Protection of the public app: admission of answers under load, a per-client rate limit on questions and a
+per-client lock-out for admin password guessing.
 
 One instance of each lives in the app's context (no module state). A client is the peer address Gradio reports
 (behind a reverse proxy, configure the proxy to pass the real address; see the README). Memory stays bounded:
@@ -10,11 +11,43 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 RATE_LIMITED = "Bạn đã gửi quá nhiều câu hỏi trong thời gian ngắn; vui lòng đợi {seconds} giây rồi hỏi tiếp."
 LOCKED_OUT = "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau {seconds} giây."
+BUSY = "Hệ thống đang bận, vui lòng thử lại sau ít phút."
+
+
+class Busy(RuntimeError):
+    """No answer slot came free in time; ``str()`` is the Vietnamese message for users."""
+
+    def __init__(self) -> None:
+        super().__init__(BUSY)
+
+
+class Admission:
+    """At most ``slots`` answers are computed at once (they share the CPU); a question waits at most ``wait_s``
+    for a slot and is then told the system is busy, instead of queueing without bound."""
+
+    def __init__(self, slots: int, wait_s: float) -> None:
+        self.slots = max(1, slots)
+        self.wait_s = wait_s
+        self._free = threading.BoundedSemaphore(self.slots)
+        self._lock = threading.Lock()
+        self.busy_replies = 0  # for the logs and the load benchmark
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._free.acquire(timeout=self.wait_s):
+            with self._lock:
+                self.busy_replies += 1
+            raise Busy()
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 def client_of(request: object | None) -> str:
@@ -111,4 +144,4 @@ class LoginGuard:
             self._clients.pop(client, None)
 
 
-__all__ = ["LOCKED_OUT", "RATE_LIMITED", "LoginGuard", "RateLimiter", "client_of"]
+__all__ = ["BUSY", "LOCKED_OUT", "RATE_LIMITED", "Admission", "Busy", "LoginGuard", "RateLimiter", "client_of"]

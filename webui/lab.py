@@ -15,7 +15,6 @@ from bot.answer.chain import Answer
 from bot.answer.citations import is_valid
 from bot.answer.options import AskOptions, Weights
 from webui import render
-from webui.chat import ANSWER_CONCURRENCY
 from webui.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -318,8 +317,8 @@ def build_lab_tab(ctx: AppContext) -> None:
     outputs = [status, out_a, out_b, metrics, per_question]
     limits: dict[str, Any] = {
         "api_visibility": "private",
-        "concurrency_limit": ANSWER_CONCURRENCY,
-        "concurrency_id": "answer",
+        "concurrency_limit": 1,  # a developer's run at a time; citizens' answers have their own slots
+        "concurrency_id": "lab",
     }
     run_one.click(run_question, [*inputs, question], outputs, **limits)
     question.submit(run_question, [*inputs, question], outputs, **limits)

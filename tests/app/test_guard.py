@@ -1,12 +1,14 @@
-"""Per-client protection: the question rate limit (unit and through the running app's API) and the admin
-login lock-out."""
+"""The app's guards: admission under load (busy instead of an endless queue), the per-client question rate
+limit (unit and through the running app's API) and the admin login lock-out."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from tests.app.fixtures import running_app
-from webui.guard import LoginGuard, RateLimiter
+from webui.guard import Admission, Busy, LoginGuard, RateLimiter
 
 
 class Clock:
@@ -72,3 +74,28 @@ def test_the_ask_api_refuses_a_client_over_its_rate_in_vietnamese(tmp_path, embe
         assert "Traceback" not in str(err.value)
         hits = client.predict(question="chuyen doi so", k=2, api_name="/retrieve")  # other endpoints still serve
         assert len(hits) == 2
+
+
+def test_admission_tells_a_waiting_question_the_system_is_busy() -> None:
+    admission = Admission(slots=1, wait_s=0.2)
+    with admission.slot():
+        started = time.monotonic()
+        with pytest.raises(Busy, match="đang bận"):
+            with admission.slot():
+                pass
+        assert 0.15 < time.monotonic() - started < 2.0
+    with admission.slot():  # the slot was given back
+        assert admission.busy_replies == 1
+
+
+def test_the_app_answers_busy_instead_of_queueing_when_every_slot_is_taken(tmp_path, embedder) -> None:
+    from gradio_client import Client
+
+    with running_app(tmp_path, embedder, answer_slots=1, busy_after_s=0.5) as served:
+        client = Client(served.url, verbose=False)
+        with served.context.admission.slot():  # someone else's long answer holds the only slot
+            started = time.monotonic()
+            with pytest.raises(Exception, match="đang bận"):
+                client.predict(question="chuyển đổi số", api_name="/ask")
+            assert time.monotonic() - started < 10
+        assert client.predict(question="chuyển đổi số", api_name="/ask")["answer"]  # served once it is free
