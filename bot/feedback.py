@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vectorstore.text import normalize
+
 MAX_REASON_CHARS = 2000
 MAX_TEXT_CHARS = 20000
 
@@ -68,7 +70,7 @@ def _now() -> str:
 
 
 def _clip(text: str | None, limit: int) -> str:
-    return (text or "").strip()[:limit]
+    return normalize(text or "").strip()[:limit]
 
 
 class FeedbackStore:

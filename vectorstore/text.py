@@ -39,9 +39,14 @@ def _looks_utf16_without_bom(data: bytes) -> bool:
     return len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def normalize(text: str) -> str:
-    """NFC with traditional tone placement, no invisible characters, unified spaces and line ends."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_INVISIBLE).translate(_SPACES)
+    """NFC with traditional tone placement, no invisible characters, unified spaces and line ends; a lone
+    surrogate (possible in JSON input, never encodable) becomes U+FFFD."""
+    text = _SURROGATE.sub("\ufffd", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.translate(_INVISIBLE).translate(_SPACES)
     decomposed = unicodedata.normalize("NFD", text)
     decomposed = _OLD_TONE.sub(_move_tone, decomposed)
     return unicodedata.normalize("NFC", decomposed)
