@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -36,7 +37,7 @@ SAFETY_MARGIN_TOKENS = 32
 MIN_TRUNCATED_TOKENS = 48  # a passage cut shorter than this is dropped instead
 PROMPT_TOKENS_PER_S = 10.0  # the slowest prompt reading measured here (1.5B on 2 busy cores: ~20 tokens/s)
 ELLIPSIS = " …"
-_FAILURES = (openai.APIError, httpx.HTTPError)
+_FAILURES = (openai.APIError, httpx.HTTPError, ValueError)  # ValueError: a body that is not an answer
 
 
 def citation_grammar(numbers: Sequence[int], refusal: str = "", max_sentences: int = 4) -> str:
@@ -203,18 +204,25 @@ class LLMGenerator:
 
     def _chat(self, endpoint: Endpoint, messages: Any, body: dict[str, Any], prompt_tokens: int) -> Iterator[str]:
         """Stream the model's text pieces (leading blanks dropped). Closing the iterator closes the request,
-        which stops the server generating: that is how a user's "stop" cancels an answer."""
+        which stops the server generating: that is how a user's "stop" cancels an answer. An answer that takes
+        longer than the timeout, or a stream that ends without the server saying it finished, is an error."""
         timeout = self.request_timeout(endpoint, prompt_tokens)
-        started = False
+        deadline = time.monotonic() + timeout  # for the whole answer: a server that trickles is cut off too
+        started = finished = False
         for chunk in endpoint.chat.stream(
             messages, extra_body=body, timeout=httpx.Timeout(timeout, connect=min(10.0, timeout))
         ):
+            finished = finished or bool(chunk.response_metadata.get("finish_reason"))
             piece = chunk.content if isinstance(chunk.content, str) else ""
             if not started:
                 piece = piece.lstrip()
                 started = bool(piece)
             if piece:
                 yield piece
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout(f"the answer took longer than {timeout:.0f} s")
+        if not finished:  # the connection closed mid-answer: what came is not the model's whole answer
+            raise httpx.RemoteProtocolError("the stream ended before the model finished its answer")
 
     # --- context budget ---------------------------------------------------------------
     def fit_passages(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
