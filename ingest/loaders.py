@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".jsonl")
 
 # User-facing reasons (Vietnamese).
+MAX_DOCX_UNPACKED_BYTES = 200 * 1024 * 1024  # a real DOCX of text is far smaller; a zip bomb is far larger
+MAX_METADATA_DEPTH = 8
+MAX_METADATA_VALUE_CHARS = 10_000
+
 R_MISSING = "Không tìm thấy đường dẫn"
 R_UNSUPPORTED = "Định dạng không hỗ trợ ({ext})"
 R_EMPTY = "Tệp rỗng"
@@ -37,6 +41,7 @@ R_PDF_BROKEN = "Tệp PDF bị hỏng hoặc không đầy đủ"
 R_PDF_ENCRYPTED = "Tệp PDF được bảo vệ bằng mật khẩu"
 R_PDF_NO_TEXT = "PDF không có lớp chữ (cần OCR)"
 R_DOCX_BROKEN = "Tệp DOCX bị hỏng hoặc không đầy đủ"
+R_DOCX_BOMB = "Tệp DOCX giải nén quá lớn (nghi là tệp nén độc hại)"
 R_HTML_BROKEN = "Không phân tích được tệp HTML"
 R_UNEXPECTED = "Lỗi không xác định khi đọc tệp"
 R_JSONL = "Dòng JSONL không hợp lệ: {what}"
@@ -448,6 +453,13 @@ def _load_docx(path: Path, data: bytes) -> LoadResult:
 
     name = str(path)
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return _fail(name, R_DOCX_BROKEN, f"{type(exc).__name__}: {exc}")
+    if unpacked > MAX_DOCX_UNPACKED_BYTES:  # python-docx would inflate it all in memory
+        return _fail(name, R_DOCX_BOMB, f"{unpacked} bytes once unpacked (limit {MAX_DOCX_UNPACKED_BYTES})")
+    try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[str] = []
         heading = ""
@@ -498,10 +510,11 @@ _LAW_SOURCE = re.compile(
 )
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(value, dict):
+def _flatten(value: Any, prefix: str, out: dict[str, Any], depth: int = 0) -> None:
+    """Nested metadata as dotted keys; below ``MAX_METADATA_DEPTH`` levels a value is kept as its JSON text."""
+    if isinstance(value, dict) and depth < MAX_METADATA_DEPTH:
         for key, item in value.items():
-            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out, depth + 1)
     elif value is None:
         return
     elif isinstance(value, str):
@@ -511,8 +524,8 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
     elif isinstance(value, float):
         if math.isfinite(value):
             out[prefix] = value
-    else:  # lists (and anything else JSON can hold)
-        out[prefix] = normalize(json.dumps(value, ensure_ascii=False))
+    else:  # lists, deep objects (and anything else JSON can hold), bounded
+        out[prefix] = normalize(json.dumps(value, ensure_ascii=False)[:MAX_METADATA_VALUE_CHARS])
 
 
 def _row_source(raw: Any, fallback: str) -> str:
@@ -561,8 +574,8 @@ def _load_jsonl(path: Path, data: bytes) -> LoadResult:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            bad(line_no, "lỗi cú pháp JSON", f"JSONDecodeError: {exc}")
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nesting deeper than Python's stack
+            bad(line_no, "lỗi cú pháp JSON", f"{type(exc).__name__}: {exc}")
             continue
         if not isinstance(row, dict):
             bad(line_no, "không phải đối tượng JSON", f"row is a {type(row).__name__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import unicodedata
+import zipfile
 from pathlib import Path
 
 import docx
@@ -419,3 +420,47 @@ def test_jsonl_without_valid_rows(tmp_path):
     result = load_file(path)
     assert result.documents == []
     assert [f.path for f in result.failures] == [f"{path}:1", f"{path}:2"]
+
+
+# --- hostile files ------------------------------------------------------------------------------------------
+
+
+def test_docx_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
+    good = tmp_path / "good.docx"
+    _docx(good)
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        with out.open("word/media/padding.bin", "w") as pad:  # ~250 MB of zeros, a few hundred KB packed
+            block = bytes(1024 * 1024)
+            for _ in range(250):
+                pad.write(block)
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    failure = _only_failure(load_file(bomb))
+    assert failure.reason == "Tệp DOCX giải nén quá lớn (nghi là tệp nén độc hại)"
+    assert "bytes once unpacked" in failure.detail
+
+
+def test_jsonl_hostile_rows_are_refused_one_by_one_and_the_rest_loaded(tmp_path):
+    deep = {"id": "deep", "title": "T", "text": "Văn bản."}
+    nested: dict = {"leaf": "giá trị"}
+    for i in range(60):
+        nested = {f"k{i}": nested}
+    rows = [
+        json.dumps({"id": "ok1", "title": "Điều 1", "text": "Thủ tục hành chính được công khai."}, ensure_ascii=False),
+        '{"id": "bomb", "title": "T", "text": "x", "meta": ' + "[" * 200_000 + "]" * 200_000 + "}",
+        json.dumps({**deep, "meta": nested}, ensure_ascii=False),
+        json.dumps({"id": "huge", "title": "Dòng rất dài", "text": "thủ tục hành chính " * 200_000}),
+        '{"id": "cut", "title": "T", "text": "câu bị cắt',
+        json.dumps({"id": "ok2", "title": "Điều 2", "text": "Hồ sơ nộp trực tuyến."}, ensure_ascii=False),
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    result = load_file(path)
+    assert [d.doc_id for d in result.documents] == ["ok1", "deep", "huge", "ok2"]
+    assert sorted(f.path.rsplit(":", 1)[1] for f in result.failures) == ["2", "5"]
+    assert all(f.reason.startswith("Dòng JSONL không hợp lệ") for f in result.failures)
+    meta = result.documents[1].metadata
+    assert len(meta) == 1 and all(k.count(".") < 10 for k in meta)  # flattened to a bounded depth
+    assert len(result.documents[2].text) > 3_000_000
