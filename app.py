@@ -27,6 +27,8 @@ from bot.answer.options import AskOptions, InputError
 from bot.engine import Engine
 from bot.feedback import FeedbackStore
 from settings import Settings
+from vectorstore.embeddings import EmbedderUnavailable
+from vectorstore.store import StoreError
 from webui import render
 from webui.admin import admin_enabled, build_admin_tab
 from webui.assets import CSS, HEAD
@@ -181,7 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.load(host=args.host, port=args.port, root_path=args.root_path)
-    engine = Engine(settings)
+    try:
+        engine = Engine(settings)
+    except (StoreError, EmbedderUnavailable) as exc:  # a cause users can fix: say it, no traceback
+        message = exc.message if isinstance(exc, EmbedderUnavailable) else str(exc)
+        print(f"Lỗi: {message}", file=sys.stderr)
+        log.error("cannot start: %s", exc.detail)
+        return 1
     demo = build_app(engine, settings)
     try:
         launch(demo, settings)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,17 +94,28 @@ class Store:
         self.settings = settings
         self.path = settings.store_path
         self.embedding_model = embedding_model
-        self.path.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
-        with self.writing():
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
-            self._check_model()
-        self.client = _chroma_client(settings)
-        self.collection = self._open_collection()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with self.writing():
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.executescript(SCHEMA)
+                self._check_model()
+            self.client = _chroma_client(settings)
+            self.collection = self._open_collection()
+        except StoreError:
+            raise
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            self.close()
+            raise _unusable(self.path, exc) from exc
+        except Exception as exc:  # chromadb raises its own types for a damaged folder
+            if settings.server_mode:
+                raise
+            self.close()
+            raise _unusable(self.path, exc) from exc
         stored = (self.collection.metadata or {}).get("embedding_model")
         if stored and stored != embedding_model:
             raise _model_mismatch(stored, embedding_model)
@@ -430,6 +443,18 @@ def _document(row: Sequence[Any]) -> Document:
     """A documents row (doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata)."""
     doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata = row
     return Document(doc_id, title, text, kind, source, origin, comment_no, parent_id, json.loads(metadata))
+
+
+def _unusable(path: Path, exc: BaseException) -> StoreError:
+    """Why a store folder cannot be opened, and what to do about it."""
+    text = str(exc).lower()
+    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or not os.access(path, os.W_OK):
+        why = f"Không ghi được vào thư mục kho dữ liệu {path} (chỉ đọc hoặc thiếu quyền). Cách sửa: cấp quyền ghi "
+        why += "cho thư mục này, hoặc đặt CCHC_STORE_DIR tới một thư mục ghi được."
+    else:
+        why = f"Kho dữ liệu tại {path} bị hỏng hoặc không đọc được. Cách sửa: khôi phục bản sao lưu, hoặc nạp lại "
+        why += "tài liệu vào kho mới (python -m ingest ... --store THƯ_MỤC_MỚI, hoặc --reset)."
+    return StoreError(why, detail=f"{type(exc).__name__}: {exc}")
 
 
 def _model_mismatch(stored: str, wanted: str) -> StoreError:
