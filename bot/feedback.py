@@ -73,6 +73,25 @@ def _clip(text: str | None, limit: int) -> str:
     return normalize(text or "").strip()[:limit]
 
 
+class FeedbackError(RuntimeError):
+    """Feedback could not be stored; ``str()`` is the Vietnamese message for users, ``detail`` is for logs."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+    @classmethod
+    def of(cls, exc: BaseException) -> FeedbackError:
+        text = str(exc).lower()
+        if "full" in text or getattr(exc, "errno", None) == 28:  # SQLITE_FULL, ENOSPC
+            why = "Bộ nhớ của máy chủ đã đầy nên góp ý chưa được lưu; các góp ý trước vẫn còn. Vui lòng thử lại sau."
+        elif "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+            why = "Máy chủ không ghi được góp ý (thư mục chỉ đọc); các góp ý trước vẫn còn. Vui lòng báo quản trị."
+        else:
+            why = "Chưa lưu được góp ý do lỗi lưu trữ; các góp ý trước vẫn còn. Vui lòng thử lại sau."
+        return cls(why, f"{type(exc).__name__}: {exc}")
+
+
 class FeedbackStore:
     """Append and update feedback records in one SQLite file."""
 
@@ -90,12 +109,17 @@ class FeedbackStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
+        """A connection in one transaction (committed on success, rolled back on error: what was stored before
+        stays); a storage failure becomes a ``FeedbackError`` that says why."""
         try:
-            with db:  # commit on success, roll back on error
-                yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=10)
+            try:
+                with db:
+                    yield db
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise FeedbackError.of(exc) from exc
 
     def add(
         self,

@@ -12,6 +12,7 @@ import gradio as gr
 
 from bot.answer.chain import Answer
 from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError
+from bot.feedback import FeedbackError
 from webui import render
 from webui.context import AppContext
 from webui.guard import RATE_LIMITED, Busy, client_of
@@ -219,20 +220,24 @@ def build_chat_tab(ctx: AppContext) -> None:
             return "Không tìm thấy câu trả lời này.", ids
         record = state[turn]
         ids = dict(ids or {})
-        if turn in ids:
-            ctx.feedback.update(ids[turn], useful=is_useful, reason=why or "")
-        else:
-            ids[turn] = ctx.feedback.add(
-                question=record["question"],
-                answer=record["answer"],
-                citations=record["citations"],
-                prompt_version=record["prompt_version"],
-                useful=is_useful,
-                reason=why or "",
-                refused=record["refused"],
-                generator=record["generator"],
-                session=sid or "",
-            )
+        try:
+            if turn in ids:
+                ctx.feedback.update(ids[turn], useful=is_useful, reason=why or "")
+            else:
+                ids[turn] = ctx.feedback.add(
+                    question=record["question"],
+                    answer=record["answer"],
+                    citations=record["citations"],
+                    prompt_version=record["prompt_version"],
+                    useful=is_useful,
+                    reason=why or "",
+                    refused=record["refused"],
+                    generator=record["generator"],
+                    session=sid or "",
+                )
+        except FeedbackError as exc:
+            log.error("feedback not stored: %s", exc.detail)
+            return str(exc), ids
         word = "hữu ích" if is_useful else "chưa hữu ích"
         return f"Cảm ơn bạn! Đã ghi nhận câu trả lời {turn + 1} là **{word}**" + (" kèm lý do." if why else "."), ids
 

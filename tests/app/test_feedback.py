@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from bot.answer.citations import Citation
-from bot.feedback import MAX_REASON_CHARS, FeedbackStore
+from bot.feedback import MAX_REASON_CHARS, FeedbackError, FeedbackStore
 from settings import Settings
 
 CITATION = Citation(1, "doc", "Tiêu đề", "comment", 3, "nguon.txt", "trích dẫn", 10, 19)
@@ -75,3 +79,29 @@ def test_export_jsonl_and_concurrent_writers(tmp_path: Path) -> None:
     assert store.export_jsonl(out) == 40
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 40 and {"question", "answer", "citations", "prompt_version", "created_at"} <= set(rows[0])
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB filesystem (tmpfs), to run out of space for real."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.decode().strip()}): needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_reported_and_loses_nothing_stored(tiny_disk: Path) -> None:
+    store = FeedbackStore(tiny_disk / "feedback.sqlite3")
+    stored: list[int] = []
+    with pytest.raises(FeedbackError) as err:
+        for i in range(1000):
+            stored.append(store.add(question=f"câu hỏi {i}", answer="trả lời " * 2500, useful=bool(i % 2)))
+    assert "đầy" in str(err.value) and "các góp ý trước vẫn còn" in str(err.value)
+    assert 0 < len(stored) < 1000
+    assert all(store.get(fid) is not None for fid in stored)  # everything acknowledged is still there
+    assert store.get(stored[-1]).question == f"câu hỏi {len(stored) - 1}"
