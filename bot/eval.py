@@ -92,9 +92,9 @@ def split_overrides(base: Settings, overrides: dict[str, str]) -> tuple[dict[str
     weights = None
     if {"weight_dense", "weight_bm25", "weight_bm25_folded"} & set(o):
         weights = Weights(
-            float(o.get("weight_dense", base.weight_dense)),
-            float(o.get("weight_bm25", base.weight_bm25)),
-            float(o.get("weight_bm25_folded", base.weight_bm25_folded)),
+            float(o.get("weight_dense", base.fusion_weights[0])),
+            float(o.get("weight_bm25", base.fusion_weights[1])),
+            float(o.get("weight_bm25_folded", base.fusion_weights[2])),
         )
     options = AskOptions(
         k=int(o["k"]) if "k" in o else None,

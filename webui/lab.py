@@ -232,9 +232,10 @@ def _config_controls(
         )
         k = gr.Slider(1, 30, value=default_k, step=1, label="Số đoạn truy hồi k", elem_id=f"lab-k-{title}")
         with gr.Row():
-            wd = gr.Number(s.weight_dense, label="Trọng số dense", minimum=0, maximum=5, step=0.1, min_width=80)
-            wb = gr.Number(s.weight_bm25, label="Trọng số BM25", minimum=0, maximum=5, step=0.1, min_width=80)
-            wf = gr.Number(s.weight_bm25_folded, label="BM25 không dấu", minimum=0, maximum=5, step=0.1, min_width=80)
+            dense, bm25, folded = s.fusion_weights
+            wd = gr.Number(dense, label="Trọng số dense", minimum=0, maximum=5, step=0.1, min_width=80)
+            wb = gr.Number(bm25, label="Trọng số BM25", minimum=0, maximum=5, step=0.1, min_width=80)
+            wf = gr.Number(folded, label="BM25 không dấu", minimum=0, maximum=5, step=0.1, min_width=80)
     return enable, (prompt, llm, k, wd, wb, wf)
 
 

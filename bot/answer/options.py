@@ -53,7 +53,7 @@ class AskOptions:
         generator = self.generator or settings.generator
         if generator not in GENERATORS:
             raise InputError(f"Bộ sinh câu trả lời không hợp lệ: {generator} (hợp lệ: {', '.join(GENERATORS)})")
-        weights = self.weights or Weights(settings.weight_dense, settings.weight_bm25, settings.weight_bm25_folded)
+        weights = self.weights or Weights(*settings.fusion_weights)
         if min(weights.as_dict().values()) < 0 or not any(weights.as_dict().values()):
             raise InputError(
                 "Trọng số truy hồi không hợp lệ: cần ít nhất một trọng số lớn hơn 0, không có trọng số âm."
