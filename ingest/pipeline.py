@@ -23,7 +23,7 @@ from settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.records import Document
 from vectorstore.sparse import segment
-from vectorstore.store import IndexedChunk, Store
+from vectorstore.store import IndexedChunk, Store, StoreError
 from vectorstore.text import fold
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,15 @@ class Ingestor:
         summary = IngestSummary(store=str(self.settings.chroma_host or self.settings.store_path))
         files, summary.failures = discover(paths)
         summary.files = len(files)
-        if reset:
-            self.store.reset()
-        self.store.reconcile(self.embed)
+        try:
+            if reset:
+                self.store.reset()
+            self.store.reconcile(self.embed)
+        except StoreError as exc:  # e.g. the Chroma server is down: nothing can be ingested now
+            log.error("store unavailable: %s", exc.detail)
+            summary.failures += [Failure(str(path), str(exc), exc.detail) for path in files]
+            summary.seconds = round(time.perf_counter() - started, 3)
+            return summary
         hashes = self.store.document_hashes()
         by_origin = self.store.documents_by_origin()
         seen: dict[str, str] = {}  # doc_id -> origin, for duplicate detection across files
@@ -177,8 +183,9 @@ class Ingestor:
             added, deleted = self.store.write(pending, self.embed)
         except Exception as exc:
             log.exception("write failed for %d documents", len(pending))
+            reason = str(exc) if isinstance(exc, StoreError) else "Lỗi khi ghi vào kho dữ liệu"
             for doc, _, _ in pending:
-                summary.failures.append(Failure(doc.origin or doc.doc_id, "Lỗi khi ghi vào kho dữ liệu", repr(exc)))
+                summary.failures.append(Failure(doc.origin or doc.doc_id, reason, repr(exc)))
             return
         summary.chunks_added += added
         summary.chunks_deleted += deleted

@@ -219,10 +219,15 @@ class Store:
             "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
         ).fetchone()
         kinds = dict(self.db.execute("SELECT kind, count(*) FROM documents GROUP BY kind"))
+        try:
+            with self._vector_calls():
+                vectors: int | None = self.collection.count()
+        except StoreError:
+            vectors = None  # the Chroma server is not answering; SQLite still knows the rest
         return {
             "documents": docs,
             "chunks": chunks,
-            "vectors": self.collection.count(),
+            "vectors": vectors,
             "kinds": kinds,
             "embedding_model": self.embedding_model,
             "generation": self.generation(),
@@ -239,16 +244,18 @@ class Store:
         """(chunk_id, cosine similarity) of the ``n`` nearest vectors (``n`` at most the number stored)."""
         if n <= 0:
             return []
-        result = self.collection.query(
-            query_embeddings=[embedding.tolist()], n_results=n, where=where or None, include=["distances"]
-        )
+        with self._vector_calls():
+            result = self.collection.query(
+                query_embeddings=[embedding.tolist()], n_results=n, where=where or None, include=["distances"]
+            )
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
     def vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of ``chunk_ids``, in that order (float32, one row each)."""
         found: dict[str, Any] = {}
         for batch in _batched(list(chunk_ids), 5000):
-            result = self.collection.get(ids=batch, include=["embeddings"])
+            with self._vector_calls():
+                result = self.collection.get(ids=batch, include=["embeddings"])
             found.update(zip(result["ids"], result["embeddings"]))
         missing = [cid for cid in chunk_ids if cid not in found]
         if missing:
@@ -321,7 +328,8 @@ class Store:
 
     def _reconcile(self, embed: Embed) -> tuple[int, int]:
         committed = self.chunk_ids()
-        in_chroma = set(self.collection.get(include=[])["ids"])
+        with self._vector_calls():
+            in_chroma = set(self.collection.get(include=[])["ids"])
         orphans = sorted(in_chroma - committed)
         self._delete_vectors(orphans)
         missing = sorted(committed - in_chroma)
@@ -393,18 +401,40 @@ class Store:
         )
 
     def _upsert_vectors(self, chunks: Sequence[IndexedChunk], vectors: np.ndarray) -> None:
-        max_batch = self.client.get_max_batch_size()
-        for start in range(0, len(chunks), max_batch):
-            part = chunks[start : start + max_batch]
-            self.collection.upsert(
-                ids=[ic.chunk.chunk_id for ic in part],
-                embeddings=vectors[start : start + max_batch],
-                metadatas=[{"doc_id": ic.chunk.doc_id, "kind": ic.kind, "position": ic.chunk.position} for ic in part],
-            )
+        with self._vector_calls():
+            max_batch = self.client.get_max_batch_size()
+            for start in range(0, len(chunks), max_batch):
+                part = chunks[start : start + max_batch]
+                self.collection.upsert(
+                    ids=[ic.chunk.chunk_id for ic in part],
+                    embeddings=vectors[start : start + max_batch],
+                    metadatas=[
+                        {"doc_id": ic.chunk.doc_id, "kind": ic.kind, "position": ic.chunk.position} for ic in part
+                    ],
+                )
 
     def _delete_vectors(self, ids: Sequence[str]) -> None:
-        for batch in _batched(list(ids), 1000):
-            self.collection.delete(ids=batch)
+        with self._vector_calls():
+            for batch in _batched(list(ids), 1000):
+                self.collection.delete(ids=batch)
+
+    @contextmanager
+    def _vector_calls(self) -> Iterator[None]:
+        """Chroma server calls: a server that does not answer becomes a ``StoreError`` that says so."""
+        if not self.settings.server_mode:
+            yield
+            return
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:  # httpx / chromadb errors: the server is down or unreachable
+            s = self.settings
+            raise StoreError(
+                f"Máy chủ Chroma tại {s.chroma_host}:{s.chroma_port} không phản hồi; chưa ghi gì thêm vào kho. "
+                "Hãy thử lại khi máy chủ hoạt động trở lại.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
