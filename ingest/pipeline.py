@@ -79,7 +79,7 @@ class Ingestor:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, store: Store | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
-        self.store = store or Store(settings, settings.embedding_key)
+        self.store = store or Store(settings, embedder.name if embedder else settings.embedding_key)
 
     @property
     def embedder(self) -> Embedder:
@@ -193,7 +193,7 @@ class Ingestor:
     def _content_hash(self, doc: Document) -> str:
         s = self.settings
         key = json.dumps(
-            [asdict(doc), s.embedding_key, s.chunk_tokens, s.chunk_overlap_tokens, INDEX_VERSION],
+            [asdict(doc), self.store.embedding_model, s.chunk_tokens, s.chunk_overlap_tokens, INDEX_VERSION],
             ensure_ascii=False,
             sort_keys=True,
             default=str,
