@@ -27,7 +27,6 @@ from bot.answer.options import AskOptions, InputError
 from bot.engine import Engine
 from bot.feedback import FeedbackStore
 from settings import Settings
-from vectorstore.embeddings import EmbedderUnavailable
 from vectorstore.store import StoreError
 from webui import render
 from webui.admin import admin_enabled, build_admin_tab
@@ -185,9 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load(host=args.host, port=args.port, root_path=args.root_path)
     try:
         engine = Engine(settings)
-    except (StoreError, EmbedderUnavailable) as exc:  # a cause users can fix: say it, no traceback
-        message = exc.message if isinstance(exc, EmbedderUnavailable) else str(exc)
-        print(f"Lỗi: {message}", file=sys.stderr)
+    except StoreError as exc:  # a cause users can fix (incl. a model not installed): say it, no traceback
+        print(f"Lỗi: {exc}", file=sys.stderr)
         log.error("cannot start: %s", exc.detail)
         return 1
     demo = build_app(engine, settings)

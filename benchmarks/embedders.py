@@ -47,7 +47,7 @@ from bot import eval as harness
 from bot.answer.options import AskOptions
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
-from settings import DEFAULT_EMBEDDING_MODEL, PROJECT_DIR, Settings
+from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import Store
 
@@ -56,7 +56,7 @@ REPORT = PROJECT_DIR / "reports" / "embedders"
 CORPORA = {"phapdien": SHARED / "corpus/phapdien/corpus.jsonl", "alqac": SHARED / "bench/alqac2023/corpus.jsonl"}
 CITIZEN = PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl"
 MODELS: dict[str, dict[str, Any]] = {
-    "e5": {"embedding_model": DEFAULT_EMBEDDING_MODEL},
+    "e5": {"embedding_model": E5_SMALL},
     "gemma": {"embedding_model": "embeddinggemma"},
     "gemma@256": {"embedding_model": "embeddinggemma", "embedding_dim": 256},
 }
@@ -73,7 +73,7 @@ class TruncatedFrom:
     ``dim`` values, renormalised -- what the model's own ``truncate_dim`` computes."""
 
     def __init__(self, full: Store, dim: int) -> None:
-        rows = full.db.execute("SELECT id, embed_text FROM chunks").fetchall()
+        rows = full.db.execute("SELECT chunk_id, embed_text FROM chunks").fetchall()
         vectors = full.vectors([r[0] for r in rows])[:, :dim]
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         self.by_text = {text: vectors[i] for i, (_, text) in enumerate(rows)}

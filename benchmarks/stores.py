@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from settings import DEFAULT_EMBEDDING_MODEL, PROJECT_DIR, Settings
+from settings import E5_SMALL, PROJECT_DIR, Settings
 
 STORES = PROJECT_DIR / "data" / "bench-stores"
 
 
 def bench_store(corpus: str, settings: Settings) -> Path:
-    """``phapdien`` for the default e5-small, ``phapdien-embeddinggemma@256`` for another model or size."""
+    """``phapdien`` for e5-small (the stores' first model), ``phapdien-embeddinggemma@256`` for another one."""
     key = settings.embedding_key
-    return STORES / (corpus if key == DEFAULT_EMBEDDING_MODEL else f"{corpus}-{key.replace('/', '_')}")
+    return STORES / (corpus if key == E5_SMALL else f"{corpus}-{key.replace('/', '_')}")

