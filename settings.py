@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     upload_max_mb: int = 20
     answer_slots: int = 2  # answers computed at once (chat and the "ask" API share them; one per core)
-    busy_after_s: float = 10.0  # a question that waits longer for a slot is told "hệ thống đang bận"
+    busy_after_s: float = 8.0  # a question that waits longer for a slot is told "hệ thống đang bận"
     max_waiting: int = 500  # requests held at once (waiting or answered); Gradio's queue refuses beyond
     rate_limit_questions: int = 20  # questions per client per window (chat and the "ask" API); 0 = no limit
     rate_limit_window_s: float = 60.0
