@@ -42,10 +42,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from benchmarks.retrieval import alqac_questions
-from benchmarks.stores import bench_store
 from bot import eval as harness
 from bot.answer.options import AskOptions
 from bot.engine import Engine
+from bot.eval import bench_store
 from ingest.pipeline import Ingestor
 from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.retrieval import alqac_questions
-from benchmarks.stores import bench_store
 from bot import eval as harness
 from bot.answer.options import AskOptions, Weights
 from bot.engine import Engine
+from bot.eval import bench_store
 from settings import DEFAULT_EMBEDDING_MODEL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
 

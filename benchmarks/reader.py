@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.stores import bench_store
 from bot import eval as harness
 from bot.answer.options import AskOptions
 from bot.engine import Engine
+from bot.eval import bench_store
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder

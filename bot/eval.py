@@ -24,12 +24,20 @@ from typing import Any, cast
 from bot.answer.citations import is_valid
 from bot.answer.options import AskOptions, GeneratorName, Weights
 from bot.engine import Engine
-from settings import Settings
+from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import Store
 from vectorstore.text import fold, normalize
 
 KS = (1, 5, 10)
+BENCH_STORES = PROJECT_DIR / "data" / "bench-stores"
+
+
+def bench_store(corpus: str, settings: Settings) -> Path:
+    """Where benchmarks keep ``corpus`` for the settings' model: ``data/bench-stores/phapdien`` for e5-small (the
+    stores' first model), ``.../phapdien-embeddinggemma`` or ``.../phapdien-embeddinggemma@256`` for another."""
+    key = settings.embedding_key
+    return BENCH_STORES / (corpus if key == E5_SMALL else f"{corpus}-{key.replace('/', '_')}")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
                                       [--ablate]
 
 Each question is read against the store of its corpus (``set``: ``cchc`` -> the bundled sample plus
-``data/cchc/``, ingested into ``data/bench-stores/cchc`` when empty; ``phapdien`` -> ``data/bench-stores/phapdien``,
+``data/cchc/``, ingested into ``data/bench-stores/cchc[-MODEL]`` when empty; ``phapdien`` -> ``.../phapdien[-MODEL]``,
 built by ``benchmarks/retrieval.py phapdien``; rows of a missing store are skipped with a message). A candidate is
 a positive when it is (or holds, or lies inside) the labelled answering sentence. A logistic regression
 (scikit-learn, the ``train`` extra) is fitted on every candidate; the refusal threshold is then chosen on the same
@@ -28,11 +28,11 @@ import numpy as np
 
 from bot.answer.reader import ANSWER_FEATURES, FEATURES, MODEL_FILE, ReaderModel
 from bot.engine import Engine
+from bot.eval import bench_store
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.text import content_words, fold, normalize, words
 
-BENCH_STORES = PROJECT_DIR / "data" / "bench-stores"
 CCHC_CORPUS = PROJECT_DIR / "data" / "cchc"
 MAX_FALSE_REFUSALS = 0.10  # at 0.05 the gate refused 22% of unanswerable dev questions; see README
 
@@ -68,8 +68,9 @@ def engines(embedder: Embedder, sets: Iterable[str]) -> dict[str, Engine]:
 
     out = {}
     for name in sorted(set(sets)):
-        store = BENCH_STORES / name
-        settings = Settings.load(store_dir=store)
+        settings = Settings.load()
+        store = bench_store(name, settings)
+        settings = settings.model_copy(update={"store_dir": store})
         if name == "cchc":
             engine = Engine(settings, embedder=embedder)
             Ingestor(settings, embedder=embedder, store=engine.store).run([SAMPLE_DIR, CCHC_CORPUS])
