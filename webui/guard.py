@@ -36,7 +36,7 @@ class Admission:
         self.wait_s = wait_s
         self._free = threading.BoundedSemaphore(self.slots)
         self._lock = threading.Lock()
-        self.busy_replies = 0  # for the logs and the load benchmark
+        self.busy_replies = 0  # questions told the system is busy since start
 
     @contextmanager
     def slot(self) -> Iterator[None]:

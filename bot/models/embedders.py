@@ -14,7 +14,6 @@ CLI::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from bot.models.install import CHUNK_BYTES, ModelInstallError, Piece, join_verified
+from bot.models.install import CHUNK_BYTES, ModelInstallError, Piece, file_sha256, join_verified
 from settings import Settings
 from vectorstore.embeddings import INSTALL_MARKER, installed_model_dir
 
@@ -141,7 +140,7 @@ def unpack(spec: EmbedderSpec, archive: Path, target: Path) -> Path:
                 with zf.open(info) as src, out.open("wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK_BYTES)
         weights = work / spec.weights
-        got = _sha256(weights) if weights.is_file() else "missing"
+        got = file_sha256(weights) if weights.is_file() else "missing"
         if got != spec.weights_sha256:
             raise ModelInstallError(
                 "Tệp trọng số của mô hình không khớp mã kiểm tra SHA-256; đã hủy, không dùng mô hình này.",
@@ -158,14 +157,6 @@ def unpack(spec: EmbedderSpec, archive: Path, target: Path) -> Path:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def install_embedder(
