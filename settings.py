@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     collection: str = "cchc"
     chroma_host: str | None = None  # set -> Chroma server mode (chromadb.HttpClient)
     chroma_port: int = 8000
+    # set -> documents, chunks and feedback live in this shared database (postgresql://user:pass@host:5432/db),
+    # so any number of app replicas serve one corpus; unset -> SQLite files in the store and data folders
+    database_url: SecretStr | None = None
 
     # --- embeddings & chunking ---------------------------------------------
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # or E5_SMALL, or any sentence-transformers name or folder
@@ -73,6 +76,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     root_path: str = ""
+    trusted_proxies: list[str] = []  # reverse proxies (addresses or networks) whose X-Forwarded-For names the client
     admin_user: str | None = None
     admin_password: SecretStr | None = None
     upload_max_mb: int = 20
@@ -107,6 +111,20 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         return self.store_dir or self.data_dir / "store"
+
+    @property
+    def documents_url(self) -> str:
+        """Where documents and chunks live: the shared database, else SQLite in the store folder."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.store_path / 'documents.sqlite3').resolve()}"
+
+    @property
+    def feedback_url(self) -> str:
+        """Where ratings live: the shared database, else their own SQLite file in the data folder."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'feedback' / 'feedback.sqlite3').resolve()}"
 
     @property
     def cache_path(self) -> Path:

@@ -73,7 +73,7 @@ class TruncatedFrom:
     ``dim`` values, renormalised -- what the model's own ``truncate_dim`` computes."""
 
     def __init__(self, full: Store, dim: int) -> None:
-        rows = full.db.execute("SELECT chunk_id, embed_text FROM chunks").fetchall()
+        rows = full.embed_texts()
         vectors = full.vectors([r[0] for r in rows])[:, :dim]
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         self.by_text = {text: vectors[i] for i, (_, text) in enumerate(rows)}

@@ -50,7 +50,7 @@ def main() -> int:
     ingestor.store.reset()
     first = ingestor.run([args.corpus])
     chunks = ingestor.store.all_chunks()
-    embed_texts = [r[0] for r in ingestor.store.db.execute("SELECT embed_text FROM chunks")]
+    embed_texts = [text for _, text in ingestor.store.embed_texts()]
 
     started = time.perf_counter()
     embedder.embed_passages(embed_texts, batch_size=settings.embedding_batch_size)

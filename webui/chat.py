@@ -39,7 +39,7 @@ def turn_record(ctx: AppContext, turn: int, answer: Answer) -> dict[str, Any]:
     documents: dict[str, str | None] = {}
     for c in answer.citations:
         if c.doc_id not in documents:
-            doc = ctx.engine.store.get_document(c.doc_id)
+            doc = ctx.engine.document(c.doc_id)
             documents[c.doc_id] = doc.text if doc else None
     return {
         "question": answer.question,
@@ -159,7 +159,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             return
         state = list(state or [])
         turn = len(state)
-        wait = ctx.questions.retry_after(client_of(request))
+        wait = ctx.questions.retry_after(client_of(request, ctx.settings.trusted_proxies))
         if wait:  # the question stays in the box, to send again later
             state.append(failed_turn(turn, message, RATE_LIMITED.format(seconds=math.ceil(wait))))
             yield gr.skip(), messages(state), panel(state), state, ""

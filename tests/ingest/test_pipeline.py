@@ -28,8 +28,10 @@ def ingest(settings: Settings, embedder, *paths: Path, **kwargs):
 
 def store_snapshot(store: Store) -> dict:
     """Everything that defines a store's content (for comparing two stores)."""
-    docs = sorted(store.db.execute("SELECT doc_id, title, kind, text, content_hash FROM documents"))
-    chunks = sorted(store.db.execute("SELECT chunk_id, doc_id, char_start, char_end, text FROM chunks"))
+    with store.engine.connect() as db:
+        docs = sorted(map(tuple, db.exec_driver_sql("SELECT doc_id, title, kind, text, content_hash FROM documents")))
+        spans = "SELECT chunk_id, doc_id, char_start, char_end, text FROM chunks"
+        chunks = sorted(map(tuple, db.exec_driver_sql(spans)))
     vectors = sorted(store.collection.get(include=[])["ids"])
     return {"docs": docs, "chunks": chunks, "vectors": vectors}
 
@@ -56,7 +58,7 @@ def test_seed_ingest_splits_comments_and_drops_widgets(settings, embedder):
         if chunk.kind == "comment":
             assert chunk.doc_id.startswith(SAMPLE_ID + "#c")
     # token limit, prefix and title included
-    for (embed_text,) in store.db.execute("SELECT embed_text FROM chunks"):
+    for _, embed_text in store.embed_texts():
         assert embedder.count_tokens(embed_text) <= min(settings.chunk_tokens, embedder.max_tokens)
 
 
