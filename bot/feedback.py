@@ -1,9 +1,10 @@
 """Durable answer feedback: useful / not useful, an optional reason, and what was rated.
 
-One SQLite file (``settings.data_dir / "feedback" / "feedback.sqlite3"``); each record keeps the question,
+One SQLite file (``settings.data_dir / "feedback" / "feedback.sqlite3"``), or the database the replicas share
+(``CCHC_DATABASE_URL``), through the same SQLAlchemy code; each record keeps the question,
 the answer, its citations (JSON), the prompt version and generator, and UTC timestamps, so answers rated
 "not useful" can be reviewed against the prompt that produced them. Safe to use from several threads:
-every call opens its own short connection.
+every call takes a pooled connection for one transaction.
 
     store = FeedbackStore.from_settings(settings)
     fid = store.add(question="...", answer="...", citations=[...], prompt_version="answer@v2", useful=False)
@@ -13,8 +14,6 @@ every call opens its own short connection.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -22,28 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from vectorstore.database import FEEDBACK, make_engine
+from vectorstore.database import feedback as F
 from vectorstore.text import normalize
 
 MAX_REASON_CHARS = 2000
 MAX_TEXT_CHARS = 20000
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,          -- ISO 8601, UTC
-    updated_at TEXT NOT NULL,
-    useful INTEGER NOT NULL,           -- 1 useful, 0 not useful
-    reason TEXT NOT NULL DEFAULT '',
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    refused INTEGER NOT NULL DEFAULT 0,
-    citations TEXT NOT NULL,           -- JSON list of Citation.to_dict()
-    prompt_version TEXT NOT NULL,
-    generator TEXT NOT NULL DEFAULT '',
-    session TEXT NOT NULL DEFAULT ''   -- an opaque per-browser-session id, to group one conversation
-);
-CREATE INDEX IF NOT EXISTS feedback_created ON feedback(created_at);
-"""
 
 
 @dataclass(frozen=True)
@@ -93,32 +79,29 @@ class FeedbackError(RuntimeError):
 
 
 class FeedbackStore:
-    """Append and update feedback records in one SQLite file."""
+    """Append and update feedback records: a SQLite file of their own, or the shared database of the replicas."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+    def __init__(self, location: str | Path) -> None:
+        """``location``: a SQLite file path, or a database URL (``sqlite:///...``, ``postgresql://...``)."""
+        url = location if isinstance(location, str) and "://" in location else f"sqlite:///{Path(location).resolve()}"
+        try:
+            self.engine = make_engine(url, busy_timeout_s=10)
+            FEEDBACK.create_all(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise FeedbackError.of(exc) from exc
 
     @classmethod
     def from_settings(cls, settings: Any) -> FeedbackStore:
-        return cls(Path(settings.data_dir) / "feedback" / "feedback.sqlite3")
+        return cls(settings.feedback_url)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self) -> Iterator[Connection]:
         """A connection in one transaction (committed on success, rolled back on error: what was stored before
         stays); a storage failure becomes a ``FeedbackError`` that says why."""
         try:
-            db = sqlite3.connect(self.path, timeout=10)
-            try:
-                with db:
-                    yield db
-            finally:
-                db.close()
-        except (sqlite3.Error, OSError) as exc:
+            with self.engine.begin() as db:
+                yield db
+        except (SQLAlchemyError, OSError) as exc:
             raise FeedbackError.of(exc) from exc
 
     def add(
@@ -137,68 +120,69 @@ class FeedbackStore:
         """Store one rating; return its id."""
         cits = [c if isinstance(c, dict) else c.to_dict() for c in citations]
         now = _now()
-        with self._lock, self._connect() as db:
-            cur = db.execute(
-                "INSERT INTO feedback (created_at, updated_at, useful, reason, question, answer, refused, citations, "
-                "prompt_version, generator, session) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    now,
-                    now,
-                    int(bool(useful)),
-                    _clip(reason, MAX_REASON_CHARS),
-                    _clip(question, MAX_TEXT_CHARS),
-                    _clip(answer, MAX_TEXT_CHARS),
-                    int(bool(refused)),
-                    json.dumps(cits, ensure_ascii=False),
-                    prompt_version or "",
-                    generator or "",
-                    session or "",
-                ),
-            )
-            return int(cur.lastrowid or 0)
+        row = {
+            "created_at": now,
+            "updated_at": now,
+            "useful": int(bool(useful)),
+            "reason": _clip(reason, MAX_REASON_CHARS),
+            "question": _clip(question, MAX_TEXT_CHARS),
+            "answer": _clip(answer, MAX_TEXT_CHARS),
+            "refused": int(bool(refused)),
+            "citations": json.dumps(cits, ensure_ascii=False),
+            "prompt_version": prompt_version or "",
+            "generator": generator or "",
+            "session": session or "",
+        }
+        with self._connect() as db:
+            return int(db.execute(insert(F).values(**row).returning(F.c.id)).scalar_one())
 
     def update(self, feedback_id: int, *, useful: bool | None = None, reason: str | None = None) -> bool:
         """Change the rating and/or the reason of a record; False when it does not exist."""
-        sets: list[str] = ["updated_at=?"]
-        values: list[Any] = [_now()]
+        values: dict[str, Any] = {"updated_at": _now()}
         if useful is not None:
-            sets.append("useful=?")
-            values.append(int(bool(useful)))
+            values["useful"] = int(bool(useful))
         if reason is not None:
-            sets.append("reason=?")
-            values.append(_clip(reason, MAX_REASON_CHARS))
-        with self._lock, self._connect() as db:
-            cur = db.execute(f"UPDATE feedback SET {', '.join(sets)} WHERE id=?", (*values, int(feedback_id)))
-            return cur.rowcount == 1
+            values["reason"] = _clip(reason, MAX_REASON_CHARS)
+        with self._connect() as db:
+            return db.execute(update(F).where(F.c.id == int(feedback_id)).values(**values)).rowcount == 1
 
     def get(self, feedback_id: int) -> FeedbackRecord | None:
-        rows = self._select("WHERE id=?", (int(feedback_id),))
+        rows = self._select(F.c.id == int(feedback_id))
         return rows[0] if rows else None
 
     def recent(self, limit: int = 100) -> list[FeedbackRecord]:
         """The newest records first."""
-        return self._select("ORDER BY id DESC LIMIT ?", (int(limit),))
+        return self._select(None, F.c.id.desc(), limit=int(limit))
 
     def counts(self) -> dict[str, int]:
         with self._connect() as db:
-            total, useful = db.execute("SELECT count(*), coalesce(sum(useful), 0) FROM feedback").fetchone()
+            total, useful = db.execute(select(func.count(), func.coalesce(func.sum(F.c.useful), 0))).one()
         return {"total": int(total), "useful": int(useful), "not_useful": int(total) - int(useful)}
 
     def export_jsonl(self, path: Path) -> int:
         """Write every record as one JSON line (oldest first); return how many."""
-        records = self._select("ORDER BY id", ())
+        records = self._select(None, F.c.id)
         with Path(path).open("w", encoding="utf-8") as fh:
             for r in records:
                 fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
         return len(records)
 
-    def _select(self, tail: str, params: tuple[Any, ...]) -> list[FeedbackRecord]:
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _select(self, where: Any, order: Any = None, limit: int | None = None) -> list[FeedbackRecord]:
+        query = select(
+            F.c.id, F.c.created_at, F.c.updated_at, F.c.useful, F.c.reason, F.c.question, F.c.answer, F.c.refused,
+            F.c.citations, F.c.prompt_version, F.c.generator, F.c.session,
+        )  # fmt: skip
+        if where is not None:
+            query = query.where(where)
+        if order is not None:
+            query = query.order_by(order)
+        if limit is not None:
+            query = query.limit(limit)
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, created_at, updated_at, useful, reason, question, answer, refused, citations, "
-                f"prompt_version, generator, session FROM feedback {tail}",
-                params,
-            ).fetchall()
+            rows = db.execute(query).all()
         return [
             FeedbackRecord(
                 r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], bool(r[7]), json.loads(r[8]), r[9], r[10], r[11]

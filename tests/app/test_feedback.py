@@ -92,7 +92,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        subprocess.run(["umount", "--lazy", str(mount)], check=False)
 
 
 def test_a_full_disk_is_reported_and_loses_nothing_stored(tiny_disk: Path) -> None:
@@ -105,3 +105,4 @@ def test_a_full_disk_is_reported_and_loses_nothing_stored(tiny_disk: Path) -> No
     assert 0 < len(stored) < 1000
     assert all(store.get(fid) is not None for fid in stored)  # everything acknowledged is still there
     assert store.get(stored[-1]).question == f"câu hỏi {len(stored) - 1}"
+    store.close()
