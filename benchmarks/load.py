@@ -1,9 +1,10 @@
 """Load: N concurrent chat sessions against the running app through its public HTTP API, for T seconds.
 
-    python benchmarks/load.py --users 50 --seconds 60 [--store data/bench-stores/phapdien] [--url URL]
+    python benchmarks/load.py --users 50 --seconds 60 [--store data/bench-stores/phapdien] [--url URL ...]
 
 Starts ``python app.py`` on a free loopback port over ``--store`` (default: the full pháp điển store that
-``benchmarks/retrieval.py phapdien`` builds), unless ``--url`` points at a running app. Each user asks questions
+``benchmarks/retrieval.py phapdien`` builds), unless ``--url`` points at a running app; several ``--url``s (the
+replicas of one shared store) share the users round-robin. Each user asks questions
 from the citizen set (with and without diacritics) and, every third turn, a follow-up with its history, one after
 another (a closed loop: a user asks again as soon as it is answered). The per-client rate limit is switched off
 for the run (all users share one loopback address). Prints throughput, latency p50/p95/p99/max, answers, busy
@@ -42,6 +43,7 @@ BUSY_MARK = "đang bận"
 class Tally:
     latencies: list[float] = field(default_factory=list)
     answers: int = 0
+    answers_by_url: dict[str, int] = field(default_factory=dict)
     busy: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -84,6 +86,7 @@ async def user(base: str, questions: list[str], deadline: float, tally: Tally, s
             text = json.dumps(data, ensure_ascii=False) if data is not None else ""
             if kind == "complete" and isinstance(data, dict):
                 tally.answers += 1
+                tally.answers_by_url[base] = tally.answers_by_url.get(base, 0) + 1
                 history.append([question, str(data.get("answer", ""))])
             elif BUSY_MARK in text:
                 tally.busy += 1
@@ -127,10 +130,11 @@ def start_app(store: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the app did not start in 300 s")
 
 
-async def run(base: str, users: int, seconds: float, pid: int | None) -> dict[str, Any]:
+async def run(bases: list[str], users: int, seconds: float, pid: int | None) -> dict[str, Any]:
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
-    async with httpx.AsyncClient(base_url=base, timeout=600) as warm:  # the store is ready before timing
-        await ask(warm, questions[0], [])
+    for base in bases:
+        async with httpx.AsyncClient(base_url=base, timeout=600) as warm:  # the store is ready before timing
+            await ask(warm, questions[0], [])
     tally = Tally()
     peak_during: list[float] = []
 
@@ -143,7 +147,7 @@ async def run(base: str, users: int, seconds: float, pid: int | None) -> dict[st
     sampler = asyncio.create_task(sample())
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(user(base, questions, deadline, tally, seed) for seed in range(users)))
+    await asyncio.gather(*(user(bases[seed % len(bases)], questions, deadline, tally, seed) for seed in range(users)))
     elapsed = time.monotonic() - started
     sampler.cancel()
     lat = sorted(tally.latencies)
@@ -156,6 +160,7 @@ async def run(base: str, users: int, seconds: float, pid: int | None) -> dict[st
         "seconds": round(elapsed, 1),
         "requests": len(lat),
         "answers": tally.answers,
+        "answers_by_url": tally.answers_by_url,
         "busy": tally.busy,
         "errors": len(tally.errors),
         "answers_per_s": round(tally.answers / elapsed, 2),
@@ -177,19 +182,22 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--store", type=Path, default=PROJECT_DIR / "data/bench-stores/phapdien")
-    parser.add_argument("--url", help="a running app instead of starting one (no RSS figures then)")
+    parser.add_argument(
+        "--url", action="append", help="a running app instead of starting one (repeat for replicas; no RSS then)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     proc = None
     if args.url:
-        base = args.url.rstrip("/") + "/"
+        bases = [url.rstrip("/") + "/" for url in args.url]
     else:
         if not (args.store / "documents.sqlite3").is_file():
             print(f"no store at {args.store}: run python benchmarks/retrieval.py phapdien first", file=sys.stderr)
             return 2
         proc, base = start_app(args.store)
+        bases = [base]
     try:
-        figures = asyncio.run(run(base, args.users, args.seconds, proc.pid if proc else None))
+        figures = asyncio.run(run(bases, args.users, args.seconds, proc.pid if proc else None))
     finally:
         if proc is not None:
             proc.terminate()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -30,6 +31,17 @@ ARTIFACTS = PROJECT_DIR / "test-artifacts"
 ADMIN_USER = "quantri"
 ADMIN_PASSWORD = "mat-khau-thu-nghiem"
 XSS_PAYLOAD = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+
+
+def choose(page: Any, elem_id: str, option: str | re.Pattern[str]) -> None:
+    """Pick an option of a Gradio dropdown (its list is found through the input's aria-controls)."""
+    box = page.locator(f"#{elem_id} input")
+    box.click()
+    listbox = page.locator(f"[id='{box.get_attribute('aria-controls')}']")
+    listbox.get_by_role("option", name=option).click()
+    page.wait_for_function(
+        "id => document.querySelector(`#${id} input`).getAttribute('aria-expanded') !== 'true'", arg=elem_id
+    )
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ ROWS = 60
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)")
 
 
-def start_app(data: Path, port: int) -> subprocess.Popen[bytes]:
+def start_app(data: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CCHC_DATA_DIR": str(data),
@@ -35,6 +35,7 @@ def start_app(data: Path, port: int) -> subprocess.Popen[bytes]:
         "CCHC_ADMIN_USER": ADMIN_USER,
         "CCHC_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "CCHC_INGEST_BATCH_CHUNKS": "8",  # many small commits: the kill lands between two of them
+        **extra,
     }
     quiet = subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, stdout=quiet, stderr=quiet)
@@ -50,7 +51,8 @@ def start_app(data: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the app did not start")
 
 
-def upload(browser: Any, port: int, path: Path) -> Any:
+def login(browser: Any, port: int) -> Any:
+    """A page on the app's admin tab, logged in."""
     page = browser.new_page()
     page.set_default_timeout(120_000)
     page.goto(f"http://127.0.0.1:{port}/")
@@ -60,6 +62,11 @@ def upload(browser: Any, port: int, path: Path) -> Any:
     page.locator("#admin-password").locator("input, textarea").first.fill(ADMIN_PASSWORD)
     page.click("#admin-login-btn")
     page.locator("#admin-panel").wait_for(state="visible")
+    return page
+
+
+def upload(browser: Any, port: int, path: Path) -> Any:
+    page = login(browser, port)
     page.set_input_files("#admin-files input[type=file]", str(path))
     page.wait_for_selector(f"#admin-files :text('{path.stem}')")
     page.click("#admin-ingest")

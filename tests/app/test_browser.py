@@ -21,6 +21,7 @@ from tests.app.fixtures import (
     CHROMIUM,
     CHROMIUM_ARGS,
     XSS_PAYLOAD,
+    choose,
     local_llm_problem,
     running_app,
     sample_text,
@@ -96,17 +97,6 @@ def ask(page: Any, question: str, answers_before: int) -> Any:
 
 def textbox(page: Any, elem_id: str) -> Any:
     return page.locator(f"#{elem_id}").locator("input, textarea").first
-
-
-def choose(page: Any, elem_id: str, option: str | re.Pattern[str]) -> None:
-    """Pick an option of a Gradio dropdown (its list is found through the input's aria-controls)."""
-    box = page.locator(f"#{elem_id} input")
-    box.click()
-    listbox = page.locator(f"[id='{box.get_attribute('aria-controls')}']")
-    listbox.get_by_role("option", name=option).click()
-    page.wait_for_function(
-        "id => document.querySelector(`#${id} input`).getAttribute('aria-expanded') !== 'true'", arg=elem_id
-    )
 
 
 # --- citizens: Hỏi đáp ------------------------------------------------------------------------------------------

@@ -4,11 +4,6 @@ same engine ingests and answers again by itself."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,39 +12,7 @@ import pytest
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
 from settings import SAMPLE_DIR, Settings
-
-
-class ChromaServer:
-    """``chroma run`` on a fixed port and folder, which can be stopped and started again."""
-
-    def __init__(self, folder: Path) -> None:
-        self.binary = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-        self.folder = folder
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import chromadb
-
-        command = [self.binary, "run", "--path", str(self.folder), "--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while True:
-            try:
-                chromadb.HttpClient(host="127.0.0.1", port=self.port).heartbeat()
-                return
-            except Exception:
-                if time.time() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("chroma server did not start") from None
-                time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-            self.proc = None
+from tests.servers import ChromaServer
 
 
 @pytest.fixture()
