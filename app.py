@@ -116,7 +116,7 @@ def _register_api(ctx: AppContext) -> None:
         char_start, char_end), retrieved, prompt_version, timings_ms, standalone_question, notices, generator.
         Each client may ask ``CCHC_RATE_LIMIT_QUESTIONS`` questions per ``CCHC_RATE_LIMIT_WINDOW_S`` seconds.
         """
-        wait = ctx.questions.retry_after(client_of(request, ctx.settings.trusted_proxies))
+        wait = ctx.questions.retry_after(client_of(request))
         if wait:
             raise gr.Error(RATE_LIMITED.format(seconds=math.ceil(wait)))
         _wait()

@@ -76,7 +76,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     root_path: str = ""
-    trusted_proxies: list[str] = []  # reverse proxies (addresses or networks) whose X-Forwarded-For names the client
     admin_user: str | None = None
     admin_password: SecretStr | None = None
     upload_max_mb: int = 20

@@ -149,7 +149,7 @@ def build_admin_tab(ctx: AppContext) -> None:
         return render.error_html("Bạn cần đăng nhập quản trị."), gr.skip(), gr.skip()
 
     def do_login(u: str, p: str, request: gr.Request) -> tuple[Any, ...]:
-        client = client_of(request, ctx.settings.trusted_proxies)
+        client = client_of(request)
         wait = ctx.logins.locked_for(client)
         ok = not wait and check_credentials(settings, u, p)
         if not ok:

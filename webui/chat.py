@@ -159,7 +159,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             return
         state = list(state or [])
         turn = len(state)
-        wait = ctx.questions.retry_after(client_of(request, ctx.settings.trusted_proxies))
+        wait = ctx.questions.retry_after(client_of(request))
         if wait:  # the question stays in the box, to send again later
             state.append(failed_turn(turn, message, RATE_LIMITED.format(seconds=math.ceil(wait))))
             yield gr.skip(), messages(state), panel(state), state, ""

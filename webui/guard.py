@@ -8,11 +8,10 @@ at most ``max_clients`` clients are remembered, the least recently seen are forg
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -51,28 +50,10 @@ class Admission:
             self._free.release()
 
 
-def client_of(request: object | None, trusted_proxies: Sequence[str] = ()) -> str:
-    """The client address of a Gradio request ("" when unknown, e.g. a direct call). When the peer is one of
-    ``trusted_proxies`` (addresses or networks, e.g. the reverse proxy in front of the replicas), the client is
-    the last address in X-Forwarded-For that is not a trusted proxy; a client cannot forge its way past that."""
+def client_of(request: object | None) -> str:
+    """The peer address of a Gradio request ("" when unknown, e.g. a direct call)."""
     client = getattr(request, "client", None)
-    peer = str(getattr(client, "host", "") or "")
-    if not trusted_proxies or not _trusted(peer, trusted_proxies):
-        return peer
-    headers = getattr(request, "headers", None) or {}
-    forwarded = [a.strip() for a in str(headers.get("x-forwarded-for", "")).split(",") if a.strip()]
-    for address in reversed(forwarded):
-        if not _trusted(address, trusted_proxies):
-            return address
-    return peer
-
-
-def _trusted(address: str, proxies: Sequence[str]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(p, strict=False) for p in proxies)
+    return str(getattr(client, "host", "") or "")
 
 
 class RateLimiter:

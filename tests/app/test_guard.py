@@ -99,22 +99,3 @@ def test_the_app_answers_busy_instead_of_queueing_when_every_slot_is_taken(tmp_p
                 client.predict(question="chuyển đổi số", api_name="/ask")
             assert time.monotonic() - started < 10
         assert client.predict(question="chuyển đổi số", api_name="/ask")["answer"]  # served once it is free
-
-
-def test_behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_proxy() -> None:
-    from types import SimpleNamespace
-
-    from webui.guard import client_of
-
-    def request(peer: str, forwarded: str = "") -> object:
-        headers = {"x-forwarded-for": forwarded} if forwarded else {}
-        return SimpleNamespace(client=SimpleNamespace(host=peer), headers=headers)
-
-    proxies = ["10.0.0.0/8"]
-    assert client_of(request("10.0.0.5", "203.0.113.7"), proxies) == "203.0.113.7"
-    # a client's own forged header stays on the left; the address the proxy saw is used
-    assert client_of(request("10.0.0.5", "1.2.3.4, 203.0.113.7"), proxies) == "203.0.113.7"
-    # a peer that is not a trusted proxy is the client, whatever it claims
-    assert client_of(request("198.51.100.9", "203.0.113.7"), proxies) == "198.51.100.9"
-    assert client_of(request("10.0.0.5", "203.0.113.7")) == "10.0.0.5"  # no proxies configured
-    assert client_of(request("10.0.0.5", "junk, 10.0.0.9"), proxies) == "junk"
