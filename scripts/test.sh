@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Chromium and PostgreSQL from Debian, the test + llm + server extras, the 0.5B
+# Install everything the tests need (Chromium, PostgreSQL and nginx from Debian, the test + llm + server extras, the 0.5B
 # LLM, EmbeddingGemma -- whose Gemma Terms of Use the team has accepted for CI), then run ruff, mypy and pytest.
-# The shared-store tests start their own PostgreSQL cluster and Chroma server on loopback (tests/servers.py).
+# The shared-store tests start their own PostgreSQL cluster, Chroma server and nginx on loopback (tests/servers.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 bash scripts/install.sh --accept-gemma-terms test,llm,server
-# CCHC_REQUIRE_SERVERS: PostgreSQL was installed above, so the shared-store tests must run, never skip
+# CCHC_REQUIRE_SERVERS: PostgreSQL and nginx were installed above, so the shared-store tests must run, never skip
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False CCHC_REQUIRE_SERVERS=1
 if .venv/bin/python -c "import xllamacpp" 2>/dev/null; then
   .venv/bin/python -m bot.models install-llm --size 0.5b

@@ -183,8 +183,9 @@ class Store:
     def _check_model(self) -> None:
         with self.engine.begin() as db:
             stored = db.scalar(select(M.c.value).where(M.c.key == "embedding_model"))
-            if stored is None:
+            if stored is None:  # a new store: its vectors are described from the start
                 db.execute(insert(M).values(key="embedding_model", value=self.embedding_model))
+                db.execute(insert(M).values(key="vector_schema", value=VECTOR_SCHEMA))
             elif stored != self.embedding_model:
                 raise _model_mismatch(stored, self.embedding_model)
 
@@ -348,6 +349,7 @@ class Store:
                 db.execute(delete(D))
                 db.execute(delete(M).where(M.c.key != "generation"))
                 db.execute(insert(M).values(key="embedding_model", value=self.embedding_model))
+                db.execute(insert(M).values(key="vector_schema", value=VECTOR_SCHEMA))
                 _bump_generation(db)
             with self._vector_calls():
                 self.collection = self._open_collection()

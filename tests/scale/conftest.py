@@ -16,7 +16,7 @@ from settings import Settings
 from tests.servers import ChromaServer, PostgresServer, postgres_bin
 
 
-def _unavailable(why: str) -> None:
+def unavailable(why: str) -> None:
     if os.environ.get("CCHC_REQUIRE_SERVERS") == "1":
         pytest.fail(f"{why}, but CCHC_REQUIRE_SERVERS=1")
     pytest.skip(why)
@@ -25,7 +25,7 @@ def _unavailable(why: str) -> None:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     if postgres_bin() is None:
-        _unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+        unavailable("PostgreSQL is not installed (apt-get install postgresql)")
     server = PostgresServer()
     server.start()
     yield server
@@ -36,7 +36,7 @@ def postgres() -> Iterator[PostgresServer]:
 def chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
     server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
     if not Path(server.binary).exists():
-        _unavailable("the chroma CLI is not installed")
+        unavailable("the chroma CLI is not installed")
     server.start()
     yield server
     server.stop()

@@ -1,0 +1,116 @@
+"""Scale-out: the same load against one app replica and against two, both over one shared store.
+
+    python benchmarks/scale.py [--store data/bench-stores/phapdien-embeddinggemma] [--users 50] [--seconds 60]
+
+Starts a throw-away PostgreSQL cluster and ``chroma run`` on loopback (tests/servers.py), copies ``--store`` (an
+embedded store, default: the full pháp điển store of the default embedding model) into them without
+re-embedding (``python -m vectorstore copy-from``), then starts one replica and runs ``benchmarks/load.py``
+against it, then two replicas and spreads the same users over both. Prints one JSON line per configuration
+(throughput, latency, errors, busy replies) and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.eval import bench_store
+from settings import PROJECT_DIR, Settings
+from tests.servers import ChromaServer, PostgresServer, free_port
+
+
+def start_replica(env: dict[str, str], data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    log = (data / "app.log").open("wb")
+    full = {**os.environ, **env, "CCHC_PORT": str(port), "CCHC_DATA_DIR": str(data)}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=full, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"a replica exited ({proc.returncode}); see {data / 'app.log'}")
+        try:
+            if httpx.get(base, timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("a replica did not start in 600 s")
+
+
+def load(bases: list[str], users: int, seconds: float, out: Path) -> dict:
+    command = [sys.executable, "benchmarks/load.py", "--users", str(users), "--seconds", str(seconds),
+               "--json", str(out)] + [arg for base in bases for arg in ("--url", base)]  # fmt: skip
+    subprocess.run(command, cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def main() -> int:
+    default_store = bench_store("phapdien", Settings())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", type=Path, default=default_store)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not (args.store / "documents.sqlite3").is_file():
+        print(f"no store at {args.store}: run python benchmarks/retrieval.py phapdien first", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="scale-"))
+    postgres, chroma = PostgresServer(), ChromaServer(work / "chroma")
+    postgres.start()
+    chroma.start()
+    env = {
+        "CCHC_DATABASE_URL": postgres.url,
+        "CCHC_CHROMA_HOST": "127.0.0.1",
+        "CCHC_CHROMA_PORT": str(chroma.port),
+        "CCHC_RATE_LIMIT_QUESTIONS": "0",  # every simulated user shares one loopback address
+        "CCHC_CACHE_DIR": str(Settings().cache_path),
+    }
+    replicas: list[subprocess.Popen[bytes]] = []
+    results = []
+    try:
+        started = time.perf_counter()
+        copy = [sys.executable, "-m", "vectorstore", "copy-from", str(args.store)]
+        subprocess.run(copy, cwd=PROJECT_DIR, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
+        print(f"store copied into PostgreSQL + Chroma in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        bases = []
+        for n in (1, 2):
+            while len(replicas) < n:
+                proc, base = start_replica(env, work / f"replica-{len(replicas)}")
+                replicas.append(proc)
+                bases.append(base)
+            figures = load(bases, args.users, args.seconds, work / f"load-{n}.json")
+            figures = {"replicas": n, **{k: v for k, v in figures.items() if k != "rss_mb_samples"}}
+            results.append(figures)
+            print(json.dumps(figures, ensure_ascii=False))
+    finally:
+        for proc in replicas:
+            proc.terminate()
+        for proc in replicas:
+            proc.wait(60)
+        chroma.stop()
+        postgres.remove()
+    print("\n| replicas | users | answers/s | answers | busy | errors | p50 | p95 | max |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['replicas']} | {r['users']} | {r['answers_per_s']} | {r['answers']} | {r['busy']} | "
+              f"{r['errors']} | {r['p50_s']} s | {r['p95_s']} s | {r['max_s']} s |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
