@@ -22,6 +22,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from bot.answer.options import AskOptions, InputError
 from bot.engine import Engine
@@ -33,7 +34,7 @@ from webui.admin import admin_enabled, build_admin_tab
 from webui.assets import CSS, HEAD
 from webui.chat import build_chat_tab
 from webui.context import AppContext, Readiness, prepare
-from webui.guard import RATE_LIMITED, Busy, client_of
+from webui.guard import RATE_LIMITED, ArrivalStamp, Busy, arrived_at, client_of
 from webui.lab import build_lab_tab
 from webui.wording_tab import build_wording_tab
 
@@ -122,7 +123,7 @@ def _register_api(ctx: AppContext) -> None:
         _wait()
         turns = tuple((str(t[0]), str(t[1])) for t in (history or []) if isinstance(t, (list, tuple)) and len(t) >= 2)
         try:
-            with ctx.admission.slot():
+            with ctx.admission.slot(arrived_at(request)):
                 return ctx.engine.ask(question or "", AskOptions(k=_k(k), history=turns)).to_dict()
         except (InputError, Busy) as exc:
             raise gr.Error(str(exc)) from exc
@@ -171,7 +172,9 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
 def launch(demo: gr.Blocks, settings: Settings, **overrides: Any) -> Any:
     demo.queue(default_concurrency_limit=1, max_size=settings.max_waiting)
-    return demo.launch(**{"max_threads": settings.max_waiting + 40, **launch_options(settings), **overrides})
+    stamped = {"middleware": [Middleware(ArrivalStamp)]}  # admission counts the time spent in Gradio's queue
+    options = {"max_threads": settings.max_waiting + 40, "app_kwargs": stamped, **launch_options(settings)}
+    return demo.launch(**{**options, **overrides})
 
 
 def main(argv: list[str] | None = None) -> int:

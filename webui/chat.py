@@ -15,7 +15,7 @@ from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError
 from bot.feedback import FeedbackError
 from webui import render
 from webui.context import AppContext
-from webui.guard import RATE_LIMITED, Busy, client_of
+from webui.guard import RATE_LIMITED, Busy, arrived_at, client_of
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def build_chat_tab(ctx: AppContext) -> None:
         yield "", chat, gr.skip(), gr.skip(), ""
         history = [(t["question"], t["answer"]) for t in state]
         try:
-            with ctx.admission.slot():
+            with ctx.admission.slot(arrived_at(request)):
                 for item in stream_answer(ctx, message, history):
                     if isinstance(item, Answer):
                         state.append(turn_record(ctx, turn, item))

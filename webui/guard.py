@@ -14,6 +14,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 RATE_LIMITED = "Bạn đã gửi quá nhiều câu hỏi trong thời gian ngắn; vui lòng đợi {seconds} giây rồi hỏi tiếp."
 LOCKED_OUT = "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau {seconds} giây."
@@ -39,8 +40,13 @@ class Admission:
         self.busy_replies = 0  # questions told the system is busy since start
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        if not self._free.acquire(timeout=self.wait_s):
+    def slot(self, arrived: float | None = None) -> Iterator[None]:
+        """Hold an answer slot. ``arrived`` (``time.monotonic()`` when the request reached the server): the time
+        it already spent queued before this call counts against ``wait_s``."""
+        waited = time.monotonic() - arrived if arrived is not None else 0.0
+        if not self._free.acquire(blocking=False) and not (
+            waited < self.wait_s and self._free.acquire(timeout=self.wait_s - waited)
+        ):
             with self._lock:
                 self.busy_replies += 1
             raise Busy()
@@ -54,6 +60,27 @@ def client_of(request: object | None) -> str:
     """The peer address of a Gradio request ("" when unknown, e.g. a direct call)."""
     client = getattr(request, "client", None)
     return str(getattr(client, "host", "") or "")
+
+
+class ArrivalStamp:
+    """ASGI middleware: notes when each HTTP request reached the server (``scope["state"]["arrived"]``), so that
+    admission counts the time a question spent in Gradio's queue before its handler ran."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["arrived"] = time.monotonic()
+        await self.app(scope, receive, send)
+
+
+def arrived_at(request: object | None) -> float | None:
+    """When a Gradio request reached the server (see :class:`ArrivalStamp`), or None when unknown."""
+    scope = getattr(getattr(request, "request", None), "scope", None)
+    state = scope.get("state") if isinstance(scope, dict) else None
+    arrived = state.get("arrived") if isinstance(state, dict) else None
+    return float(arrived) if isinstance(arrived, (int, float)) else None
 
 
 class RateLimiter:

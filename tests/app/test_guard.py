@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import gradio as gr  # at module level: Gradio resolves the handler's "gr.Request" annotation here
 import pytest
 
 from tests.app.fixtures import running_app
@@ -99,3 +100,44 @@ def test_the_app_answers_busy_instead_of_queueing_when_every_slot_is_taken(tmp_p
                 client.predict(question="chuyển đổi số", api_name="/ask")
             assert time.monotonic() - started < 10
         assert client.predict(question="chuyển đổi số", api_name="/ask")["answer"]  # served once it is free
+
+
+def test_time_already_spent_in_the_queue_counts_against_the_wait() -> None:
+    admission = Admission(1, wait_s=2.0)
+    with admission.slot():
+        started = time.monotonic()
+        with pytest.raises(Busy):  # arrived 5 s ago: no further wait
+            with admission.slot(arrived=time.monotonic() - 5.0):
+                pass
+        assert time.monotonic() - started < 0.5
+        started = time.monotonic()
+        with pytest.raises(Busy):  # arrived 1.5 s ago: waits only the remaining 0.5 s
+            with admission.slot(arrived=time.monotonic() - 1.5):
+                pass
+        assert 0.4 < time.monotonic() - started < 1.5
+    with admission.slot(arrived=time.monotonic() - 60.0):  # a free slot admits however long it waited
+        pass
+
+
+def test_the_app_stamps_each_request_with_its_arrival_for_the_handlers() -> None:
+    from gradio_client import Client
+
+    import app
+    from settings import Settings
+    from tests.app.fixtures import free_port
+    from webui.guard import arrived_at
+
+    def waited(_: str, request: gr.Request) -> float:
+        arrived = arrived_at(request)
+        return -1.0 if arrived is None else time.monotonic() - arrived
+
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        box.submit(waited, box, gr.Number(), api_name="waited")
+    settings = Settings(port=free_port())
+    _, url, _ = app.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    try:
+        seconds = Client(url, verbose=False).predict("x", api_name="/waited")
+        assert 0.0 <= seconds < 5.0  # stamped when the request reached the server, read through Gradio's queue
+    finally:
+        demo.close()
