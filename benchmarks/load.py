@@ -2,6 +2,7 @@
 
     python benchmarks/load.py --users 50 --seconds 60 [--store data/bench-stores/phapdien] [--url URL ...]
 
+``--api gradio`` (the default) calls Gradio's API, as gradio_client does; ``--api json`` the plain ``POST /api/ask``.
 Starts ``python app.py`` on a free loopback port over ``--store`` (default: the full pháp điển store that
 ``benchmarks/retrieval.py phapdien`` builds), unless ``--url`` points at a running app; several ``--url``s (the
 replicas of one shared store) share the users round-robin. Each user asks questions
@@ -65,7 +66,14 @@ async def ask(client: httpx.AsyncClient, question: str, history: list[list[str]]
     return kind or "closed", data
 
 
-async def user(base: str, questions: list[str], deadline: float, tally: Tally, seed: int) -> None:
+async def ask_json(client: httpx.AsyncClient, question: str, history: list[list[str]]) -> tuple[str, Any]:
+    """One call of the plain JSON route ``POST /api/ask``: ("complete", answer dict) or ("error", body)."""
+    response = await client.post("api/ask", json={"question": question, "history": history, "k": None})
+    body = response.json()
+    return ("complete", body) if response.status_code == 200 else ("error", body)
+
+
+async def user(base: str, questions: list[str], deadline: float, tally: Tally, seed: int, api: str = "gradio") -> None:
     rng = random.Random(seed)
     history: list[list[str]] = []
     async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(120.0)) as client:
@@ -79,7 +87,8 @@ async def user(base: str, questions: list[str], deadline: float, tally: Tally, s
                 history = []
             started = time.monotonic()
             try:
-                kind, data = await ask(client, question, history[-4:])
+                call = ask_json if api == "json" else ask
+                kind, data = await call(client, question, history[-4:])
             except (httpx.HTTPError, ValueError) as exc:
                 kind, data = "error", f"{type(exc).__name__}: {exc}"
             tally.latencies.append(time.monotonic() - started)
@@ -130,7 +139,7 @@ def start_app(store: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the app did not start in 300 s")
 
 
-async def run(bases: list[str], users: int, seconds: float, pid: int | None) -> dict[str, Any]:
+async def run(bases: list[str], users: int, seconds: float, pid: int | None, api: str = "gradio") -> dict[str, Any]:
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     for base in bases:
         async with httpx.AsyncClient(base_url=base, timeout=600) as warm:  # the store is ready before timing
@@ -147,7 +156,9 @@ async def run(bases: list[str], users: int, seconds: float, pid: int | None) -> 
     sampler = asyncio.create_task(sample())
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(user(bases[seed % len(bases)], questions, deadline, tally, seed) for seed in range(users)))
+    await asyncio.gather(
+        *(user(bases[seed % len(bases)], questions, deadline, tally, seed, api) for seed in range(users))
+    )
     elapsed = time.monotonic() - started
     sampler.cancel()
     lat = sorted(tally.latencies)
@@ -156,6 +167,7 @@ async def run(bases: list[str], users: int, seconds: float, pid: int | None) -> 
         return round(lat[min(len(lat) - 1, int(q * len(lat)))], 2) if lat else None
 
     out: dict[str, Any] = {
+        "api": api,
         "users": users,
         "seconds": round(elapsed, 1),
         "requests": len(lat),
@@ -185,6 +197,10 @@ def main() -> int:
     parser.add_argument(
         "--url", action="append", help="a running app instead of starting one (repeat for replicas; no RSS then)"
     )
+    parser.add_argument(
+        "--api", choices=["gradio", "json"], default="gradio",
+        help="gradio: /gradio_api/call/ask (what gradio_client uses); json: the plain POST /api/ask",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     proc = None
@@ -197,7 +213,7 @@ def main() -> int:
         proc, base = start_app(args.store)
         bases = [base]
     try:
-        figures = asyncio.run(run(bases, args.users, args.seconds, proc.pid if proc else None))
+        figures = asyncio.run(run(bases, args.users, args.seconds, proc.pid if proc else None, args.api))
     finally:
         if proc is not None:
             proc.terminate()

@@ -78,3 +78,48 @@ def test_admin_tab_only_with_credentials(served, tmp_path) -> None:
     )
     assert tabs(plain) == ["Hỏi đáp", "Tra cứu nguyên văn", "Thử prompt"]
     assert plain.cchc_context.readiness.ready
+
+
+def test_json_ask_route(served) -> None:
+    url = served.url + "api/ask"
+    question = "Thủ tướng yêu cầu chấm dứt tình trạng gì?"
+    answer = httpx.post(url, json={"question": question, "history": [], "k": None}, timeout=120)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert not body["refused"] and body["citations"]
+    for c in body["citations"]:  # verbatim, at the offsets given
+        assert served.engine.store.get_document(c["doc_id"]).text[c["char_start"] : c["char_end"]] == c["quote"]
+    follow = httpx.post(url, json={"question": "Còn gì nữa?", "history": [[question, body["answer"]]]}, timeout=120)
+    assert follow.status_code == 200 and follow.json()["standalone_question"] != "Còn gì nữa?"
+    for bad in (b"\xff\xfe not utf-8", b"[1, 2]", b'{"question": 5}', b'{"question": "x", "k": "many"}', b""):
+        refused = httpx.post(url, content=bad, headers={"content-type": "application/json"}, timeout=30)
+        assert refused.status_code == 400 and "Yêu cầu không hợp lệ" in refused.json()["error"]
+    empty = httpx.post(url, json={"question": "  "}, timeout=30)
+    assert empty.status_code == 400 and "Câu hỏi trống" in empty.json()["error"]
+    too_long = httpx.post(url, json={"question": "thủ tục " * 1000}, timeout=120)
+    assert too_long.status_code == 200 and too_long.json()["notices"]  # cut to the limit, and told so
+    assert httpx.get(url, timeout=30).status_code == 405
+
+
+def test_json_ask_route_is_busy_and_rate_limited_like_the_chat(served) -> None:
+    ctx = served.context
+    url = served.url + "api/ask"
+    held = [ctx.admission.slot() for _ in range(ctx.admission.slots)]
+    for slot in held:
+        slot.__enter__()
+    wait_s, ctx.admission.wait_s = ctx.admission.wait_s, 0.5
+    try:
+        busy = httpx.post(url, json={"question": "Thủ tục cấp lại CCCD?"}, timeout=30)
+        assert busy.status_code == 503 and "đang bận" in busy.json()["error"]
+    finally:
+        ctx.admission.wait_s = wait_s
+        for slot in held:
+            slot.__exit__(None, None, None)
+    limit, ctx.questions.limit = ctx.questions.limit, 1
+    try:
+        statuses = [httpx.post(url, json={"question": "Thủ tục cấp lại CCCD?"}, timeout=120) for _ in range(2)]
+        assert statuses[-1].status_code == 429 and "quá nhiều câu hỏi" in statuses[-1].json()["error"]
+        assert int(statuses[-1].headers["retry-after"]) > 0
+    finally:
+        ctx.questions.limit = limit
+        ctx.questions._events.clear()
