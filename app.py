@@ -183,7 +183,12 @@ def launch(demo: gr.Blocks, settings: Settings, **overrides: Any) -> Any:
         "middleware": [Middleware(ArrivalStamp)],  # admission counts the time spent in Gradio's queue
         "routes": json_routes(ctx) if ctx else [],  # POST /api/ask, ahead of Gradio's routes
     }
-    options = {"max_threads": settings.max_waiting + 40, "app_kwargs": app_kwargs, **launch_options(settings)}
+    options = {
+        "max_threads": settings.max_waiting + 40,
+        "state_session_capacity": settings.max_sessions,  # the least recently used beyond it are forgotten
+        "app_kwargs": app_kwargs,
+        **launch_options(settings),
+    }
     return demo.launch(**{**options, **overrides})
 
 

@@ -1,12 +1,13 @@
 """Scale-out: the same load against one app replica and against two, both over one shared store.
 
     python benchmarks/scale.py [--store data/bench-stores/phapdien-embeddinggemma] [--users 50] [--seconds 60]
+                               [--api json|gradio]
 
 Starts a throw-away PostgreSQL cluster and ``chroma run`` on loopback (tests/servers.py), copies ``--store`` (an
 embedded store, default: the full pháp điển store of the default embedding model) into them without
-re-embedding (``python -m vectorstore copy-from``), then starts one replica and runs ``benchmarks/load.py``
-against it, then two replicas and spreads the same users over both. Prints one JSON line per configuration
-(throughput, latency, errors, busy replies) and a table.
+re-embedding (``python -m vectorstore copy-from``), then starts one fresh replica and runs
+``benchmarks/load.py`` against it, then two fresh replicas and spreads the same users over both. Prints one JSON
+line per configuration (throughput, latency, errors, busy replies) and a table.
 """
 
 from __future__ import annotations
@@ -49,8 +50,16 @@ def start_replica(env: dict[str, str], data: Path) -> tuple[subprocess.Popen[byt
     raise RuntimeError("a replica did not start in 600 s")
 
 
-def load(bases: list[str], users: int, seconds: float, out: Path) -> dict:
-    command = [sys.executable, "benchmarks/load.py", "--users", str(users), "--seconds", str(seconds),
+def stop(replicas: list[subprocess.Popen[bytes]]) -> None:
+    for proc in replicas:
+        proc.terminate()
+    for proc in replicas:
+        proc.wait(60)
+    replicas.clear()
+
+
+def load(bases: list[str], users: int, seconds: float, api: str, out: Path) -> dict:
+    command = [sys.executable, "benchmarks/load.py", "--users", str(users), "--seconds", str(seconds), "--api", api,
                "--json", str(out)] + [arg for base in bases for arg in ("--url", base)]  # fmt: skip
     subprocess.run(command, cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text(encoding="utf-8"))
@@ -62,6 +71,7 @@ def main() -> int:
     parser.add_argument("--store", type=Path, default=default_store)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--api", choices=["json", "gradio"], default="json", help="which API load.py calls")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if not (args.store / "documents.sqlite3").is_file():
@@ -85,21 +95,19 @@ def main() -> int:
         copy = [sys.executable, "-m", "vectorstore", "copy-from", str(args.store)]
         subprocess.run(copy, cwd=PROJECT_DIR, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL)
         print(f"store copied into PostgreSQL + Chroma in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        bases = []
-        for n in (1, 2):
-            while len(replicas) < n:
-                proc, base = start_replica(env, work / f"replica-{len(replicas)}")
+        for n in (1, 2):  # fresh replicas for each: no cache carried over from the previous run
+            bases = []
+            for i in range(n):
+                proc, base = start_replica(env, work / f"run-{n}-replica-{i}")
                 replicas.append(proc)
                 bases.append(base)
-            figures = load(bases, args.users, args.seconds, work / f"load-{n}.json")
+            figures = load(bases, args.users, args.seconds, args.api, work / f"load-{n}.json")
             figures = {"replicas": n, **{k: v for k, v in figures.items() if k != "rss_mb_samples"}}
             results.append(figures)
             print(json.dumps(figures, ensure_ascii=False))
+            stop(replicas)
     finally:
-        for proc in replicas:
-            proc.terminate()
-        for proc in replicas:
-            proc.wait(60)
+        stop(replicas)
         chroma.stop()
         postgres.remove()
     print("\n| replicas | users | answers/s | answers | busy | errors | p50 | p95 | max |")
