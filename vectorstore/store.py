@@ -137,7 +137,10 @@ class Store:
                 self._check_model()
             self.client = _chroma_client(settings)
             self.collection = self._open_collection()
-        except StoreError:
+        except StoreError as exc:
+            if isinstance(exc.__cause__, SQLAlchemyError):  # the shared database, unreachable from the start
+                self.close()
+                raise self._unusable(exc.__cause__) from exc.__cause__
             raise
         except (SQLAlchemyError, OSError, ValueError) as exc:
             self.close()

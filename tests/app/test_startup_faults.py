@@ -60,3 +60,14 @@ def test_read_only_store_folder(tmp_path: Path, cache_dir: Path) -> None:
             Store(Settings(data_dir=tmp_path, cache_dir=cache_dir), "m")
     finally:
         store.chmod(0o755)
+
+
+def test_an_unreachable_shared_database_names_the_cause_and_keeps_the_password_out(tmp_path: Path, cache_dir: Path):
+    from tests.servers import free_port
+
+    password = "mat-khau-csdl-8841"
+    url = f"postgresql://cchc:{password}@127.0.0.1:{free_port()}/cchc"  # nothing listens there
+    done = start(tmp_path, cache_dir, CCHC_DATABASE_URL=url)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "Không kết nối được cơ sở dữ liệu dùng chung" in done.stderr and "CCHC_DATABASE_URL" in done.stderr
+    assert password not in done.stderr + done.stdout
