@@ -110,24 +110,23 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
 
-def start_app(store: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_app(env: dict[str, str], data: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``python app.py`` on a free loopback port, ``env`` over this environment, its data (and app.log) in ``data``
+    or a new temporary folder; returns the process and its URL once it serves the page."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "CCHC_STORE_DIR": str(store),
-        "CCHC_PORT": str(port),
-        "CCHC_RATE_LIMIT_QUESTIONS": "0",
-        "CCHC_DATA_DIR": tempfile.mkdtemp(prefix="load-data-"),
-        "CCHC_CACHE_DIR": str(PROJECT_DIR / "data/cache"),
-    }
-    log = open(Path(env["CCHC_DATA_DIR"]) / "app.log", "wb")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log)
+    data = data or Path(tempfile.mkdtemp(prefix="load-data-"))
+    data.mkdir(parents=True, exist_ok=True)
+    full = {**os.environ, "CCHC_CACHE_DIR": str(PROJECT_DIR / "data/cache"), **env}
+    full.update(CCHC_PORT=str(port), CCHC_DATA_DIR=str(data))
+    log = (data / "app.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=full, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
+    deadline = time.time() + 600
+    while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the app exited ({proc.returncode}); see {log.name}")
         try:
@@ -136,7 +135,7 @@ def start_app(store: Path) -> tuple[subprocess.Popen[bytes], str]:
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise RuntimeError("the app did not start in 300 s")
+    raise RuntimeError("the app did not start in 600 s")
 
 
 async def run(bases: list[str], users: int, seconds: float, pid: int | None, api: str = "gradio") -> dict[str, Any]:
@@ -210,7 +209,7 @@ def main() -> int:
         if not (args.store / "documents.sqlite3").is_file():
             print(f"no store at {args.store}: run python benchmarks/retrieval.py phapdien first", file=sys.stderr)
             return 2
-        proc, base = start_app(args.store)
+        proc, base = start_app({"CCHC_STORE_DIR": str(args.store), "CCHC_RATE_LIMIT_QUESTIONS": "0"})
         bases = [base]
     try:
         figures = asyncio.run(run(bases, args.users, args.seconds, proc.pid if proc else None, args.api))

@@ -21,33 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.load import start_app
 from bot.eval import bench_store
 from settings import PROJECT_DIR, Settings
-from tests.servers import ChromaServer, PostgresServer, free_port
-
-
-def start_replica(env: dict[str, str], data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    data.mkdir(parents=True, exist_ok=True)
-    log = (data / "app.log").open("wb")
-    full = {**os.environ, **env, "CCHC_PORT": str(port), "CCHC_DATA_DIR": str(data)}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_DIR, env=full, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"a replica exited ({proc.returncode}); see {data / 'app.log'}")
-        try:
-            if httpx.get(base, timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("a replica did not start in 600 s")
+from tests.servers import ChromaServer, PostgresServer
 
 
 def stop(replicas: list[subprocess.Popen[bytes]]) -> None:
@@ -98,7 +77,7 @@ def main() -> int:
         for n in (1, 2):  # fresh replicas for each: no cache carried over from the previous run
             bases = []
             for i in range(n):
-                proc, base = start_replica(env, work / f"run-{n}-replica-{i}")
+                proc, base = start_app(env, work / f"run-{n}-replica-{i}")
                 replicas.append(proc)
                 bases.append(base)
             figures = load(bases, args.users, args.seconds, args.api, work / f"load-{n}.json")

@@ -73,6 +73,20 @@ def upload(browser: Any, port: int, path: Path) -> Any:
     return page
 
 
+def upload_corpus(path: Path) -> Path:
+    """ROWS articles in one JSONL file, large enough for a kill to land between two commits of its ingest."""
+    rows = [
+        {
+            "id": f"up-{i:03d}",
+            "title": f"Điều {i}. Thủ tục tải lên số {i}",
+            "text": " ".join(f"Câu {j} của điều {i} quy định hồ sơ, trình tự và thời hạn." for j in range(12)),
+        }
+        for i in range(ROWS)
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path
+
+
 def committed(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=1) as conn:
@@ -84,16 +98,7 @@ def committed(db: Path) -> int:
 def test_kill_9_during_an_admin_upload_then_the_same_upload_equals_a_clean_ingest(tmp_path: Path, embedder) -> None:
     from playwright.sync_api import sync_playwright
 
-    corpus = tmp_path / "van_ban_tai_len.jsonl"
-    rows = [
-        {
-            "id": f"up-{i:03d}",
-            "title": f"Điều {i}. Thủ tục tải lên số {i}",
-            "text": " ".join(f"Câu {j} của điều {i} quy định hồ sơ, trình tự và thời hạn." for j in range(12)),
-        }
-        for i in range(ROWS)
-    ]
-    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    corpus = upload_corpus(tmp_path / "van_ban_tai_len.jsonl")
     data = tmp_path / "app"
     port = free_port()
     with sync_playwright() as p:

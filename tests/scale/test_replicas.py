@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from tests.app.fixtures import CHROMIUM, CHROMIUM_ARGS, choose, free_port
-from tests.app.test_admin_crash import ROWS, login, start_app, upload
+from tests.app.test_admin_crash import ROWS, login, start_app, upload, upload_corpus
 from tests.ingest.test_pipeline import store_snapshot
 from tests.scale.conftest import replica
 from tests.servers import ChromaServer
@@ -120,16 +120,7 @@ def test_kill_9_of_one_replica_mid_upload_then_the_same_upload_through_the_other
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    corpus = tmp_path / "van_ban_tai_len.jsonl"
-    rows = [
-        {
-            "id": f"up-{i:03d}",
-            "title": f"Điều {i}. Thủ tục tải lên số {i}",
-            "text": " ".join(f"Câu {j} của điều {i} quy định hồ sơ, trình tự và thời hạn." for j in range(12)),
-        }
-        for i in range(ROWS)
-    ]
-    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    corpus = upload_corpus(tmp_path / "van_ban_tai_len.jsonl")
     database = create_engine(database_url)
 
     def committed() -> int:
