@@ -142,7 +142,7 @@ class Engine:
     def document(self, doc_id: str) -> Document | None:
         """A stored document, or None when it is gone. Recently read documents are kept per store revision, so
         answers read the database once per cited document, and keep their sources while it is unreachable."""
-        generation = self.snapshot().generation
+        generation = self.snapshots.generation  # the question's own snapshot was checked when it started
         with self._lock:
             cached = self._documents.get(doc_id)
             if cached is not None and cached[0] == generation:

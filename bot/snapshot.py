@@ -126,6 +126,12 @@ class SnapshotHolder:
         self._snapshot: CorpusSnapshot | None = None
         self._lock = threading.Lock()
 
+    @property
+    def generation(self) -> int:
+        """The generation of the snapshot held now, without asking the store (-1 before the first build)."""
+        snapshot = self._snapshot
+        return snapshot.generation if snapshot is not None else -1
+
     def current(self) -> CorpusSnapshot:
         snapshot = self._snapshot
         try:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     make_url,
     text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 STORE = MetaData()
@@ -157,7 +158,10 @@ def exclusive(engine: Engine, name: str) -> Iterator[None]:
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            except SQLAlchemyError:  # the connection is gone, and the server released its lock with it
+                pass
 
 
 __all__ = [

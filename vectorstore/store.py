@@ -20,14 +20,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from settings import Settings
 from vectorstore import database as tables
@@ -82,7 +82,6 @@ class DisplayFields:
     """What a vector's metadata shows of its document."""
 
     title: str
-    kind: str
     source: str
     comment_no: int | None
 
@@ -167,7 +166,9 @@ class Store:
                 finally:
                     self._write_depth -= 1
                 return
-            with self._db_calls(), exclusive(self.engine, self._lock_name):
+            with ExitStack() as held:
+                with self._db_calls():
+                    held.enter_context(exclusive(self.engine, self._lock_name))
                 self._write_depth = 1
                 try:
                     yield
@@ -311,7 +312,7 @@ class Store:
         to_embed = [ic for ic in new_chunks if ic.chunk.chunk_id not in old_ids]
         if to_embed:
             vectors = embed([ic.embed_text for ic in to_embed])
-            shown = {doc.doc_id: DisplayFields(doc.title, doc.kind, doc.source, doc.comment_no) for doc, _, _ in batch}
+            shown = {doc.doc_id: DisplayFields(doc.title, doc.source, doc.comment_no) for doc, _, _ in batch}
             self._upsert_vectors(to_embed, vectors, shown)
         try:
             with self._transaction() as db:
@@ -400,13 +401,14 @@ class Store:
         for batch in _batched(list(chunk_ids), 500):
             query = (
                 select(C.c.chunk_id, C.c.doc_id, C.c.text, C.c.char_start, C.c.char_end, C.c.paragraph,
-                       C.c.position, D.c.kind, C.c.embed_text, D.c.title, D.c.source, D.c.comment_no)
+                       C.c.position, D.c.kind, C.c.embed_text, C.c.segmented, C.c.folded, D.c.title, D.c.source,
+                       D.c.comment_no)
                 .join(D, D.c.doc_id == C.c.doc_id)
                 .where(C.c.chunk_id.in_(batch))
             )  # fmt: skip
             for r in self._read(query):
-                out.append(IndexedChunk(Chunk(*r[:7]), r[7], r[8], "", ""))
-                shown[r[1]] = DisplayFields(r[9], r[7], r[10], r[11])
+                out.append(IndexedChunk(Chunk(*r[:7]), *r[7:11]))
+                shown[r[1]] = DisplayFields(*r[11:])
         return out, shown
 
     def copy_to(self, target: Store, batch_docs: int = 200) -> int:
@@ -415,21 +417,20 @@ class Store:
         if target.embedding_model != self.embedding_model:
             raise _model_mismatch(self.embedding_model, target.embedding_model)
         copied = 0
-        doc_ids = sorted(self.document_hashes())
+        hashes = self.document_hashes()
         with target.writing():
-            for ids in _batched(doc_ids, batch_docs):
-                docs = [r._asdict() for r in self._read(select(D).where(D.c.doc_id.in_(ids)))]
-                rows = [r._asdict() for r in self._read(select(C).where(C.c.doc_id.in_(ids)))]
-                indexed, shown = self._indexed([r["chunk_id"] for r in rows])
-                target._upsert_vectors(indexed, self.vectors([ic.chunk.chunk_id for ic in indexed]), shown)
+            for ids in _batched(sorted(hashes), batch_docs):
+                docs = [_document(r) for r in self._read(select(*_DOCUMENT_COLUMNS).where(D.c.doc_id.in_(ids)))]
+                chunks, shown = self._indexed(sorted(self.chunk_ids(ids)))
+                target._upsert_vectors(chunks, self.vectors([ic.chunk.chunk_id for ic in chunks]), shown)
+                by_doc: dict[str, list[IndexedChunk]] = {}
+                for ic in chunks:
+                    by_doc.setdefault(ic.chunk.doc_id, []).append(ic)
                 with target._transaction() as db:
-                    db.execute(delete(C).where(C.c.doc_id.in_(ids)))
-                    db.execute(delete(D).where(D.c.doc_id.in_(ids)))
-                    db.execute(insert(D), docs)
-                    if rows:
-                        db.execute(insert(C), rows)
+                    for doc in docs:
+                        _replace_document(db, doc, hashes[doc.doc_id], by_doc.get(doc.doc_id, []))
                     _bump_generation(db)
-                copied += len(rows)
+                copied += len(chunks)
             target._describe_vectors()
         return copied
 
@@ -478,13 +479,14 @@ class Store:
 
     @contextmanager
     def _db_calls(self) -> Iterator[None]:
-        """Database calls: a shared database that does not answer becomes a ``StoreError`` that says so."""
+        """Database calls: a shared database that does not answer becomes a ``StoreError`` that says so (other
+        database errors stay what they are)."""
         if self.settings.database_url is None:
             yield
             return
         try:
             yield
-        except SQLAlchemyError as exc:
+        except (OperationalError, InterfaceError) as exc:
             raise StoreError(
                 "Cơ sở dữ liệu dùng chung không phản hồi; chưa ghi gì thêm vào kho. "
                 "Hãy thử lại khi máy chủ cơ sở dữ liệu hoạt động trở lại.",
