@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Lỗi ({row['id'] or 'câu hỏi'}): {exc}", file=sys.stderr)
                 if not args.batch:
                     return 2
+            except Exception as exc:  # a bug must not end a batch: say which row, log the traceback, go on
+                if not args.batch:
+                    raise
+                logging.getLogger("bot").exception("question %s failed", row["id"])
+                error = f"Lỗi hệ thống khi trả lời câu hỏi này ({type(exc).__name__})."
+                print(json.dumps({"id": row["id"], "question": row["question"], "error": error}, ensure_ascii=False))
     finally:
         engine.close()
     return 0

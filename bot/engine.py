@@ -186,8 +186,8 @@ class Engine:
         if isinstance(generator, LLMGenerator):
             try:
                 return clip(generator.condense(self.prompt("condense"), question, history))
-            except base.GeneratorError as exc:
-                log.warning("LLM condensing failed, using the heuristic: %s", exc)
+            except Exception:  # any client error: the heuristic still gives an answer
+                log.exception("LLM condensing failed, using the heuristic")
         return condense_heuristic(question, history)
 
     # --- generators --------------------------------------------------------------------------

@@ -9,14 +9,18 @@ cd "$(dirname "$0")/.."
 accept=""
 if [ "${1:-}" = "--accept-gemma-terms" ]; then accept=1; shift; fi
 extras="${1:-}"
+# Exactly the versions the tests passed with (requirements/lock.txt, refreshed by scripts/lock.sh); as an environment
+# variable the constraints also bind the build environment of the editable install (setuptools).
+export PIP_CONSTRAINT="$PWD/requirements/lock.txt"
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q --upgrade pip   # to the locked pip
 .venv/bin/python -m pip install -q "torch==2.13.0"   # the CPU wheel first, so nothing pulls a CUDA build
 if [ -n "$extras" ]; then
   .venv/bin/python -m pip install -q -e ".[$extras]"
 else
   .venv/bin/python -m pip install -q -e .
 fi
+unset PIP_CONSTRAINT
 if [ -n "$accept" ]; then
   .venv/bin/python -m bot.models install-embedder embeddinggemma --accept-terms
 else

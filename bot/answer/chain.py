@@ -244,8 +244,11 @@ def _answer(parts: ChainParts, turn: Turn) -> Iterator[AnswerChunk]:
                     draft = item
                 else:
                     yield AnswerChunk(item)
-        except GeneratorError as exc:
-            log.warning("generator %s failed, falling back to extractive: %s", generator.name, exc)
+        except Exception as exc:  # a client library's own error types count too: the user gets the extractive answer
+            if isinstance(exc, GeneratorError):
+                log.warning("generator %s failed, falling back to extractive: %s", generator.name, exc)
+            else:
+                log.exception("generator %s raised %s, falling back to extractive", generator.name, type(exc).__name__)
             notices.append(MODEL_UNAVAILABLE)
             generator, fallback, draft = extractive, None, _draft(extractive, turn)
     refusal = turn.refusal

@@ -100,3 +100,30 @@ def test_a_misbehaving_endpoint_falls_back_to_extractive_in_time(engine: Engine,
     assert not answer.refused and ("5-2023" in answer.answer or "5/2023" in answer.answer)
     assert answer.generator == "extractive" and MODEL_UNAVAILABLE in answer.notices
     assert elapsed < 2 * TIMEOUT_S + 3, elapsed
+
+
+class ClientThatBreaks:
+    """A chat client whose library changed under us: every call raises ``TypeError`` (as ``openai`` did when it
+    moved to httpx2 and refused our ``httpx.Timeout``)."""
+
+    def stream(self, *args: object, **kwargs: object) -> Iterator[object]:
+        raise TypeError("Invalid timeout: expected a number, `None`, a tuple or `httpx2.Timeout`")
+
+
+def test_a_client_raising_type_error_falls_back_to_extractive_with_the_notice(engine: Engine, monkeypatch, caplog):
+    endpoint = engine._openai_endpoint()
+    monkeypatch.setattr(endpoint, "chat", ClientThatBreaks())
+    answer = engine.ask(QUESTION, AskOptions(generator="openai"))
+    assert not answer.refused and ("5-2023" in answer.answer or "5/2023" in answer.answer)
+    assert answer.generator == "extractive" and MODEL_UNAVAILABLE in answer.notices
+    assert answer.citations
+    assert any("TypeError" in r.getMessage() and r.exc_info for r in caplog.records)  # logged with its traceback
+    streamed = list(engine.stream(QUESTION, AskOptions(generator="openai")))  # the chat's path, too
+    assert streamed[-1].answer is not None and MODEL_UNAVAILABLE in streamed[-1].answer.notices
+
+
+def test_the_timeout_reaches_the_client_as_a_plain_number(engine: Engine) -> None:
+    """No transport library's types in the call: a number is what every client version accepts."""
+    endpoint = engine._openai_endpoint()
+    timeout = endpoint.chat.request_timeout  # ChatOpenAI's field
+    assert isinstance(timeout, float | int) and timeout == TIMEOUT_S

@@ -38,6 +38,7 @@ MIN_TRUNCATED_TOKENS = 48  # a passage cut shorter than this is dropped instead
 PROMPT_TOKENS_PER_S = 10.0  # the slowest prompt reading measured here (1.5B on 2 busy cores: ~20 tokens/s)
 ELLIPSIS = " …"
 _FAILURES = (openai.APIError, httpx.HTTPError, ValueError)  # ValueError: a body that is not an answer
+CONNECT_TIMEOUT_S = 10.0
 
 
 def citation_grammar(numbers: Sequence[int], refusal: str = "", max_sentences: int = 4) -> str:
@@ -85,7 +86,7 @@ class Endpoint:
             temperature=0.0,
             max_retries=0,  # the chain falls back instead of making the user wait twice
             streaming=True,
-            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+            timeout=timeout_s,  # seconds, a plain number: whatever transport the client runs on
         )
         self._can_tokenize: bool | None = None  # None: not probed yet
         self._lock = threading.Lock()
@@ -112,7 +113,7 @@ class Endpoint:
             f"{root}/tokenize",
             json={"content": text, "add_special": False},
             headers={"Authorization": f"Bearer {self.api_key}"},
-            timeout=min(10.0, self.timeout_s),
+            timeout=min(CONNECT_TIMEOUT_S, self.timeout_s),
         )
         r.raise_for_status()
         tokens = r.json()["tokens"]
@@ -209,9 +210,7 @@ class LLMGenerator:
         timeout = self.request_timeout(endpoint, prompt_tokens)
         deadline = time.monotonic() + timeout  # for the whole answer: a server that trickles is cut off too
         started = finished = False
-        for chunk in endpoint.chat.stream(
-            messages, extra_body=body, timeout=httpx.Timeout(timeout, connect=min(10.0, timeout))
-        ):
+        for chunk in endpoint.chat.stream(messages, extra_body=body, timeout=timeout):
             finished = finished or bool(chunk.response_metadata.get("finish_reason"))
             piece = chunk.content if isinstance(chunk.content, str) else ""
             if not started:
@@ -220,9 +219,9 @@ class LLMGenerator:
             if piece:
                 yield piece
             if time.monotonic() > deadline:
-                raise httpx.ReadTimeout(f"the answer took longer than {timeout:.0f} s")
+                raise GeneratorError(f"the answer took longer than {timeout:.0f} s")
         if not finished:  # the connection closed mid-answer: what came is not the model's whole answer
-            raise httpx.RemoteProtocolError("the stream ended before the model finished its answer")
+            raise GeneratorError("the stream ended before the model finished its answer")
 
     # --- context budget ---------------------------------------------------------------
     def fit_passages(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
