@@ -2,7 +2,8 @@
 
 A question about "phiên họp thứ năm" must not be answered from a text about "phiên họp thứ tư", nor one about the
 "cấp tỉnh" steering committee from a text about the Government's. Lexical coverage cannot see this (most words
-match), so the details are checked one by one: years and document numbers, ordinals of sessions and rounds,
+match), so the details are checked one by one: years, dates and document numbers, ordinals of sessions and rounds
+(these four compared by meaning, see ``bot.answer.details``: "1/7/2025" meets "July 1", "thứ 9" meets "9th"),
 administrative levels, officials' titles, proper names (runs of capitalised syllables) and the glossary's named
 things (an acronym such as CCCD, or its expansion typed in full; either form in a source satisfies it).
 Situational numbers (an age, a count of days) are not required: the law states rules, not the asker's case.
@@ -11,15 +12,18 @@ Situational numbers (an age, a count of days) are not required: the law states r
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
+from bot.answer import details
+from bot.answer.details import Detail, Kind
 from vectorstore.text import fold, normalize, words
 
-_YEAR_OR_NUMBER = re.compile(r"\b(?:(?:19|20)\d\d|\d+(?:/\d+)+(?:/[\w-]+)?)\b")
-# matched on the folded text, so that questions typed without diacritics are covered too
-_ORDINAL = re.compile(
-    r"\b(?:lan|phien|phien hop|ky|ky hop|khoa|dot|hoi nghi)\s+"
-    r"(thu\s+(?:\d+|nhat|hai|ba|tu|bon|nam|sau|bay|tam|chin|muoi))\b"
+_REQUIRED: frozenset[Kind] = frozenset({"year", "date", "doc_number"})  # + ordinals, of sessions and rounds only
+_READ: frozenset[Kind] = _REQUIRED | {"ordinal"}
+_ORDINAL_BEFORE = re.compile(r"\b(?:lan|phien|phien hop|ky|ky hop|khoa|dot|hoi nghi)\s+$")  # on folded text
+_ORDINAL_AFTER = re.compile(
+    r"\s+(?:plenary\s+)?(?:session|sitting|meeting|plenum|round|term|congress|conference)\b", re.IGNORECASE
 )
 _LEVEL = re.compile(r"\b(cap\s+(?:tinh|huyen|xa|bo|trung uong|thanh pho|quan|phuong|thi xa))\b")
 _OFFICIAL = re.compile(  # an official's title followed by the body's name: "Bộ trưởng Bộ Nội vụ"
@@ -73,22 +77,44 @@ def specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = No
     """The details of ``question`` that an answer must be grounded on, as typed (NFC).
 
     ``glossary`` maps a folded acronym to ``(acronym, expansion)``; a glossary term is returned as the acronym."""
+    return list(_specifics(question, glossary))
+
+
+def _required_details(text: str) -> list[Detail]:
+    """The years, dates, document numbers and ordinals of sessions or rounds that ``text`` names."""
+    return [
+        d
+        for d in details.extract(text, _READ)
+        if d.kind in _REQUIRED
+        or (
+            d.kind == "ordinal"
+            and bool(_ORDINAL_BEFORE.search(fold(text[: d.start])) or _ORDINAL_AFTER.match(text, d.end))
+        )
+    ]
+
+
+def _specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None) -> dict[str, Detail | None]:
+    """``specifics`` with the meaning of each that ``bot.answer.details`` reads (None for names, levels…)."""
     text = normalize(question)
-    found = [m.group() for m in _YEAR_OR_NUMBER.finditer(text)]
+    found: list[tuple[str, Detail | None]] = [(d.text, d) for d in _required_details(text)]
     folded = fold(text).lower()
     same_length = len(folded) == len(text)  # fold() maps each NFC character to one: spans carry over
-    for pattern in (_ORDINAL, _LEVEL):
-        found += [text[m.start(1) : m.end(1)] if same_length else m.group(1) for m in pattern.finditer(folded)]
-    found += [m.group() for m in _OFFICIAL.finditer(text) if all(w[0].isupper() for w in m.group().split()[-2:])]
-    found += proper_names(text)
+    found += [(text[m.start(1) : m.end(1)] if same_length else m.group(1), None) for m in _LEVEL.finditer(folded)]
+    found += [
+        (m.group(), None) for m in _OFFICIAL.finditer(text) if all(w[0].isupper() for w in m.group().split()[-2:])
+    ]
+    found += [(name, None) for name in proper_names(text)]
     if glossary:
         key = folded_key(text)
         found += [
-            acronym
+            (acronym, None)
             for folded_acronym, (acronym, expansion) in glossary.items()
             if f" {folded_acronym} " in key or folded_key(expansion) in key
         ]
-    return list(dict.fromkeys(re.sub(r"\s+", " ", f) for f in found))
+    unique: dict[str, Detail | None] = {}
+    for typed, detail in found:
+        unique.setdefault(re.sub(r"\s+", " ", typed), detail)
+    return unique
 
 
 def folded_key(text: str) -> str:
@@ -96,17 +122,28 @@ def folded_key(text: str) -> str:
     return " " + " ".join(words(fold(text))) + " "
 
 
+def _stated(source: str) -> list[Detail]:
+    """The details ``source`` states that a question may require (its situational numbers are not read)."""
+    nfc = source if unicodedata.is_normalized("NFC", source) else unicodedata.normalize("NFC", source)
+    return details.extract(nfc, _READ)
+
+
 def missing_specifics(
     question: str, sources: Iterable[str], glossary: Mapping[str, tuple[str, str]] | None = None
 ) -> list[str]:
-    """The specifics of ``question`` found in none of ``sources`` (compared without diacritics or case)."""
-    wanted = specifics(question, glossary)
+    """The specifics of ``question`` found in none of ``sources``: years, dates, document numbers and ordinals
+    compared by meaning, everything else as words without diacritics or case."""
+    wanted = _specifics(question, glossary)
     if not wanted:
         return []
+    sources = list(sources)
     haystack = "\n".join(folded_key(s) for s in sources)
+    stated = [d for s in sources for d in _stated(s)] if any(wanted.values()) else []
     expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
 
-    def present(term: str) -> bool:
+    def present(term: str, detail: Detail | None) -> bool:
+        if detail is not None:
+            return details.matches(detail, stated)
         return folded_key(term) in haystack or (term in expansions and folded_key(expansions[term]) in haystack)
 
-    return [w for w in wanted if not present(w)]
+    return [term for term, detail in wanted.items() if not present(term, detail)]
