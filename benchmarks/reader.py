@@ -4,7 +4,9 @@
 
 Sets: ``cchc`` (the team's CCHC corpus, ``data/cchc/`` plus the bundled sample, with its questions from
 ``data/questions/reader_<split>.jsonl``), ``phapdien`` (the same file's questions over the pháp điển corpus in
-``../shared``) and ``citizen`` (``benchmarks/questions/phapdien_citizen.jsonl``, 108 citizen questions with gold
+``../shared``), ``heldout`` (30 documents of 2024-2025 in ``data/heldout/`` and their 129 questions in
+``data/questions/cchc_reform2025.jsonl``, written after every rule was tuned and never tuned on) and ``citizen``
+(``benchmarks/questions/phapdien_citizen.jsonl``, 108 citizen questions with gold
 articles, not split: the reader never trained on it). Stores are built in ``data/bench-stores/`` when missing.
 Prints the figures of the README's reader table and writes ``reports/reader/<split>.{json,md}``.
 """
@@ -28,7 +30,12 @@ from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder
 
 SHARED = PROJECT_DIR.parent / "shared"
-CORPORA = {"cchc": [SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"], "phapdien": [SHARED / "corpus/phapdien/corpus.jsonl"]}
+CORPORA = {
+    "cchc": [SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"],
+    "phapdien": [SHARED / "corpus/phapdien/corpus.jsonl"],
+    "heldout": [PROJECT_DIR / "data" / "heldout"],
+}
+HELDOUT_QUESTIONS = PROJECT_DIR / "data" / "questions" / "cchc_reform2025.jsonl"
 
 
 def engine_for(name: str, embedder: Embedder) -> Engine | None:
@@ -48,12 +55,15 @@ def figures(records: list[dict]) -> dict[str, float | int | None]:
     unanswerable = [r for r in records if r["unanswerable"]]
     with_facts = [r for r in answerable if "answer_hit" in r]
     answered = [r for r in answerable if not r["refused"]]
+    given = [r for r in records if not r["refused"] and (r["unanswerable"] or "answer_hit" in r)]
     latencies = sorted(r["ask_ms"] for r in records)
     return {
         "n": len(records),
         "answer_hit": round(statistics.mean(r["answer_hit"] for r in with_facts), 3) if with_facts else None,
         "unanswerable_refused": round(statistics.mean(r["refused"] for r in unanswerable), 3) if unanswerable else None,
         "false_refusals": round(statistics.mean(r["refused"] for r in answerable), 3) if answerable else None,
+        # of the answers given, the share that are right (an answer to an unanswerable question is wrong)
+        "given_right": round(statistics.mean(r.get("answer_hit", False) for r in given), 3) if given else None,
         "cited_gold": round(statistics.mean(r["cited_gold"] for r in answered), 3) if answered else None,
         "invalid_citations": sum(r["invalid_citations"] for r in records),
         "ask_p50_ms": latencies[len(latencies) // 2] if latencies else None,
@@ -73,7 +83,7 @@ def table(title: str, groups: dict[str, list[dict]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["dev", "test"], default="test")
-    parser.add_argument("--sets", nargs="*", default=["cchc", "phapdien", "citizen"])
+    parser.add_argument("--sets", nargs="*", default=["cchc", "heldout", "phapdien", "citizen"])
     parser.add_argument("--generator", default="extractive")
     args = parser.parse_args()
     labelled = harness.load_questions(PROJECT_DIR / f"data/questions/reader_{args.split}.jsonl")
@@ -90,6 +100,8 @@ def main() -> int:
             continue
         if name == "citizen":
             rows = harness.load_questions(PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl")
+        elif name == "heldout":
+            rows = harness.load_questions(HELDOUT_QUESTIONS)
         else:
             rows = [r for r in labelled if r.get("set") == name]
         engine.warm_up(options)
@@ -100,7 +112,8 @@ def main() -> int:
         for field in ("variant", "trap"):
             for value in sorted({r[field] for r in records if r[field]}):
                 groups[f"{field}={value}"] = [r for r in records if r[field] == value]
-        report.append(table(f"{name} ({args.split if name != 'citizen' else 'all'}), {args.generator}", groups))
+        part = args.split if name in ("cchc", "phapdien") else "all"
+        report.append(table(f"{name} ({part}), {args.generator}", groups))
     text = "\n".join(report)
     print(text)
     target = PROJECT_DIR / "reports" / "reader"

@@ -21,6 +21,7 @@ from typing import Any, cast
 from langchain_core.runnables import RunnableConfig
 
 from bot.answer.chain import Answer, AnswerChunk, ChainParts, Turn, build_chain, condense_heuristic
+from bot.answer.dialogue import DialogueModel, DialogueStep
 from bot.answer.generators import base
 from bot.answer.generators.extractive import ExtractiveGenerator
 from bot.answer.generators.llm import PROMPT_TOKENS_PER_S, Endpoint, LLMGenerator
@@ -53,7 +54,19 @@ class Engine:
         self.store = store or Store(settings, self.embedder.name)
         self.snapshots = SnapshotHolder(self.store, settings.exact_search_max_chunks)
         self.llm_servers = LLMServers(settings)
-        model = ReaderModel.load(settings.reader_model or MODEL_FILE)
+        try:
+            model = ReaderModel.load(settings.reader_model or MODEL_FILE)
+            dialogue_model = DialogueModel.load(settings.embedding_key)
+        except (ValueError, KeyError, OSError) as exc:  # a weights file that does not match this code
+            raise StoreError(
+                "Tệp trọng số của bộ đọc hoặc bộ phân loại hội thoại không khớp với phiên bản mã nguồn này. "
+                "Cách sửa: huấn luyện lại (python -m bot.answer.train_reader, python -m bot.answer.train_dialogue) "
+                "hoặc dùng tệp đi kèm bản cài đặt.",
+                str(exc),
+            ) from exc
+        if model.embedder and model.embedder != settings.embedding_key:
+            log.warning("the reader was fitted with %s's retrieval, this store uses %s", model.embedder,
+                        settings.embedding_key)  # fmt: skip
         if settings.reader_threshold is not None:
             model = replace(model, threshold=settings.reader_threshold)
         self.reader = Reader(
@@ -67,6 +80,9 @@ class Engine:
         self._local_failed_at: float | None = None
         self._lock = threading.RLock()
         self._documents: OrderedDict[str, tuple[int, Document | None]] = OrderedDict()  # doc_id -> (revision, doc)
+        if dialogue_model is None:
+            log.warning("no dialogue model for %s: every message is taken as a policy question", settings.embedding_key)
+        self.dialogue = DialogueStep(dialogue_model, self.embedder.embed_query) if dialogue_model else None
         self.reading_chain, self.chain = build_chain(
             ChainParts(
                 snapshot=self.snapshot,
@@ -76,6 +92,7 @@ class Engine:
                 condense=self._condense,
                 get_document=self.document,
                 reader=self.reader,
+                dialogue=self.dialogue,
             )
         )
 

@@ -138,7 +138,8 @@ def evaluate(
         # ask first: its latency is measured cold (retrieval below reuses the question's cached vector)
         if ask:
             answer = engine.ask(row["question"], options)
-            record["refused"] = answer.refused
+            record["intent"] = answer.intent
+            record["refused"] = answer.refused or answer.intent != "policy"  # our own reply answers nothing
             record["coverage"] = answer.coverage
             record["ask_ms"] = answer.timings_ms["total"]
             record["answer"] = answer.answer
@@ -147,7 +148,7 @@ def evaluate(
             record["cited_gold"] = bool(set(row.get("positive_ids") or []) & {c.doc_id for c in answer.citations})
             record["answerability"] = answer.answerability
             record["invalid_citations"] = sum(1 for c in answer.citations if not is_valid(c, get_text(c.doc_id) or ""))
-            if row.get("answers") and not answer.refused:
+            if row.get("answers") and not record["refused"]:
                 folded = fold(answer.answer)
                 record["answer_hit"] = any(fold(normalize(a)) in folded for a in row["answers"])
             elif row.get("answers"):

@@ -1,7 +1,10 @@
 """The answer chain (LCEL), each step a typed runnable over one :class:`Turn`:
 
-    condense (history) -> retrieve (the hybrid BaseRetriever) -> read (evidence sentences)
-      -> gate (refusal: no sources, not covered, a named detail missing) -> generate + verify citations
+    understand (the dialogue step: a policy question, or chitchat / off-domain / abuse / unclear, answered with a
+      short reply of our own and no retrieval) -> resolve (with history: the message alone and the message read
+      with its context, each retrieved, read and gated; the reading whose evidence answers better is kept)
+      -> [retrieve (the hybrid BaseRetriever) -> read (evidence sentences) -> gate (refusal: no sources, not
+      covered, a named detail missing)] -> generate + verify citations
 
 The last step is a generator: ``chain.stream()`` yields :class:`AnswerChunk` pieces of the draft as the model
 writes them, and a last chunk holding the verified :class:`Answer`; ``chain.invoke()`` adds the chunks up. No
@@ -11,15 +14,15 @@ generator's words reach the user without the citation verifier's approval, and r
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
+from bot.answer.dialogue import Intent
 from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
 from bot.answer.grounding import missing_specifics
 from bot.answer.options import AskOptions
@@ -27,7 +30,7 @@ from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Candidate, Reader, Reading, same_content
 from bot.answer.retriever import Hit, HybridRetriever
 from vectorstore.records import Document
-from vectorstore.text import fold, sentence_spans, words
+from vectorstore.text import sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,6 @@ MODEL_UNVERIFIED = (
     "được trích nguyên văn từ tài liệu."
 )
 RefusalReason = Literal["no_sources", "missing_specifics", "no_answer", "generator", "unverified"]
-_FOLLOW_UP = re.compile(r"^(còn|vậy|thế|thì|nếu|nó|điều đó|việc đó|cái đó|ở đâu|khi nào|bao lâu|ai)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Answer:
     generator: str = ""
     coverage: float = 0.0  # best share of the question's content words found in one passage sentence
     answerability: float = 0.0  # the reader's probability that its best sentence answers the question
+    intent: Intent = "policy"  # the dialogue step's label; anything else is our own reply, without sources
+    follow_up: bool = False  # the message was read with the previous turn (its evidence answered better)
 
     @property
     def refused(self) -> bool:
@@ -96,6 +100,8 @@ class Answer:
             "coverage": round(self.coverage, 4),
             "answerability": round(self.answerability, 4),
             "missing": self.missing,
+            "intent": self.intent,
+            "follow_up": self.follow_up,
         }
 
 
@@ -126,6 +132,26 @@ class Turn:
     reading: Reading | None = None
     refusal: Refusal | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    intent: Intent = "policy"
+    follow_up: bool = False
+    readings: tuple[float, float] | None = None  # with history: the evidence scores (alone, with its context)
+
+    @property
+    def evidence_score(self) -> float:
+        """How well this reading's evidence answers: 0 when a gate refuses, else the reader's answerability."""
+        if self.refusal is not None or self.reading is None:
+            return 0.0
+        return self.reading.probability
+
+
+class Dialogue(Protocol):
+    """The dialogue step as the chain needs it (``bot.answer.dialogue``, bound to the engine's embedder)."""
+
+    def classify(self, snapshot: Any, query: ParsedQuery, message: str, has_history: bool) -> Intent: ...
+
+    def reply(self, snapshot: Any, intent: Intent, message: str) -> str: ...
+
+    def is_follow_up(self, alone: float, joined: float, message: str, previous: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -139,17 +165,15 @@ class ChainParts:
     condense: Callable[[str, Sequence[tuple[str, str]], AskOptions], str]
     get_document: Callable[[str], Document | None]
     reader: Reader
+    dialogue: Dialogue | None = None  # None: every message is a policy question
 
 
 def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """Without a language model: join an elliptical follow-up to the previous question."""
+    """Without a language model, the message read with its context: joined to the previous question. Whether
+    that reading is kept is decided by the evidence (the chain's resolve step), not by the message's first word."""
     if not history:
         return question
-    previous = history[-1][0]
-    content = [w for w in words(fold(question)) if len(w) > 1]
-    if _FOLLOW_UP.match(question.strip()) or len(content) <= 4:
-        return f"{previous} {question}"
-    return question
+    return f"{history[-1][0]} {question}"
 
 
 def refusal_text(hits: Sequence[Hit], missing: Sequence[str] = ()) -> str:
@@ -167,16 +191,46 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
     """The LCEL chains, input a :class:`Turn` (question + resolved options): the reading part (up to the gate, a
     ``Turn`` out: what evaluation and reader training look at) and the whole chain (:class:`AnswerChunk` s out)."""
 
-    def condense(turn: Turn) -> Turn:
-        standalone = parts.condense(turn.question, turn.options.history, turn.options)
+    def understand(turn: Turn) -> Turn:
         snapshot = parts.snapshot()
-        return replace(turn, snapshot=snapshot, standalone=standalone, query=snapshot.parse(standalone))
+        query = snapshot.parse(turn.question)
+        turn = replace(turn, snapshot=snapshot, standalone=turn.question, query=query)
+        if parts.dialogue is None:
+            return turn
+        started = time.perf_counter()
+        intent = parts.dialogue.classify(snapshot, query, turn.question, bool(turn.options.history))
+        return replace(turn, intent=intent, timings={**turn.timings, "understand": _ms(started)})
 
     def retrieve(turn: Turn, config: RunnableConfig) -> Turn:
         started = time.perf_counter()
         retriever = parts.retriever(turn.snapshot, turn.options)
         hits = retriever.hits(retriever.invoke(turn.standalone, config))
         return replace(turn, hits=hits, timings={**turn.timings, "retrieve": _ms(started)})
+
+    def answer_from_documents(turn: Turn, config: RunnableConfig) -> Turn:
+        return gate(read(retrieve(turn, config)))
+
+    def resolve(turn: Turn, config: RunnableConfig) -> Turn:
+        """Retrieve, read and gate; with history, for the message alone and for it read with its context, keeping
+        the reading whose evidence answers better (a new question is answered as itself, an elliptical
+        follow-up with what it refers to)."""
+        if turn.intent != "policy":
+            return turn
+        alone = answer_from_documents(turn, config)
+        if not turn.options.history:
+            return alone
+        joined_text = parts.condense(turn.question, turn.options.history, turn.options)
+        if joined_text == turn.question:
+            return alone
+        joined = answer_from_documents(
+            replace(turn, standalone=joined_text, query=turn.snapshot.parse(joined_text)), config
+        )
+        scores = alone.evidence_score, joined.evidence_score
+        if parts.dialogue is not None:
+            follow_up = parts.dialogue.is_follow_up(*scores, turn.question, turn.options.history[-1][0])
+        else:
+            follow_up = scores[1] > scores[0]
+        return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)
 
     def read(turn: Turn) -> Turn:
         passages = [
@@ -215,16 +269,33 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         for turn in turns:
             yield from _answer(parts, turn)
 
-    reading = (
-        RunnableLambda(condense, name="condense")
-        | RunnableLambda(retrieve, name="retrieve")
-        | RunnableLambda(read, name="read")
-        | RunnableLambda(gate, name="gate")
-    )
+    reading = RunnableLambda(understand, name="understand") | RunnableLambda(resolve, name="resolve")
     return reading, reading | RunnableGenerator(generate, name="generate_and_verify")
 
 
+def _reply(parts: ChainParts, turn: Turn) -> AnswerChunk:
+    """Our own reply to a message that is not a policy question: no retrieval, no quote, no citation."""
+    assert parts.dialogue is not None
+    text = parts.dialogue.reply(turn.snapshot, turn.intent, turn.question)
+    answer = Answer(
+        question=turn.question,
+        answer=text,
+        citations=[],
+        hits=[],
+        prompt_version="",
+        timings_ms={**turn.timings, "total": _ms(turn.started)},
+        id=turn.id,
+        standalone_question=turn.question,
+        generator="dialogue",
+        intent=turn.intent,
+    )
+    return AnswerChunk(answer=answer)
+
+
 def _answer(parts: ChainParts, turn: Turn) -> Iterator[AnswerChunk]:
+    if turn.intent != "policy":
+        yield _reply(parts, turn)
+        return
     started = time.perf_counter()
     extractive = parts.extractive
     uses_model = turn.options.generator != "extractive"
@@ -289,6 +360,7 @@ def _answer(parts: ChainParts, turn: Turn) -> Iterator[AnswerChunk]:
         generator=generator.name,
         coverage=evidence[0].coverage if evidence else 0.0,
         answerability=turn.reading.probability if turn.reading else 0.0,
+        follow_up=turn.follow_up,
     )
     yield AnswerChunk(answer=answer)
 

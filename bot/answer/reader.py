@@ -43,19 +43,39 @@ MIN_WORDS = 4
 ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (quoted, verified against)
 CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separated clauses
 
-_FIGURES = frozenset({"number", "percent", "date", "duration"})  # asked for these, a sentence without one cannot answer
+# asked for these, a sentence without one cannot answer
+_FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person"})
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _ORDINAL = re.compile(r"\bthu\s+(\d+|nhat|hai|ba|tu|bon|nam|sau|bay|tam|chin|muoi)\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ORG = re.compile(r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Ban|Cục|Tổng cục|Sở|Ministry|Bank)\s+\w", re.I)
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:ngày|tháng|năm|quý)\s+\d+|\b(?:19|20)\d\d\b", re.I)
 _DURATION = re.compile(r"\d+\s*(?:ngày|tháng|năm|giờ|tuần|phút|days?|months?|years?)", re.I)
+_MONEY = re.compile(
+    r"\d[\d.,]*\s*(?:đồng|nghìn|ngàn|triệu|tỷ|vnđ|vnd|đ\b|usd)|(?:vnđ|vnd|usd)\s*\d|miễn\s+(?:phí|lệ phí|thu)"
+    r"|không\s+(?:thu|mất)\s+(?:phí|lệ phí|tiền)|free of charge|\bfree\b",
+    re.I,
+)
+# who: a person, an official's title or role, or a body acting as one ("Ai chủ trì" is not answered by dates alone)
+_PERSON = re.compile(
+    r"\b(?:thu tuong|bo truong|thu truong|chu tich|truong ban|pho truong ban|giam doc|tong bi thu|chu nhiem|"
+    r"nguoi|ong|ba|dong chi|can bo|cong chuc|vien chuc|lanh dao|cong dan|ca nhan|co quan|uy ban|ubnd|"
+    r"chinh phu|prime minister|minister|chairman|chairwoman|president|director|head|official|citizen)\b"
+)
+_PLACE_BEFORE = re.compile(r"\b(?:tai|o|tinh|thanh pho|huyen|xa|quan|phuong|in|at)\s*$", re.I)  # "tại Hà Nội"
+# the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
+_EVENTS: dict[str, re.Pattern[str]] = {
+    "passed": re.compile(r"\b(?:thong qua|passed|adopted)\b"),
+    "signed": re.compile(r"\b(?:ky ban hanh|ban hanh|da ky|ky quyet dinh|ky nghi dinh|signed|issued)\b"),
+    "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
+}
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
     ("place", re.compile(r"\b((tinh|thanh pho|dia phuong|quoc gia|dia ban) nao|o dau|tai dau|noi nao)\b")),
     ("duration", re.compile(r"\b(bao lau|trong vong bao nhieu|mat bao nhieu (ngay|thang|nam))\b")),
     ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
+    ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),
     ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
     ("person", re.compile(r"\b(ai|nguoi nao|ong nao|ba nao)\b")),
 )
@@ -99,14 +119,27 @@ class ReaderModel:
     answer_bias: float
     threshold: float
     notes: str = ""
+    embedder: str = ""  # the embedding model whose retrieval the weights were fitted on
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> ReaderModel:
+        """The weights file, refused (``ValueError``) unless its schema names exactly this code's signals."""
         data = json.loads(path.read_text(encoding="utf-8"))
+        schema = data.get("schema") or {}
+        if (
+            tuple(schema.get("features", ())) != FEATURES
+            or tuple(schema.get("answer_features", ())) != ANSWER_FEATURES
+            or set(data["weights"]) != set(FEATURES)
+            or set(data["answer_weights"]) != set(ANSWER_FEATURES)
+        ):
+            raise ValueError(
+                f"{path}: the reader's weights were fitted for other signals than this code computes "
+                f"(file: {schema.get('features')}, code: {list(FEATURES)}); refit: python -m bot.answer.train_reader"
+            )
         return cls(
             {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]),
             {k: float(v) for k, v in data["answer_weights"].items()}, float(data["answer_bias"]),
-            float(data["threshold"]), data.get("notes", ""),
+            float(data["threshold"]), data.get("notes", ""), str(schema.get("embedder", "")),
         )  # fmt: skip
 
     def probability(self, features: Mapping[str, float]) -> float:
@@ -146,12 +179,32 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     asked = set(words(fold(question)))
     if kind == "percent":
         return "%" in sentence or "phan tram" in fold(sentence) or "percent" in sentence.lower()
-    if kind in ("number", "date", "duration"):
-        pattern = {"number": _NUMBER, "date": _DATE, "duration": _DURATION}[kind]
+    if kind == "person":
+        found = set(_PERSON.findall(" ".join(words(fold(sentence)))))
+        people = [n for n in proper_names(sentence) if not _PLACE_BEFORE.search(fold(sentence[: sentence.find(n)]))]
+        return bool(found - asked) or any(set(words(fold(n))) - asked for n in people)
+    if kind in ("number", "date", "duration", "money"):
+        pattern = {"number": _NUMBER, "date": _DATE, "duration": _DURATION, "money": _MONEY}[kind]
         return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))
     if kind == "org":
         return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in _ORG.finditer(sentence))
     return any(set(words(fold(name))) - asked for name in proper_names(sentence))  # place, person
+
+
+def asked_event(question: str) -> str | None:
+    """The event a date question asks about (passed, signed, in force), if it names exactly one."""
+    folded = " ".join(words(fold(question)))
+    named = [name for name, pattern in _EVENTS.items() if pattern.search(folded)]
+    return named[0] if len(named) == 1 else None
+
+
+def other_event(event: str | None, sentence: str) -> bool:
+    """The sentence dates another event than the asked one, and not the asked one ("có hiệu lực từ 1/7" for
+    "thông qua ngày nào")."""
+    if event is None:
+        return False
+    folded = " ".join(words(fold(sentence)))
+    return not _EVENTS[event].search(folded) and any(p.search(folded) for p in _EVENTS.values())
 
 
 SAME_CONTENT = 0.7  # share of the shorter sentence's content words in the other: they state the same thing
@@ -233,6 +286,7 @@ class Reader:
         asked_years = set(_YEAR.findall(question))
         asked_ordinals = set(_ORDINAL.findall(fold(question)))
         names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
+        event = asked_event(question) if kind == "date" else None
         rows = []
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
@@ -250,6 +304,7 @@ class Reader:
                 or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
                 or any(n not in folded_key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
                 or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
+                or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
             )
             rows.append({
                 "lexical": lexical, "title": title,

@@ -62,13 +62,13 @@ def is_answering(candidate: str, evidence: str) -> bool:
     return bool(wc and we) and len(wc & we) / len(wc | we) >= 0.6
 
 
-def engines(embedder: Embedder, sets: Iterable[str]) -> dict[str, Engine]:
+def engines(embedder: Embedder, sets: Iterable[str], base: Settings | None = None) -> dict[str, Engine]:
     """An engine per corpus the questions are asked over (the CCHC store is built here when empty)."""
     from ingest.pipeline import Ingestor
 
     out = {}
     for name in sorted(set(sets)):
-        settings = Settings.load()
+        settings = base or Settings.load()
         store = bench_store(name, settings)
         settings = settings.model_copy(update={"store_dir": store})
         if name == "cchc":
@@ -224,7 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     notes = (f"two logistic regressions on {sum(len(e.labels) for e in examples)} candidates of {len(examples)} "
              f"questions ({args.questions.name}); threshold {threshold} chosen there: "
              + ", ".join(f"{k} {v:.3f}" for k, v in dev.items()))  # fmt: skip
-    data = {"weights": model.weights, "bias": model.bias, "answer_weights": model.answer_weights,
+    schema = {
+        "features": list(FEATURES),
+        "answer_features": list(ANSWER_FEATURES),
+        "embedder": Settings.load().embedding_key,
+        "training": {"split": "dev", "questions": args.questions.name, "n_questions": len(examples)},
+    }
+    data = {"schema": schema, "weights": model.weights, "bias": model.bias, "answer_weights": model.answer_weights,
             "answer_bias": model.answer_bias, "threshold": threshold, "notes": notes}  # fmt: skip
     args.out.write_text(json.dumps(_rounded(data), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(notes)

@@ -50,7 +50,7 @@ def test_answer_is_cited_with_verbatim_quotes(engine):
         assert is_valid(c, text_of(engine, c.doc_id))
         assert f"[{c.n}]" in answer.answer
     assert answer.prompt_version.startswith("extractive")
-    assert set(answer.timings_ms) == {"retrieve", "generate", "total"}
+    assert set(answer.timings_ms) == {"understand", "retrieve", "generate", "total"}
 
 
 def test_stream_yields_the_draft_then_the_verified_answer(engine):
@@ -206,7 +206,7 @@ def test_cli_contract(engine, tmp_path):
         "prompt_version",
         "timings_ms",
     }
-    assert set(data["timings_ms"]) == {"retrieve", "generate", "total"}
+    assert set(data["timings_ms"]) == {"understand", "retrieve", "generate", "total"}
     assert len(data["retrieved"]) == 4
     assert set(data["retrieved"][0]) >= {"rank", "doc_id", "chunk_id", "score", "kind", "text"}
     for c in data["citations"]:

@@ -69,3 +69,51 @@ def test_a_fee_question_is_answered_with_the_amount(engine):
 def test_close_but_unanswerable_questions_are_refused(engine, question):
     answer = engine.ask(question)
     assert answer.refused and answer.citations == [], answer.answer
+
+
+def test_who_asks_for_a_person_and_a_place_name_is_not_one():
+    from bot.answer.reader import holds_type
+
+    asked = "Ai chủ trì phiên họp?"
+    assert not holds_type("person", "Phiên họp diễn ra ngày 19/4/2023 tại Hà Nội.", asked)
+    assert holds_type("person", "Đồng chí Phạm Minh Chính chủ trì phiên họp.", asked)
+    responsible = "Người đứng đầu cơ quan chịu trách nhiệm khi chậm giải quyết hồ sơ."
+    assert holds_type("person", responsible, "Ai chịu trách nhiệm?")
+
+
+def test_a_fee_question_needs_an_amount_of_money_not_any_number():
+    from bot.answer.reader import holds_type, question_type
+
+    asked = "le phi lam ho chieu bao nhieu"
+    assert question_type(asked) == "money"
+    assert question_type("Bao nhiêu quốc gia tham gia?") == "number"  # "gia" is not a price
+    assert holds_type("money", "Lệ phí cấp hộ chiếu là 200.000 đồng/lần.", asked)
+    assert holds_type("money", "Công dân được miễn lệ phí khi cấp đổi lần đầu.", asked)
+    assert not holds_type("money", "Từ ngày 1/7/2025, thủ tục được thực hiện trên 34 tỉnh.", asked)
+
+
+def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
+    from bot.answer.reader import asked_event, other_event
+
+    event = asked_event("Luật Cán bộ, công chức 2025 được thông qua ngày nào?")
+    assert event == "passed"
+    assert other_event(event, "Luật có hiệu lực thi hành từ ngày 1/7/2025.")
+    assert not other_event(event, "Luật được Quốc hội thông qua ngày 24/6/2025 và có hiệu lực từ 1/7/2025.")
+    assert asked_event("Luật có hiệu lực từ ngày nào?") == "effective"
+
+
+def test_a_reader_weights_file_for_other_signals_is_refused(tmp_path, cache_dir, embedder):
+    import json
+
+    from bot.answer.reader import MODEL_FILE, ReaderModel
+    from vectorstore.store import StoreError
+
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    data["schema"]["features"] = [*data["schema"]["features"], "a_signal_this_code_lacks"]
+    bad = tmp_path / "reader.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="refit"):
+        ReaderModel.load(bad)
+    with pytest.raises(StoreError, match="không khớp"):
+        Engine(Settings(data_dir=tmp_path, cache_dir=cache_dir, reader_model=bad), embedder=embedder)
+    assert ReaderModel.load().threshold > 0  # the shipped file carries its schema

@@ -1,0 +1,139 @@
+"""The dialogue step's benchmark: labelled messages and two-turn conversations, through the product's ``Engine``.
+
+    python benchmarks/dialogue.py [--split test|dev] [--parts messages conversations]
+
+Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
+when missing), with the settings' embedding model and the extractive generator.
+
+- messages (``data/dialogue/messages.jsonl``, the split's rows): a non-question is *handled* when it gets our own
+  reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
+  the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
+  never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
+- conversations (``data/dialogue/conversations.jsonl``): turn 1 is asked, then turn 2 with turn 1 and its answer as
+  history. A new question is right when it is read alone (not as a follow-up) and its answer holds an expected
+  fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
+  reported separately (reading / answer).
+
+Prints the README's dialogue table and writes ``reports/dialogue/<split>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.answer.options import AskOptions, InputError
+from bot.engine import Engine
+from bot.eval import bench_store
+from ingest.pipeline import Ingestor
+from settings import PROJECT_DIR, SAMPLE_DIR, Settings
+from vectorstore.text import fold, normalize
+
+DIALOGUE = PROJECT_DIR / "data" / "dialogue"
+NOISE = {"abuse", "unclear"}
+
+
+def cchc_engine(settings: Settings) -> Engine:
+    settings = settings.model_copy(update={"store_dir": bench_store("cchc", settings)})
+    engine = Engine(settings)
+    Ingestor(settings, embedder=engine.embedder, store=engine.store).run([SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"])
+    return engine
+
+
+def rows_of(name: str, split: str) -> list[dict]:
+    lines = (DIALOGUE / name).read_text(encoding="utf-8").splitlines()
+    return [r for r in map(json.loads, filter(str.strip, lines)) if r["split"] == split]
+
+
+def holds(answer: str, expected: list[str]) -> bool:
+    folded = fold(answer)
+    return any(fold(normalize(a)) in folded for a in expected)
+
+
+def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
+    records = []
+    for row in rows_of("messages.jsonl", split):
+        started = time.perf_counter()
+        try:
+            answer = engine.ask(row["text"])
+            intent, quoted = answer.intent, bool(answer.citations)
+        except InputError:
+            intent, quoted = "empty", False
+        label = row["label"]
+        right = intent in (NOISE | {"empty"}) if label in NOISE else intent == label
+        records.append({**row, "intent": intent, "quoted": quoted, "handled": right and not quoted,
+                        "ms": round((time.perf_counter() - started) * 1000, 1)})  # fmt: skip
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_label[r["label"]].append(r)
+    others = [r for r in records if r["label"] != "policy"]
+    figures = {
+        "non_questions_handled": _mean(r["handled"] for r in others),
+        "non_questions_not_quoted": _mean(not r["quoted"] for r in others),
+        "policy_taken_as_policy": _mean(r["intent"] == "policy" for r in by_label["policy"]),
+        "n_non_questions": len(others),
+        "n_policy": len(by_label["policy"]),
+        **{f"handled[{k}]": _mean(r["handled"] for r in v) for k, v in sorted(by_label.items()) if k != "policy"},
+    }
+    return figures, records
+
+
+def conversations(engine: Engine, split: str) -> tuple[dict, list[dict]]:
+    records = []
+    for row in rows_of("conversations.jsonl", split):
+        first = row["history"][0]
+        earlier = engine.ask(first)
+        answer = engine.ask(row["question"], AskOptions(history=((first, earlier.answer),)))
+        reading_right = answer.follow_up == (row["kind"] == "follow_up")
+        hit = not answer.refused and holds(answer.answer, row["answers"])
+        records.append({**row, "follow_up": answer.follow_up, "reading_right": reading_right, "answer_hit": hit,
+                        "right": reading_right and hit, "standalone_read": answer.standalone_question,
+                        "answer": answer.answer})  # fmt: skip
+    figures: dict = {}
+    for kind in ("new", "follow_up"):
+        group = [r for r in records if r["kind"] == kind]
+        figures[f"{kind}: right"] = _mean(r["right"] for r in group)
+        figures[f"{kind}: reading"] = _mean(r["reading_right"] for r in group)
+        figures[f"{kind}: answer hit"] = _mean(r["answer_hit"] for r in group)
+        figures[f"{kind}: n"] = len(group)
+    return figures, records
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(statistics.mean(map(float, values)), 3) if values else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--parts", nargs="*", default=["messages", "conversations"])
+    args = parser.parse_args()
+    settings = Settings.load()
+    engine = cchc_engine(settings)
+    engine.warm_up()
+    out: dict = {"model": settings.embedding_key, "split": args.split}
+    for part in args.parts:
+        if part == "conversations" and not (DIALOGUE / "conversations.jsonl").is_file():
+            continue
+        figures, records = (messages if part == "messages" else conversations)(engine, args.split)
+        out[part] = {"figures": figures, "records": records}
+        print(f"## {part} ({args.split}, {settings.embedding_key})")
+        for key, value in figures.items():
+            print(f"- {key}: {value}")
+    engine.close()
+    target = PROJECT_DIR / "reports" / "dialogue"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / f"{args.split}.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

