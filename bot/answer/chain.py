@@ -14,6 +14,7 @@ generator's words reach the user without the citation verifier's approval, and r
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,13 +25,13 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from bot.answer.citations import Citation, verify
 from bot.answer.dialogue import Intent
 from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
-from bot.answer.grounding import missing_specifics
+from bot.answer.grounding import missing_specifics, proper_names
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Candidate, Reader, Reading, same_content
 from bot.answer.retriever import Hit, HybridRetriever
 from vectorstore.records import Document
-from vectorstore.text import sentence_spans
+from vectorstore.text import fold, sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -168,12 +169,66 @@ class ChainParts:
     dialogue: Dialogue | None = None  # None: every message is a policy question
 
 
+# what asks (the previous question's) and what only points back (the message's), as folded word runs
+_ASKING = ("ngay nao", "khi nao", "bao gio", "bao nhieu", "bao lau", "the nao", "nhu the nao", "ra sao", "la gi",
+           "o dau", "la ai", "nao", "gi", "ai", "may", "khong", "chua", "vay", "a", "nhi")  # fmt: skip
+_POINTING = ("thi sao", "the con", "con", "vay", "the", "thi", "nhi", "a", "do", "nay", "kia")
+_SAME_KIND = ("year", "ordinal", "date", "doc_number")
+
+
+def _without(text: str, runs: Sequence[str]) -> list[str]:
+    """``text``'s tokens (as typed) without the folded word runs listed (longest first)."""
+    tokens = re.findall(r"[^\W_]+(?:[-./][^\W_]+)*|\S", text)
+    folded = [fold(t) for t in tokens]
+    keep = [True] * len(tokens)
+    for run in sorted(runs, key=lambda r: -len(r.split())):
+        parts = run.split()
+        for i in range(len(tokens) - len(parts) + 1):
+            if all(keep[i + j] and folded[i + j] == parts[j] for j in range(len(parts))):
+                for j in range(len(parts)):
+                    keep[i + j] = False
+    return [t for t, k in zip(tokens, keep) if k and t not in "?!.,;:"]
+
+
 def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """Without a language model, the message read with its context: joined to the previous question. Whether
-    that reading is kept is decided by the evidence (the chain's resolve step), not by the message's first word."""
+    """Without a language model, the message read with its context (whether that reading is kept is decided by
+    the evidence, in the chain's resolve step, not by the message's first word):
+
+    - a message that only swaps a detail of the previous question ("Còn năm 2022 thì sao?", "còn phiên thứ bảy?")
+      is that question with the detail swapped;
+    - otherwise the message comes first (its question words decide what is asked), then what the previous
+      question was about, without its own question words: "Ai chủ trì phiên họp đó? Phiên họp thứ năm … diễn ra".
+    """
     if not history:
         return question
-    return f"{history[-1][0]} {question}"
+    previous = history[-1][0]
+    swapped = _swap_detail(question, previous)
+    if swapped:
+        return swapped
+    topic = " ".join(_without(previous, _ASKING))
+    return f"{question.rstrip()} {topic}".strip()
+
+
+def _swap_detail(question: str, previous: str) -> str:
+    """``previous`` with its year, date, ordinal or document number replaced by the message's one of the same
+    kind, when the message says nothing else; "" when it does not apply."""
+    from bot.answer.details import extract
+
+    named = proper_names(question)
+    if len(named) == 1 and not _without(question.replace(named[0], " "), _POINTING):
+        theirs_named = proper_names(previous)  # "Còn Đồng Tháp?" after "Quảng Ninh đạt bao nhiêu điểm PCI…?"
+        return previous.replace(theirs_named[0], named[0], 1) if len(theirs_named) == 1 else ""
+    mine = [d for d in extract(question) if d.kind in _SAME_KIND]
+    if len(mine) != 1:
+        return ""
+    rest = _without(question[: mine[0].start] + " " + question[mine[0].end :], _POINTING)
+    rest = [t for t in rest if fold(t) not in {"nam", "lan", "phien", "hop", "ky", "ngay", "thang", "so"}]
+    if rest:
+        return ""
+    theirs = [d for d in extract(previous) if d.kind == mine[0].kind]
+    if len(theirs) != 1:
+        return ""
+    return previous[: theirs[0].start] + mine[0].text + previous[theirs[0].end :]
 
 
 def refusal_text(hits: Sequence[Hit], missing: Sequence[str] = ()) -> str:

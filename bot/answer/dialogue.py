@@ -82,6 +82,7 @@ class DialogueModel:
     coef: np.ndarray
     intercept: np.ndarray
     policy_threshold: float
+    history_threshold: float = 0.0  # with history, a short message above this is a (follow-up) question
     follow_up_weights: dict[str, float] | None = None
     follow_up_bias: float = 0.0
     notes: str = ""
@@ -118,6 +119,7 @@ class DialogueModel:
             coef,
             np.asarray(entry["intercept"], dtype=np.float32),
             float(entry["policy_threshold"]),
+            float(entry.get("history_threshold", entry["policy_threshold"])),
             entry["follow_up"]["weights"] if entry.get("follow_up") else None,
             float(entry["follow_up"]["bias"]) if entry.get("follow_up") else 0.0,
             entry.get("notes", ""),
@@ -130,10 +132,13 @@ class DialogueModel:
         p = z / z.sum()
         return {label: float(v) for label, v in zip(self.labels, p)}
 
-    def classify(self, vector: np.ndarray, message: str) -> tuple[Intent, dict[str, float]]:
-        """The intent of ``message`` (its query vector given): ``policy`` unless the model is sure it is not."""
+    def classify(self, vector: np.ndarray, message: str, has_history: bool = False) -> tuple[Intent, dict[str, float]]:
+        """The intent of ``message`` (its query vector given): ``policy`` unless the model is sure it is not. After
+        a question, short elliptical follow-ups ("Ai cao nhất?", "Còn Đồng Tháp?") look like chit-chat on their
+        own: the bar is then the lower ``history_threshold``."""
         probs = self.probabilities(vector, message)
-        if probs.get("policy", 1.0) >= self.policy_threshold:
+        threshold = min(self.history_threshold, self.policy_threshold) if has_history else self.policy_threshold
+        if probs.get("policy", 1.0) >= threshold:
             return "policy", probs
         other = max((p, label) for label, p in probs.items() if label != "policy")[1]
         return other, probs  # type: ignore[return-value]
@@ -204,7 +209,7 @@ class DialogueStep:
     def classify(self, snapshot: Any, query: Any, message: str, has_history: bool) -> Intent:
         """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds). With history, a
         message the model finds unclear may be an elliptical follow-up ("còn năm 2022?"): it is retrieved for."""
-        intent, _ = self.model.classify(self.embed_query(query.dense_text), message)
+        intent, _ = self.model.classify(self.embed_query(query.dense_text), message, has_history)
         if has_history and intent == "unclear":
             return "policy"
         return intent

@@ -36,7 +36,7 @@ _SENTENCE_OPENERS = frozenset('.!?:;\n"“(')
 # words that open sentences with a capital but do not start names ("Trong Ban chỉ đạo…", "Theo Bộ…")
 _OPENING_WORDS = frozenset(fold(
     "trong theo tại với khi nếu năm ngày tháng sau trước các những để từ về đối cũng người ông bà tỉnh "
-    "thành phố xã huyện bộ ban ở vào cho tính đến hiện nay hôm qua đây đó"
+    "thành phố xã huyện bộ ban ở vào cho tính đến hiện nay hôm qua đây đó còn vậy thế thì nếu"
 ).split())  # fmt: skip
 
 

@@ -113,6 +113,24 @@ def choose_threshold(x: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[floa
     return best, report
 
 
+MIN_TURNS_KEPT = 0.98
+
+
+def choose_history_threshold(
+    engine: Any, coef: np.ndarray, intercept: np.ndarray, labels: list[str], ceiling: float
+) -> float:
+    """The policy threshold after a question: the highest (at most ``ceiling``) that keeps ≥ ``MIN_TURNS_KEPT``
+    of the development conversations' second messages (follow-ups and new questions alike) as questions."""
+    lines = CONVERSATIONS.read_text(encoding="utf-8").splitlines()
+    texts = [r["question"] for r in map(json.loads, filter(str.strip, lines)) if r["split"] == "dev"]
+    p = _softmax(vectorise(engine, texts) @ coef.T + intercept)[:, labels.index("policy")]
+    best = 0.01
+    for t in np.arange(0.01, ceiling + 1e-9, 0.01):
+        if (p >= t).mean() >= MIN_TURNS_KEPT:
+            best = round(float(t), 2)
+    return best
+
+
 def fit_follow_up(engine: Any, split: str = "dev") -> dict[str, Any]:
     """Follow-up or new question, on the split's conversations: each turn 2 read alone and with turn 1 (the
     chain's two readings, their evidence scores), then a logistic regression over ``FOLLOW_UP_FEATURES``."""
@@ -153,6 +171,8 @@ def train(model_name: str) -> dict[str, Any]:
     model = _fit(x, y)
     coef, intercept = model.weights()
     follow_up = fit_follow_up(engine)
+    history_threshold = choose_history_threshold(engine, coef, intercept, [str(c) for c in model.classes_], threshold)
+    print(f"{model_name}: policy threshold after a question {history_threshold}")
     print(f"{model_name} follow-ups: {follow_up['notes']}")
     assert np.allclose(_softmax(x[:20] @ coef.T + intercept), model.predict_proba(x[:20]), atol=1e-4)
     engine.close()
@@ -168,6 +188,7 @@ def train(model_name: str) -> dict[str, Any]:
         "coef": [[round(float(v), 4) for v in row] for row in coef],
         "intercept": [round(float(v), 4) for v in intercept],
         "policy_threshold": threshold,
+        "history_threshold": history_threshold,
         "follow_up": follow_up,
         "training": {"split": "dev", "rows": len(rows), "files": [str(MESSAGES.name), str(POLICY_QUESTIONS.name)]},
         "notes": notes,

@@ -108,3 +108,17 @@ def test_the_shipped_model_matches_the_embedders_it_names() -> None:
         assert model is not None and model.coef.shape == (len(model.labels), dim + len(FORM_FEATURES))
         intent, probs = model.classify(np.zeros(dim, dtype=np.float32), "xin chào")
         assert abs(sum(probs.values()) - 1) < 1e-5 and intent in probs
+
+
+def test_the_offline_condenser_swaps_a_detail_or_puts_the_message_first() -> None:
+    from bot.answer.chain import condense_heuristic
+
+    led = "Bộ nào dẫn đầu Chỉ số CCHC năm 2023?"
+    assert condense_heuristic("Còn năm 2022 thì sao?", [(led, "")]) == "Bộ nào dẫn đầu Chỉ số CCHC năm 2022?"
+    assert condense_heuristic("con nam 2022 thi sao", [(led, "")]) == "Bộ nào dẫn đầu Chỉ số CCHC năm 2022?"
+    pci = "Quảng Ninh đạt bao nhiêu điểm PCI năm 2022?"
+    assert condense_heuristic("Còn Đồng Tháp?", [(pci, "")]) == "Đồng Tháp đạt bao nhiêu điểm PCI năm 2022?"
+    meeting = "Phiên họp thứ năm của Ban Chỉ đạo diễn ra khi nào?"
+    joined = condense_heuristic("Ai chủ trì phiên họp đó?", [(meeting, "")])
+    assert joined.startswith("Ai chủ trì phiên họp đó?") and "thứ năm" in joined and "khi nào" not in joined
+    assert condense_heuristic("Ai chủ trì?", []) == "Ai chủ trì?"
