@@ -37,11 +37,12 @@ from settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.records import Document
 from vectorstore.store import Store, StoreError
-from vectorstore.text import fold, words
+from vectorstore.text import fold, normalize, words
 
 log = logging.getLogger(__name__)
 
 QUESTION_CLIPPED = f"Câu hỏi quá dài: chỉ {MAX_QUESTION_CHARS} ký tự đầu được dùng để trả lời."
+MAX_SYMBOLS = 20  # a message of emoji or punctuation only is read as that (at most this many characters)
 LOCAL_RETRY_AFTER_S = 60.0  # after a failed start of the local model, questions fall back at once for this long
 
 
@@ -182,6 +183,10 @@ class Engine:
     def _question(self, question: str) -> tuple[str, bool]:
         text = clean(question or "")
         if not words(text):
+            # "👍", "?", "🙏": no words, but the dialogue step has a reply for them (thanks, or "please ask")
+            symbols = "".join(ch for ch in normalize(question or "") if ch.isprintable()).strip()[:MAX_SYMBOLS]
+            if symbols and self.dialogue is not None:
+                return symbols, False
             raise InputError("Câu hỏi trống: hãy nhập nội dung cần hỏi.")
         return text[:MAX_QUESTION_CHARS], len(text) > MAX_QUESTION_CHARS
 

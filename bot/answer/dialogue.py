@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,6 +145,55 @@ class DialogueModel:
         return other, probs  # type: ignore[return-value]
 
 
+PHRASES_FILE = Path(__file__).resolve().parent.parent / "data" / "dialogue_phrases.tsv"
+# words that add nothing to a greeting, thanks or insult ("cảm ơn bạn nhiều nhé", "chào ad ạ")
+FILLER = frozenset(
+    "ban nhe nha a ah nhieu lam qua minh toi em anh chi ad admin bot oi ne nhi vay roi may tao the thi ha hihi haha "
+    "hehe so very much you u bro nhe nhen nhak luon nhaa ak".split()
+)
+_CHITCHAT = {"greeting", "thanks", "farewell"}
+
+
+@cache
+def load_phrases(path: Path = PHRASES_FILE) -> dict[tuple[str, ...], str]:
+    """Folded phrase -> label (greeting, thanks, farewell, abuse), from the TSV kept in the repo."""
+    out: dict[tuple[str, ...], str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            label, phrase = line.split("\t", 1)
+            out[tuple(phrase.split())] = label
+    return out
+
+
+def phrase_intent(message: str) -> Intent | None:
+    """The intent of a message made only of known whole-message phrases and filler ("cảm ơn bạn nhé", "hi",
+    "👍", "đồ ngu"), or None: then the classifier decides."""
+    tokens = [t for t in re.findall(r"[^\W_]+|[^\w\s]", fold(message)) if t not in _PUNCTUATION]
+    phrases = load_phrases()
+    longest = max((len(k) for k in phrases), default=1)
+    labels: set[str] = set()
+    i = 0
+    while i < len(tokens):
+        for n in range(min(longest, len(tokens) - i), 0, -1):
+            label = phrases.get(tuple(tokens[i : i + n]))
+            if label is not None:
+                labels.add(label)
+                i += n
+                break
+        else:
+            if tokens[i] not in FILLER:
+                return None
+            i += 1
+    if not labels:
+        return None
+    if labels <= _CHITCHAT:
+        return "chitchat"
+    return "abuse" if labels == {"abuse"} else None
+
+
+_PUNCTUATION = frozenset("?!.,;:…-–—()[]\"'“”‘’~*\ufe0f")
+
+
 def form_features(message: str) -> np.ndarray:
     """Cheap signals of the message's form: its length, a question mark, digits, and very short (≤ 2 words)."""
     n = len(words(message))
@@ -209,6 +259,11 @@ class DialogueStep:
     def classify(self, snapshot: Any, query: Any, message: str, has_history: bool) -> Intent:
         """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds). With history, a
         message the model finds unclear may be an elliptical follow-up ("còn năm 2022?"): it is retrieved for."""
+        known = phrase_intent(message)
+        if known is not None:
+            return known
+        if not words(message):  # emoji or punctuation only, and not a known one
+            return "unclear"
         intent, _ = self.model.classify(self.embed_query(query.dense_text), message, has_history)
         if has_history and intent == "unclear":
             return "policy"
@@ -236,6 +291,7 @@ __all__ = [
     "features",
     "follow_up_features",
     "form_features",
+    "phrase_intent",
     "reply",
     "reply_kind",
     "suggestions",

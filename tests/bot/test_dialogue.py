@@ -122,3 +122,21 @@ def test_the_offline_condenser_swaps_a_detail_or_puts_the_message_first() -> Non
     joined = condense_heuristic("Ai chủ trì phiên họp đó?", [(meeting, "")])
     assert joined.startswith("Ai chủ trì phiên họp đó?") and "thứ năm" in joined and "khi nào" not in joined
     assert condense_heuristic("Ai chủ trì?", []) == "Ai chủ trì?"
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [("cảm ơn bạn nhiều nhé", "chitchat"), ("👍", "chitchat"), ("tam biet ad", "chitchat"), ("đồ ngu", "abuse"),
+     ("chào bạn, cho mình hỏi làm lại căn cước mất bao lâu?", None), ("thủ tục cấp cccd", None)],
+)  # fmt: skip
+def test_whole_message_phrases_are_known_before_the_classifier(message: str, intent: str | None) -> None:
+    from bot.answer.dialogue import phrase_intent
+
+    assert phrase_intent(message) == intent
+
+
+def test_emoji_and_punctuation_only_get_a_reply_not_an_error(engine: Engine) -> None:
+    thanks = engine.ask("👍")
+    assert thanks.intent == "chitchat" and thanks.answer.startswith("Rất vui") and not thanks.citations
+    unclear = engine.ask("??")
+    assert unclear.intent == "unclear" and "chưa hiểu" in unclear.answer and not unclear.citations
