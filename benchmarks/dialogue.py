@@ -63,7 +63,7 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         started = time.perf_counter()
         try:
             answer = engine.ask(row["text"])
-            intent, quoted = answer.intent, bool(answer.citations)
+            intent, quoted = getattr(answer, "intent", "policy"), bool(answer.citations)  # (older engines: none)
         except InputError:
             intent, quoted = "empty", False
         label = row["label"]
@@ -91,9 +91,11 @@ def conversations(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         first = row["history"][0]
         earlier = engine.ask(first)
         answer = engine.ask(row["question"], AskOptions(history=((first, earlier.answer),)))
-        reading_right = answer.follow_up == (row["kind"] == "follow_up")
+        # older engines have no follow_up flag: a rewritten question was read as a follow-up
+        follow_up = getattr(answer, "follow_up", answer.standalone_question != row["question"])
+        reading_right = follow_up == (row["kind"] == "follow_up")
         hit = not answer.refused and holds(answer.answer, row["answers"])
-        records.append({**row, "follow_up": answer.follow_up, "reading_right": reading_right, "answer_hit": hit,
+        records.append({**row, "follow_up": follow_up, "reading_right": reading_right, "answer_hit": hit,
                         "right": reading_right and hit, "standalone_read": answer.standalone_question,
                         "answer": answer.answer})  # fmt: skip
     figures: dict = {}
