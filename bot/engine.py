@@ -79,7 +79,8 @@ class Engine:
         self._endpoints: dict[tuple[str, str], Endpoint] = {}
         self._prompts: dict[tuple[str, str | None], PromptTemplate] = {}
         self._local_failed_at: float | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # short jobs only: the document cache, prompts, endpoints
+        self._local_lock = threading.Lock()  # starting the local model (minutes), and its retry bookkeeping
         self._documents: OrderedDict[str, tuple[int, Document | None]] = OrderedDict()  # doc_id -> (revision, doc)
         if dialogue_model is None:
             log.warning("no dialogue model for %s: every message is taken as a policy question", settings.embedding_key)
@@ -255,7 +256,9 @@ class Engine:
         from bot.models.install import ModelInstallError, model_file
         from bot.models.server import LLMServerError
 
-        with self._lock:
+        # A start can take minutes: it holds its own lock, never the engine's, which every answer takes briefly
+        # (documents, prompts), so extractive answers go on while the local model loads.
+        with self._local_lock:
             try:
                 server = self.llm_servers.get(model_file(self.settings))
                 if not server.running:
@@ -269,7 +272,8 @@ class Engine:
                 self._local_failed_at = time.monotonic()
                 raise base.GeneratorError(f"local LLM server unavailable: {exc}") from exc
             self._local_failed_at = None
-            key = ("local", str(server.model_path))
+        key = ("local", str(server.model_path))
+        with self._lock:
             endpoint = self._endpoints.get(key)
             if endpoint is None or endpoint.base_url != server.base_url:
                 endpoint = Endpoint(server.base_url, server.model_id, server.api_key, self.settings.openai_timeout_s)

@@ -127,3 +127,31 @@ def test_the_timeout_reaches_the_client_as_a_plain_number(engine: Engine) -> Non
     endpoint = engine._openai_endpoint()
     timeout = endpoint.chat.request_timeout  # ChatOpenAI's field
     assert isinstance(timeout, float | int) and timeout == TIMEOUT_S
+
+
+def test_extractive_answers_keep_their_pace_while_the_local_model_starts(engine: Engine, monkeypatch, tmp_path):
+    """Starting llama.cpp can take minutes; it must not hold the lock every answer takes (documents, prompts)."""
+    from bot.models import install, server
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_start(self):  # the process boundary: a model that takes its time to load
+        started.set()
+        release.wait(20)
+        raise server.LLMServerError("not really started")
+
+    monkeypatch.setattr(install, "model_file", lambda settings: tmp_path / "model.gguf")
+    monkeypatch.setattr(server.LocalLLMServer, "start", slow_start)
+    engine.ask(QUESTION)  # warm: the snapshot and the documents are read
+    starting = threading.Thread(target=lambda: engine.ask(QUESTION, AskOptions(generator="local")))
+    starting.start()
+    try:
+        assert started.wait(10)
+        t0 = time.monotonic()
+        answer = engine.ask("Thủ tướng yêu cầu chấm dứt tình trạng gì?")
+        assert time.monotonic() - t0 < 3.0 and answer.citations
+        engine.prompt("answer")  # the prompt lab's lookups do not wait either
+        assert time.monotonic() - t0 < 3.0
+    finally:
+        release.set()
+        starting.join(30)
