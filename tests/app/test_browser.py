@@ -176,6 +176,22 @@ def test_phone_width(phone: Any) -> None:
     assert box and box["width"] <= 390
 
 
+def test_a_citizens_first_minute_greeting_thanks_off_topic_and_two_unrelated_questions(phone: Any) -> None:
+    """At phone width: a greeting, an off-topic request and thanks get our own reply (no [n], no sources); two
+    unrelated questions in a row, the second opening like a follow-up, are each answered as themselves."""
+    hello = ask(phone, "xin chào", 0)
+    assert "cải cách hành chính" in hello.inner_text() and hello.locator("a.cite").count() == 0
+    pho = ask(phone, "Cách nấu phở bò ngon?", 1)
+    assert "ngoài phạm vi" in pho.inner_text() and pho.locator("a.cite").count() == 0
+    meeting = ask(phone, "Phien hop thu tu cua Ban chi dao cai cach hanh chinh dien ra ngay nao?", 2)
+    assert "19/4/2023" in meeting.inner_text() and meeting.locator("a.cite").count() >= 1
+    deadline = ask(phone, "Khi nào thì kết quả giải quyết giấy tờ của dân được đồng bộ lên cổng dịch vụ công?", 3)
+    assert "tháng 5" in deadline.inner_text() and "19/4/2023" not in deadline.inner_text()
+    thanks = ask(phone, "cảm ơn bạn nhé", 4)
+    assert thanks.inner_text().startswith("Rất vui") and thanks.locator("a.cite").count() == 0
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 392
+
+
 # --- staff: Tra cứu nguyên văn -------------------------------------------------------------------------------------
 
 
