@@ -3,7 +3,8 @@
     python benchmarks/dialogue.py [--split test|dev] [--parts messages conversations]
 
 Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
-when missing), with the settings' embedding model and the extractive generator.
+when missing), or with ``--corpus phapdien`` the pháp điển corpus from ``../shared`` (messages only), with the
+settings' embedding model and the extractive generator.
 
 - messages (``data/dialogue/messages.jsonl``, the split's rows): a non-question is *handled* when it gets our own
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
@@ -14,7 +15,7 @@ when missing), with the settings' embedding model and the extractive generator.
   fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
   reported separately (reading / answer).
 
-Prints the README's dialogue table and writes ``reports/dialogue/<split>.json``.
+Prints the README's dialogue table and writes ``reports/dialogue/<corpus>-<split>.json``.
 """
 
 from __future__ import annotations
@@ -40,10 +41,17 @@ DIALOGUE = PROJECT_DIR / "data" / "dialogue"
 NOISE = {"abuse", "unclear"}
 
 
-def cchc_engine(settings: Settings) -> Engine:
-    settings = settings.model_copy(update={"store_dir": bench_store("cchc", settings)})
+CORPORA = {
+    "cchc": [SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"],
+    "phapdien": [PROJECT_DIR.parent / "shared" / "corpus" / "phapdien" / "corpus.jsonl"],
+}
+
+
+def cchc_engine(settings: Settings, corpus: str = "cchc") -> Engine:
+    """An engine over the corpus's benchmark store (ingested when missing or changed)."""
+    settings = settings.model_copy(update={"store_dir": bench_store(corpus, settings)})
     engine = Engine(settings)
-    Ingestor(settings, embedder=engine.embedder, store=engine.store).run([SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"])
+    Ingestor(settings, embedder=engine.embedder, store=engine.store).run(CORPORA[corpus])
     return engine
 
 
@@ -117,23 +125,28 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--parts", nargs="*", default=["messages", "conversations"])
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="cchc", help="phapdien: needs ../shared")
     args = parser.parse_args()
     settings = Settings.load()
-    engine = cchc_engine(settings)
+    if args.corpus != "cchc" and not all(p.exists() for p in CORPORA[args.corpus]):
+        print(f"skipping: {CORPORA[args.corpus]} not found (needs ../shared)", file=sys.stderr)
+        return 0
+    engine = cchc_engine(settings, args.corpus)
     engine.warm_up()
-    out: dict = {"model": settings.embedding_key, "split": args.split}
+    out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
     for part in args.parts:
-        if part == "conversations" and not (DIALOGUE / "conversations.jsonl").is_file():
-            continue
+        if part == "conversations" and args.corpus != "cchc":
+            continue  # the conversations are over the CCHC corpus
         figures, records = (messages if part == "messages" else conversations)(engine, args.split)
         out[part] = {"figures": figures, "records": records}
-        print(f"## {part} ({args.split}, {settings.embedding_key})")
+        print(f"## {part} ({args.split}, {settings.embedding_key}, {args.corpus} store)")
         for key, value in figures.items():
             print(f"- {key}: {value}")
     engine.close()
     target = PROJECT_DIR / "reports" / "dialogue"
     target.mkdir(parents=True, exist_ok=True)
-    (target / f"{args.split}.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    report = json.dumps(out, ensure_ascii=False, indent=1)
+    (target / f"{args.corpus}-{args.split}.json").write_text(report, encoding="utf-8")
     return 0
 
 
