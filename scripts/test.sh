@@ -13,8 +13,9 @@ if [ -n "$missing" ]; then
   $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 bash scripts/install.sh --accept-gemma-terms test,llm,server
-# CCHC_REQUIRE_SERVERS: PostgreSQL and nginx were installed above, so the shared-store tests must run, never skip
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False CCHC_REQUIRE_SERVERS=1
+# CCHC_REQUIRE_TOOLS: Chromium, PostgreSQL, nginx, the chroma CLI, the local LLM and EmbeddingGemma were all installed
+# above, so every test that needs one must run: a missing tool fails the run, never skips
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False CCHC_REQUIRE_TOOLS=1
 if .venv/bin/python -c "import xllamacpp" 2>/dev/null; then
   .venv/bin/python -m bot.models install-llm --size 0.5b
 fi

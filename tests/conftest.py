@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -18,6 +19,14 @@ from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 
 SAMPLE_FILE = SAMPLE_DIR / "000_28f78fd29aa67d47.txt"
 SAMPLE_ID = "000_28f78fd29aa67d47"
+
+
+def unavailable(why: str) -> NoReturn:
+    """A tool or server a test needs is missing: skip, or fail where the run promised every tool
+    (``CCHC_REQUIRE_TOOLS=1``, set by ``scripts/test.sh``, which installs them all), so CI never hides a gap."""
+    if os.environ.get("CCHC_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{why}, but CCHC_REQUIRE_TOOLS=1 (scripts/test.sh installs it)")
+    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,17 @@ import pytest
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from tests.app.fixtures import ADMIN_PASSWORD, ADMIN_USER, CHROMIUM, CHROMIUM_ARGS, cache_dir, free_port
+from tests.conftest import unavailable
 from tests.ingest.test_pipeline import store_snapshot
 from vectorstore.store import Store
 
 ROWS = 60
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    if not CHROMIUM.exists():
+        unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
 
 
 def start_app(data: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:

@@ -28,14 +28,16 @@ from tests.app.fixtures import (
     screenshot_on_failure,
     squash,
 )
+from tests.conftest import unavailable
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Chromium is not installed at /usr/bin/chromium (apt-get install chromium); the browser tests need it",
-    ),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    if not CHROMIUM.exists():
+        unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+
 
 TIMEOUT_MS = 90_000
 WATCH_STREAMING = """() => {
@@ -255,7 +257,7 @@ def test_prompt_lab_compares_two_prompt_versions_on_one_local_model(page: Any, s
         pytest.skip("CCHC_TEST_LLM=0")
     problem = local_llm_problem(served.engine)
     if problem:
-        pytest.skip(f"local LLM not usable: {problem}")
+        unavailable(f"local LLM not usable: {problem}")
     from bot.answer.chain import MODEL_UNAVAILABLE
     from prompts import list_prompts
 

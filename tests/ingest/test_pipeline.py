@@ -17,7 +17,7 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, Settings
-from tests.conftest import SAMPLE_FILE, SAMPLE_ID
+from tests.conftest import SAMPLE_FILE, SAMPLE_ID, unavailable
 from vectorstore.store import Store, StoreError
 
 
@@ -225,7 +225,7 @@ def _free_port() -> int:
 def chroma_server(tmp_path):
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     if not Path(chroma).exists():
-        pytest.skip("the chroma CLI is not installed")
+        unavailable("the chroma CLI is not installed")
     port = _free_port()
     proc = subprocess.Popen(
         [chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],

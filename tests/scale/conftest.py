@@ -1,10 +1,9 @@
 """Fixtures for the shared-store tests: one throw-away PostgreSQL cluster and one ``chroma run`` per session, a
 fresh database and collection per test. Without PostgreSQL the tests skip, except where ``scripts/test.sh``
-installed it and set ``CCHC_REQUIRE_SERVERS=1``: there a missing server fails the run instead of hiding it."""
+installed it and set ``CCHC_REQUIRE_TOOLS=1``: there a missing server fails the run instead of hiding it."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +12,8 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from settings import Settings
+from tests.conftest import unavailable
 from tests.servers import ChromaServer, PostgresServer, postgres_bin
-
-
-def unavailable(why: str) -> None:
-    if os.environ.get("CCHC_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"{why}, but CCHC_REQUIRE_SERVERS=1")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

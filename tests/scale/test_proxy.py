@@ -16,17 +16,19 @@ import pytest
 
 from settings import PROJECT_DIR
 from tests.app.fixtures import CHROMIUM, CHROMIUM_ARGS, free_port
-from tests.conftest import SAMPLE_ID
-from tests.scale.conftest import unavailable
+from tests.conftest import SAMPLE_ID, unavailable
 from tests.scale.test_replicas import QUESTION, Replicas, cited
 from tests.servers import ChromaServer
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 UPSTREAM = re.compile(r"^\s*server app:7860[^\n]*$", re.MULTILINE)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    if not CHROMIUM.exists():
+        unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
 
 
 class Proxy:

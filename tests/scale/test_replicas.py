@@ -23,15 +23,21 @@ from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
 from tests.app.fixtures import CHROMIUM, CHROMIUM_ARGS, choose, free_port
 from tests.app.test_admin_crash import ROWS, login, start_app, upload, upload_corpus
+from tests.conftest import unavailable
 from tests.ingest.test_pipeline import store_snapshot
 from tests.scale.conftest import replica
 from tests.servers import ChromaServer
 from vectorstore.store import Store
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium() -> None:
+    if not CHROMIUM.exists():
+        unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+
+
 QUESTION = "Cổng dịch vụ công quốc gia có tiếp nhận hồ sơ cấp đổi giấy phép lái xe trực tuyến không?"
 NEW_DOC = "Thông báo mới\n\nCổng dịch vụ công quốc gia tiếp nhận hồ sơ cấp đổi giấy phép lái xe trực tuyến."
 

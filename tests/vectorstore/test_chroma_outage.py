@@ -12,6 +12,7 @@ import pytest
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
 from settings import SAMPLE_DIR, Settings
+from tests.conftest import unavailable
 from tests.servers import ChromaServer
 
 
@@ -19,7 +20,7 @@ from tests.servers import ChromaServer
 def server(tmp_path: Path) -> Iterator[ChromaServer]:
     chroma = ChromaServer(tmp_path / "chroma-data")
     if not Path(chroma.binary).exists():
-        pytest.skip("the chroma CLI is not installed")
+        unavailable("the chroma CLI is not installed")
     chroma.start()
     yield chroma
     chroma.stop()

@@ -7,15 +7,18 @@ Needs the model installed (``python -m bot.models install-embedder embeddinggemm
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.answer.citations import is_valid
+from bot.answer.options import AskOptions
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
 from settings import SAMPLE_DIR, Settings
+from tests.conftest import unavailable
 from vectorstore.embeddings import INSTALLED_MODELS, Embedder, EmbedderUnavailable, installed_model_dir
 from vectorstore.store import Store, StoreError
 
@@ -23,7 +26,7 @@ from vectorstore.store import Store, StoreError
 @pytest.fixture(scope="module")
 def gemma(cache_dir: Path) -> Embedder:
     if installed_model_dir(cache_dir / "models" / INSTALLED_MODELS["embeddinggemma"]) is None:
-        pytest.skip("EmbeddingGemma not installed: python -m bot.models install-embedder embeddinggemma --accept-terms")
+        unavailable("EmbeddingGemma not installed: python -m bot.models install-embedder embeddinggemma --accept-terms")
     return Embedder.from_settings(Settings(cache_dir=cache_dir, embedding_model="embeddinggemma"))
 
 
@@ -74,18 +77,44 @@ def test_not_installed_says_how_to_install(tmp_path: Path) -> None:
     assert "install-embedder embeddinggemma --accept-terms" in str(err.value)
 
 
-def test_answers_the_sample_with_verbatim_citations(gemma: Embedder, tmp_path: Path, cache_dir: Path) -> None:
-    settings = Settings(data_dir=tmp_path, cache_dir=cache_dir, embedding_model="embeddinggemma")
+@pytest.fixture(scope="module")
+def gemma_engine(gemma: Embedder, tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[Engine]:
+    """The product as users get it: the default model over the bundled sample."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("gemma"), cache_dir=cache_dir, embedding_model="embeddinggemma"
+    )
     engine = Engine(settings, embedder=gemma)
     Ingestor(settings, embedder=gemma, store=engine.store).run([SAMPLE_DIR])
-    try:
-        answer = engine.ask("thu tuong yeu cau hoan thanh ket noi du lieu tthc tren cong dich vu cong quoc gia khi nao")
-        assert not answer.refused and ("5-2023" in answer.answer or "5/2023" in answer.answer)
-        for c in answer.citations:
-            assert is_valid(c, engine.store.get_document(c.doc_id).text)
-        assert engine.ask("Lệ phí cấp lại hộ chiếu phổ thông là bao nhiêu tiền?").refused
-    finally:
-        engine.close()
+    yield engine
+    engine.close()
+
+
+def test_answers_the_sample_with_verbatim_citations(gemma_engine: Engine) -> None:
+    engine = gemma_engine
+    answer = engine.ask("thu tuong yeu cau hoan thanh ket noi du lieu tthc tren cong dich vu cong quoc gia khi nao")
+    assert not answer.refused and ("5-2023" in answer.answer or "5/2023" in answer.answer)
+    for c in answer.citations:
+        assert is_valid(c, engine.store.get_document(c.doc_id).text)
+    assert engine.ask("Lệ phí cấp lại hộ chiếu phổ thông là bao nhiêu tiền?").refused
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [("xin chào", "chitchat"), ("bạn là ai?", "chitchat"), ("cam on nhe", "chitchat"),
+     ("Cách nấu phở bò ngon?", "off_domain"), ("Viết cho tôi một bài thơ về mùa thu", "off_domain")],
+)  # fmt: skip
+def test_the_dialogue_step_on_the_default_model(gemma_engine: Engine, message: str, intent: str) -> None:
+    answer = gemma_engine.ask(message)
+    assert answer.intent == intent and not answer.citations and not answer.refused
+
+
+def test_a_new_question_after_another_is_answered_as_itself_on_the_default_model(gemma_engine: Engine) -> None:
+    first = "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
+    earlier = gemma_engine.ask(first)
+    assert "19/4/2023" in earlier.answer
+    second = "Khi nào phải hoàn thành kết nối dữ liệu TTHC lên Cổng dịch vụ công quốc gia?"
+    answer = gemma_engine.ask(second, AskOptions(history=((first, earlier.answer),)))
+    assert not answer.follow_up and "5-2023" in answer.answer
 
 
 def test_it_is_the_default_with_its_own_fusion_weights() -> None:
