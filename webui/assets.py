@@ -18,6 +18,8 @@ CSS = """
 .answer.error { background: #fef2f2; color: #7f1d1d; border-left: 4px solid #dc2626; padding: .5em .75em; border-radius: 6px; }
 .answer .notice { font-size: .88em; color: #92400e; background: #fffbeb; padding: .25em .5em; border-radius: 4px; margin-bottom: .35em; }
 .answer.streaming { opacity: .85; }
+.answer.streaming .verifying { font-size: .85em; font-weight: 600; color: var(--body-text-color-subdued); }
+.answer.streaming .draft { color: var(--body-text-color-subdued); font-style: italic; }
 .answer .caret { animation: cchc-blink 1s steps(1) infinite; margin-left: 2px; }
 @keyframes cchc-blink { 50% { opacity: 0; } }
 a.cite { font-weight: 700; text-decoration: none !important; color: #1d4ed8 !important; background: #e0e7ff;

@@ -170,7 +170,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             {"role": "assistant", "content": render.streaming_html("")},
         ]
         if not ctx.readiness.ready:
-            chat[-1]["content"] = render.streaming_html("Hệ thống đang nạp dữ liệu, vui lòng đợi…")
+            chat[-1]["content"] = render.waiting_html("Hệ thống đang nạp dữ liệu, vui lòng đợi…")
             yield "", chat, gr.skip(), gr.skip(), ""
             ctx.readiness.wait(ANSWER_TIMEOUT_S)
         yield "", chat, gr.skip(), gr.skip(), ""

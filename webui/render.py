@@ -107,10 +107,23 @@ def answer_html(answer: str, *, turn: int, refused: bool, notices: Sequence[str]
     return f'<div class="answer" data-turn="{turn}">{note}<div>{_linked(answer, turn)}</div></div>'
 
 
+VERIFYING = "Bản nháp — đang kiểm chứng với tài liệu…"
+
+
 def streaming_html(partial: str) -> str:
-    """An answer while it is being written (markers not linked yet: they are renumbered after verification)."""
-    body = esc_lines(partial) if partial else "Đang tìm trong tài liệu…"
-    return f'<div class="answer streaming">{body}<span class="caret">▌</span></div>'
+    """An answer while it is being written: visibly a draft (muted, labelled, no citation links), since the
+    verifier may still drop or repair what it says; the verified answer replaces it."""
+    if not partial:
+        return waiting_html("Đang tìm trong tài liệu…")
+    return (
+        f'<div class="answer streaming" aria-busy="true"><div class="verifying">{VERIFYING}</div>'
+        f'<div class="draft">{esc_lines(partial)}<span class="caret">▌</span></div></div>'
+    )
+
+
+def waiting_html(message: str) -> str:
+    """A placeholder while nothing is written yet (searching, the store loading)."""
+    return f'<div class="answer streaming" aria-busy="true">{esc(message)}<span class="caret">▌</span></div>'
 
 
 def error_html(message: str) -> str:
@@ -293,5 +306,6 @@ __all__ = [
     "streaming_html",
     "table_html",
     "turn_sources_html",
+    "waiting_html",
     "wording_results_html",
 ]

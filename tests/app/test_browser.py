@@ -43,7 +43,8 @@ TIMEOUT_MS = 90_000
 WATCH_STREAMING = """() => {
   window.__streamed = [];
   new MutationObserver(() => {
-    document.querySelectorAll('#chatbot .answer.streaming').forEach(e => window.__streamed.push(e.textContent));
+    document.querySelectorAll('#chatbot .answer.streaming').forEach(
+      e => window.__streamed.push({text: e.textContent, cites: e.querySelectorAll('a.cite').length}));
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 
@@ -109,6 +110,9 @@ def test_chat_streams_cites_follows_up_and_takes_feedback(page: Any, served: Any
     page.evaluate(WATCH_STREAMING)
     answer = ask(page, "Nguyên nhân chính của những tồn tại, hạn chế trong cải cách hành chính là gì?", 0)
     assert page.evaluate("window.__streamed.length") > 0, "no streamed (partial) answer was shown"
+    drafts = [s for s in page.evaluate("window.__streamed") if "Đang tìm" not in s["text"]]
+    assert drafts and all("đang kiểm chứng" in s["text"] and s["cites"] == 0 for s in drafts)  # a draft, not an answer
+    assert "đang kiểm chứng" not in answer.inner_text()  # the verified answer replaced it
     assert "chủ quan" in answer.inner_text()
     cites = answer.locator("a.cite")
     assert cites.count() >= 1
