@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     admin_user: str | None = None
     admin_password: SecretStr | None = None
     upload_max_mb: int = 20
+    api_max_body_kb: int = 64  # POST /api/ask: a question (1,000 characters) and 4 turns of history fit many times
     answer_slots: int = 2  # answers computed at once (chat and the "ask" API share them; one per core)
     busy_after_s: float = 8.0  # a question that waits longer for a slot is told "hệ thống đang bận"
     max_waiting: int = 500  # requests held at once (waiting or answered); Gradio's queue refuses beyond

@@ -7,8 +7,9 @@ cores. This route takes the rate limit and the admission first, answers in a thr
     curl -s -X POST http://127.0.0.1:7860/api/ask -H 'content-type: application/json' \\
          -d '{"question": "Thủ tướng yêu cầu chấm dứt tình trạng gì?", "history": [], "k": null}'
 
-200: ``Answer.to_dict()``; 400: bad JSON or question; 429: over the client's rate; 503: busy or not ready. Error
-bodies are ``{"error": "<Vietnamese message>"}``.
+200: ``Answer.to_dict()``; 400: bad JSON or question (any malformed body, however deep or strange); 413: a body
+over ``CCHC_API_MAX_BODY_KB``, refused before it is read whole; 429: over the client's rate; 503: busy or not ready.
+Error bodies are ``{"error": "<Vietnamese message>"}``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,25 @@ log = logging.getLogger(__name__)
 
 BAD_REQUEST = 'Yêu cầu không hợp lệ: cần một đối tượng JSON (UTF-8) dạng {"question": "...", "history": [], "k": null}.'
 FAILED = "Xin lỗi, đã có lỗi khi trả lời; vui lòng thử lại."
+TOO_LARGE = "Yêu cầu quá lớn: nội dung gửi lên tối đa {kb} KB (một câu hỏi và vài lượt hội thoại trước)."
+
+
+class TooLarge(Exception):
+    """The request body is over the route's limit."""
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body, read in pieces and abandoned as soon as it exceeds ``limit`` bytes (a declared Content-Length
+    over it is refused before reading anything)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise TooLarge
+    return bytes(body)
 
 
 def json_routes(ctx: AppContext) -> list[BaseRoute]:
@@ -45,9 +65,12 @@ def json_routes(ctx: AppContext) -> list[BaseRoute]:
         if wait:
             seconds = math.ceil(wait)
             return _error(429, RATE_LIMITED.format(seconds=seconds), {"Retry-After": str(seconds)})
+        limit = ctx.settings.api_max_body_kb * 1024
         try:
-            question, options = _parse(await request.body())
-        except ValueError:
+            question, options = _parse(await read_bounded(request, limit))
+        except TooLarge:
+            return _error(413, TOO_LARGE.format(kb=ctx.settings.api_max_body_kb))
+        except (ValueError, TypeError, RecursionError, MemoryError):  # whatever a malformed body makes the parser do
             return _error(400, BAD_REQUEST)
         if not ctx.readiness.ready or ctx.readiness.failed:
             return _error(503, ctx.readiness.message)

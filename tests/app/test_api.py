@@ -6,6 +6,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.answer.citations import Citation, is_valid
 from tests.app.fixtures import running_app, sample_text, squash
@@ -123,3 +125,52 @@ def test_json_ask_route_is_busy_and_rate_limited_like_the_chat(served) -> None:
     finally:
         ctx.questions.limit = limit
         ctx.questions._events.clear()
+
+
+@pytest.fixture()
+def unlimited(served):
+    """The hostile-input tests send many requests from one address: lift the question rate for them."""
+    limit, served.context.questions.limit = served.context.questions.limit, 10_000
+    yield served
+    served.context.questions.limit = limit
+    served.context.questions._events.clear()
+
+
+def test_json_ask_route_bounds_and_refuses_hostile_bodies(unlimited) -> None:
+    url = unlimited.url + "api/ask"
+    headers = {"content-type": "application/json"}
+    for deep in (b"[" * 30_000 + b"]" * 30_000, b'{"question": "x", "history": ' + b"[" * 30_000):  # < 64 KB
+        refused = httpx.post(url, content=deep, headers=headers, timeout=30)
+        assert refused.status_code == 400 and "Yêu cầu không hợp lệ" in refused.json()["error"]
+    big = b'{"question": "thu tuc", "history": [["' + b"a" * 20_000_000 + b'", "b"]]}'
+    declared = httpx.post(url, content=big, headers=headers, timeout=60)
+    assert declared.status_code == 413 and "quá lớn" in declared.json()["error"]
+
+    def pieces():  # no Content-Length: read in pieces and cut off at the limit
+        yield b'{"question": "' + b"a" * 1_000_000
+        yield b"a" * 20_000_000
+
+    chunked = httpx.post(url, content=pieces(), headers=headers, timeout=60)
+    assert chunked.status_code == 413 and "quá lớn" in chunked.json()["error"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.sampled_from(["question", "history", "k", "x"]), inner, max_size=4)
+            ),
+            max_leaves=12,
+        ).map(lambda v: json.dumps(v).encode()),
+    )
+)
+def test_json_ask_route_never_fails_on_a_malformed_body(unlimited, body: bytes) -> None:
+    headers = {"content-type": "application/json"}
+    reply = httpx.post(unlimited.url + "api/ask", content=body, headers=headers, timeout=60)
+    assert reply.status_code in (200, 400), (body, reply.status_code, reply.text[:200])
+    if reply.status_code == 400:
+        assert reply.json()["error"]  # a Vietnamese reason, never a traceback
