@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.answer.details import extract as extract_details
 from bot.answer.generators.base import Passage
 from bot.answer.grounding import folded_key, proper_names, specifics
 from vectorstore.text import content_words, fold, sentence_spans, words
@@ -46,7 +47,6 @@ CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separat
 # asked for these, a sentence without one cannot answer
 _FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person"})
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_ORDINAL = re.compile(r"\bthu\s+(\d+|nhat|hai|ba|tu|bon|nam|sau|bay|tam|chin|muoi)\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ORG = re.compile(r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Ban|Cục|Tổng cục|Sở|Ministry|Bank)\s+\w", re.I)
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:ngày|tháng|năm|quý)\s+\d+|\b(?:19|20)\d\d\b", re.I)
@@ -207,6 +207,11 @@ def other_event(event: str | None, sentence: str) -> bool:
     return not _EVENTS[event].search(folded) and any(p.search(folded) for p in _EVENTS.values())
 
 
+def ordinals_of(text: str) -> set[int]:
+    """The ordinals ``text`` names, as numbers ("phiên họp thứ tư", "Phiên họp thứ 4" and "4th" alike)."""
+    return {d.value for d in extract_details(text, frozenset({"ordinal"})) if isinstance(d.value, int)}
+
+
 SAME_CONTENT = 0.7  # share of the shorter sentence's content words in the other: they state the same thing
 
 
@@ -284,7 +289,7 @@ class Reader:
         top_idf = max((weight(t) for t in q_words), default=1.0) or 1.0
         details = specifics(question, self.glossary)
         asked_years = set(_YEAR.findall(question))
-        asked_ordinals = set(_ORDINAL.findall(fold(question)))
+        asked_ordinals = ordinals_of(question)  # by meaning: "thứ tư" = "thứ 4" = "4th"
         names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
         event = asked_event(question) if kind == "date" else None
         rows = []
@@ -298,7 +303,7 @@ class Reader:
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
             years = _YEAR.findall(c.text)  # another year, the asked one neither here nor in the title: conflict
             title_years = set(_YEAR.findall(c.passage.title))
-            ordinals = set(_ORDINAL.findall(fold(c.text)))
+            ordinals = ordinals_of(c.text) if asked_ordinals else set()
             conflict = (
                 bool(asked_years and years and not asked_years & set(years) and not asked_years & title_years)
                 or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
