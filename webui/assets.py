@@ -38,6 +38,12 @@ a.cite:hover, a.cite:focus { background: #c7d2fe; outline: 2px solid #6366f1; }
 .src-para { margin: .3em 0 0 0; padding: .35em .6em; border-left: 3px solid #d4d4d8; font-size: .95em; line-height: 1.5;
             white-space: normal; }
 mark { background: #fde68a; color: #1c1917; padding: 0 .1em; border-radius: 2px; }
+/* contrast (WCAG AA, checked by axe in the browser tests): Gradio's orange and red buttons and its footer links */
+#send, button.primary { background: #c2410c !important; border-color: #c2410c !important; color: #ffffff !important; }
+#send:hover, button.primary:hover { background: #9a3412 !important; }
+#stop, button.stop { background: #b91c1c !important; border-color: #b91c1c !important; color: #ffffff !important; }
+footer .show-api, footer a, footer button, .max_value, .min_value { color: #52525b !important; }
+:focus-visible { outline: 3px solid #1d4ed8 !important; outline-offset: 2px; }
 del { background: #fee2e2; color: #991b1b; }
 ins { background: #dcfce7; color: #14532d; text-decoration: none; border-bottom: 1px solid #16a34a; }
 .diff { margin: .3em 0; line-height: 1.6; }
@@ -46,6 +52,8 @@ ins { background: #dcfce7; color: #14532d; text-decoration: none; border-bottom:
 .badge { display: inline-block; font-size: .8em; font-weight: 700; padding: .05em .5em; border-radius: 999px; margin-right: .4em; }
 .badge.exact { background: #dcfce7; color: #14532d; }
 .badge.folded { background: #e0f2fe; color: #0c4a6e; }
+.sr-only { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+           clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0; }
 .badge.near { background: #f4f4f5; color: #3f3f46; }
 .table-wrap { overflow-x: auto; max-width: 100%; }
 .table-wrap table { border-collapse: collapse; font-size: .88em; width: 100%; }
@@ -91,6 +99,22 @@ HEAD = """
     ev.stopPropagation();
     show(href.slice(1));
   }, true);
+  // Screen readers: each new verified answer is read out once, from a polite live region (drafts are not).
+  var live = document.createElement('div');
+  live.id = 'cchc-live';
+  live.className = 'sr-only';
+  live.setAttribute('aria-live', 'polite');
+  live.setAttribute('role', 'status');
+  var announced = 0;
+  function attach() { if (!live.isConnected && document.body) { document.body.appendChild(live); } }
+  new MutationObserver(function () {
+    attach();
+    var done = document.querySelectorAll('#chatbot .answer:not(.streaming)');
+    if (done.length > announced) {
+      live.textContent = 'Câu trả lời mới: ' + done[done.length - 1].textContent.trim();
+    }
+    announced = done.length;
+  }).observe(document.documentElement, {subtree: true, childList: true});
 })();
 </script>
 """

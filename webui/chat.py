@@ -118,6 +118,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             )
             with gr.Row(equal_height=True):
                 question = gr.Textbox(
+                    label="Câu hỏi của bạn",  # the accessible name (hidden visually: the placeholder says it)
                     show_label=False,
                     placeholder="Nhập câu hỏi (có thể gõ không dấu)…",
                     lines=1,

@@ -198,6 +198,46 @@ def test_a_citizens_first_minute_greeting_thanks_off_topic_and_two_unrelated_que
     assert phone.evaluate("document.documentElement.scrollWidth") <= 392
 
 
+def test_accessibility_axe_keyboard_and_screen_reader(page: Any) -> None:
+    """axe-core finds no serious or critical violation on any tab; the question box has its own name; a keyboard
+    alone reaches the box, sends with Enter and reaches the answer's [n]; focus is visible; a new answer is
+    announced through a polite live region."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    for tab in (None, "Tra cứu nguyên văn", "Thử prompt", "Hỏi đáp"):
+        if tab:
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(500)
+        bad = [v for v in axe.run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+        assert not bad, [(tab, v["id"], [n["target"] for n in v["nodes"]]) for v in bad]
+    assert page.get_by_role("textbox", name="Câu hỏi của bạn").count() == 1
+
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for _ in range(60):  # Tab until the question box has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.closest('#question') !== null"):
+            break
+    else:
+        raise AssertionError("the question box cannot be reached with Tab")
+    page.keyboard.type("Thủ tướng yêu cầu chấm dứt tình trạng gì?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#chatbot .answer:not(.streaming) a.cite")
+    page.wait_for_function("() => document.getElementById('cchc-live').textContent.includes('Câu trả lời mới')")
+    live = page.locator("#cchc-live")
+    assert live.get_attribute("aria-live") == "polite" and "chấm dứt" in live.text_content()
+    for _ in range(80):  # and on to the answer's [n]
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.matches('a.cite')"):
+            break
+    else:
+        raise AssertionError("the citation cannot be reached with Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "focus is not visible"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#sources .source.flash")
+
+
 # --- staff: Tra cứu nguyên văn -------------------------------------------------------------------------------------
 
 
