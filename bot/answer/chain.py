@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
-from bot.answer.dialogue import Intent
+from bot.answer.dialogue import Intent, phrase_intent
 from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
 from bot.answer.grounding import missing_specifics, proper_names
 from bot.answer.options import AskOptions
@@ -272,9 +272,11 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if turn.intent != "policy":
             return turn
         alone = answer_from_documents(turn, config)
-        if not turn.options.history:
+        # the conversation's questions: a "cảm ơn" or "xin chào" in between is no context for a follow-up
+        history = tuple((q, a) for q, a in turn.options.history if phrase_intent(q) is None)
+        if not history:
             return alone
-        joined_text = parts.condense(turn.question, turn.options.history, turn.options)
+        joined_text = parts.condense(turn.question, history, turn.options)
         if joined_text == turn.question:
             return alone
         joined = answer_from_documents(
@@ -282,7 +284,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         )
         scores = alone.evidence_score, joined.evidence_score
         if parts.dialogue is not None:
-            follow_up = parts.dialogue.is_follow_up(*scores, turn.question, turn.options.history[-1][0])
+            follow_up = parts.dialogue.is_follow_up(*scores, turn.question, history[-1][0])
         else:
             follow_up = scores[1] > scores[0]
         return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)

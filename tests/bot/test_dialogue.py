@@ -140,3 +140,12 @@ def test_emoji_and_punctuation_only_get_a_reply_not_an_error(engine: Engine) -> 
     assert thanks.intent == "chitchat" and thanks.answer.startswith("Rất vui") and not thanks.citations
     unclear = engine.ask("??")
     assert unclear.intent == "unclear" and "chưa hiểu" in unclear.answer and not unclear.citations
+
+
+def test_a_thanks_in_between_is_no_context_for_the_follow_up(engine: Engine) -> None:
+    first = "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
+    earlier = engine.ask(first)
+    history = ((first, earlier.answer), ("cảm ơn bạn", "Rất vui được giúp bạn!"))
+    answer = engine.ask("Còn phiên họp thứ năm?", AskOptions(history=history))
+    assert "cảm ơn" not in answer.standalone_question.lower()
+    assert answer.follow_up and "thứ năm" in answer.standalone_question
