@@ -5,8 +5,10 @@ Every message is labelled ``policy`` (a question for the documents), ``chitchat`
 mean anything). Only ``policy`` messages are retrieved for and answered from the documents; the others get a short
 reply of our own, with no quote and no citation (:func:`reply`).
 
-The classifier is a multinomial logistic model over the query vector the retriever computes anyway (the embedder
-caches it) plus a few cheap signals of the message's form (:func:`form_features`). Its weights are per embedding
+Whole-message phrases come first (:func:`phrase_intent`: "cảm ơn bạn nhé", "hi", "👍", "đồ ngu", from
+``bot/data/dialogue_phrases.tsv``). Otherwise the classifier decides: a multinomial logistic model over the query
+vector the retriever computes anyway (the embedder caches it) plus a few cheap signals of the message's form
+(:func:`form_features`). Its weights are per embedding
 model, in ``bot/data/dialogue_model.json``, fitted on the development split of ``data/dialogue/messages.jsonl`` and
 the team's development questions by ``python -m bot.answer.train_dialogue``. When unsure it retrieves: a message is
 taken as a non-question only when the model gives ``policy`` less than the file's ``policy_threshold``.
