@@ -30,44 +30,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.reader import engine_for
 from bot.answer.options import AskOptions, InputError
+from bot.answer.train_dialogue import CONVERSATIONS, MESSAGES, split_rows
 from bot.engine import Engine
-from bot.eval import bench_store
-from ingest.pipeline import Ingestor
-from settings import PROJECT_DIR, SAMPLE_DIR, Settings
-from vectorstore.text import fold, normalize
+from bot.eval import holds_answer
+from settings import PROJECT_DIR, Settings
+from vectorstore.embeddings import Embedder
 
-DIALOGUE = PROJECT_DIR / "data" / "dialogue"
 NOISE = {"abuse", "unclear"}
-
-
-CORPORA = {
-    "cchc": [SAMPLE_DIR, PROJECT_DIR / "data" / "cchc"],
-    "phapdien": [PROJECT_DIR.parent / "shared" / "corpus" / "phapdien" / "corpus.jsonl"],
-}
-
-
-def cchc_engine(settings: Settings, corpus: str = "cchc") -> Engine:
-    """An engine over the corpus's benchmark store (ingested when missing or changed)."""
-    settings = settings.model_copy(update={"store_dir": bench_store(corpus, settings)})
-    engine = Engine(settings)
-    Ingestor(settings, embedder=engine.embedder, store=engine.store).run(CORPORA[corpus])
-    return engine
-
-
-def rows_of(name: str, split: str) -> list[dict]:
-    lines = (DIALOGUE / name).read_text(encoding="utf-8").splitlines()
-    return [r for r in map(json.loads, filter(str.strip, lines)) if r["split"] == split]
-
-
-def holds(answer: str, expected: list[str]) -> bool:
-    folded = fold(answer)
-    return any(fold(normalize(a)) in folded for a in expected)
+DIALOGUE_CORPORA = ("cchc", "phapdien")  # the conversations are over the CCHC corpus; messages over either
 
 
 def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
     records = []
-    for row in rows_of("messages.jsonl", split):
+    for row in split_rows(MESSAGES, split):
         started = time.perf_counter()
         try:
             answer = engine.ask(row["text"])
@@ -95,14 +72,14 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
 
 def conversations(engine: Engine, split: str) -> tuple[dict, list[dict]]:
     records = []
-    for row in rows_of("conversations.jsonl", split):
+    for row in split_rows(CONVERSATIONS, split):
         first = row["history"][0]
         earlier = engine.ask(first)
         answer = engine.ask(row["question"], AskOptions(history=((first, earlier.answer),)))
         # older engines have no follow_up flag: a rewritten question was read as a follow-up
         follow_up = getattr(answer, "follow_up", answer.standalone_question != row["question"])
         reading_right = follow_up == (row["kind"] == "follow_up")
-        hit = not answer.refused and holds(answer.answer, row["answers"])
+        hit = not answer.refused and holds_answer(answer.answer, row["answers"])
         records.append({**row, "follow_up": follow_up, "reading_right": reading_right, "answer_hit": hit,
                         "right": reading_right and hit, "standalone_read": answer.standalone_question,
                         "answer": answer.answer})  # fmt: skip
@@ -125,13 +102,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--parts", nargs="*", default=["messages", "conversations"])
-    parser.add_argument("--corpus", choices=sorted(CORPORA), default="cchc", help="phapdien: needs ../shared")
+    parser.add_argument("--corpus", choices=DIALOGUE_CORPORA, default="cchc", help="phapdien: needs ../shared")
     args = parser.parse_args()
     settings = Settings.load()
-    if args.corpus != "cchc" and not all(p.exists() for p in CORPORA[args.corpus]):
-        print(f"skipping: {CORPORA[args.corpus]} not found (needs ../shared)", file=sys.stderr)
+    engine = engine_for(args.corpus, Embedder.from_settings(settings))
+    if engine is None:  # the corpus is not here (says why)
         return 0
-    engine = cchc_engine(settings, args.corpus)
     engine.warm_up()
     out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
     for part in args.parts:

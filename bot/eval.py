@@ -113,6 +113,12 @@ def split_overrides(base: Settings, overrides: dict[str, str]) -> tuple[dict[str
     return fields, options
 
 
+def holds_answer(answer: str, expected: Sequence[str]) -> bool:
+    """Whether ``answer`` states one of the expected facts (compared without diacritics or case)."""
+    folded = fold(answer)
+    return any(fold(normalize(a)) in folded for a in expected)
+
+
 def evaluate(
     engine: Engine, rows: list[dict[str, Any]], k: int, options: AskOptions | None = None, ask: bool = True
 ) -> list[dict[str, Any]]:
@@ -149,8 +155,7 @@ def evaluate(
             record["answerability"] = answer.answerability
             record["invalid_citations"] = sum(1 for c in answer.citations if not is_valid(c, get_text(c.doc_id) or ""))
             if row.get("answers") and not record["refused"]:
-                folded = fold(answer.answer)
-                record["answer_hit"] = any(fold(normalize(a)) in folded for a in row["answers"])
+                record["answer_hit"] = holds_answer(answer.answer, row["answers"])
             elif row.get("answers"):
                 record["answer_hit"] = False
         started = time.perf_counter()

@@ -89,6 +89,11 @@ class CorpusSnapshot:
         top = top[np.lexsort((top, -sims[top]))]
         return [(int(i), float(sims[i])) for i in top if np.isfinite(sims[i])]
 
+    @cached_property
+    def titles(self) -> list[str]:
+        """The distinct titles of the documents that are not readers' comments, in store order."""
+        return list(dict.fromkeys(c.title for c in self.chunks if c.kind != "comment"))
+
     # --- the wording side, built on first use -------------------------------------------------------
     @cached_property
     def documents(self) -> dict[str, WordingDoc]:

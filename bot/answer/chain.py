@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
+from bot.answer.details import extract
 from bot.answer.dialogue import Intent, phrase_intent
 from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
 from bot.answer.grounding import missing_specifics, proper_names
@@ -148,7 +149,7 @@ class Turn:
 class Dialogue(Protocol):
     """The dialogue step as the chain needs it (``bot.answer.dialogue``, bound to the engine's embedder)."""
 
-    def classify(self, snapshot: Any, query: ParsedQuery, message: str, has_history: bool) -> Intent: ...
+    def classify(self, query: ParsedQuery, message: str, has_history: bool) -> Intent: ...
 
     def reply(self, snapshot: Any, intent: Intent, message: str) -> str: ...
 
@@ -212,8 +213,6 @@ def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str
 def _swap_detail(question: str, previous: str) -> str:
     """``previous`` with its year, date, ordinal or document number replaced by the message's one of the same
     kind, when the message says nothing else; "" when it does not apply."""
-    from bot.answer.details import extract
-
     named = proper_names(question)
     if len(named) == 1 and not _without(question.replace(named[0], " "), _POINTING):
         theirs_named = proper_names(previous)  # "Còn Đồng Tháp?" after "Quảng Ninh đạt bao nhiêu điểm PCI…?"
@@ -253,7 +252,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if parts.dialogue is None:
             return turn
         started = time.perf_counter()
-        intent = parts.dialogue.classify(snapshot, query, turn.question, bool(turn.options.history))
+        intent = parts.dialogue.classify(query, turn.question, bool(turn.options.history))
         return replace(turn, intent=intent, timings={**turn.timings, "understand": _ms(started)})
 
     def retrieve(turn: Turn, config: RunnableConfig) -> Turn:

@@ -28,18 +28,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bot.answer.reader import logistic
 from vectorstore.text import content_words, fold, words
 
 Intent = Literal["policy", "chitchat", "off_domain", "abuse", "unclear"]
-INTENTS: tuple[Intent, ...] = ("policy", "chitchat", "off_domain", "abuse", "unclear")
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "dialogue_model.json"
 SCHEMA = 1
 FORM_FEATURES = ("log_words", "question_mark", "digits", "short")
 # a follow-up or a new question: how well each reading's evidence answers, and the message's own substance
 FOLLOW_UP_FEATURES = ("alone", "joined", "gain", "content_words", "shared", "short")
-
-_THANKS = re.compile(r"\b(cam on|cam an|thank|thanks|tks|thx|ok|oke|okay|duoc roi|hieu roi)\b")
-_FAREWELL = re.compile(r"\b(tam biet|bye|goodbye|hen gap lai)\b")
 
 COVERAGE = (
     "Tôi là trợ lý hỏi đáp về cải cách hành chính (CCHC): thủ tục hành chính, dịch vụ công, văn bản pháp luật "
@@ -94,8 +91,7 @@ class DialogueModel:
         """That the message is a follow-up (None: no follow-up model fitted)."""
         if self.follow_up_weights is None:
             return None
-        z = self.follow_up_bias + sum(w * signals[name] for name, w in self.follow_up_weights.items())
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return logistic(self.follow_up_bias, self.follow_up_weights, signals)
 
     @classmethod
     def load(cls, embedder: str, path: Path = MODEL_FILE) -> DialogueModel | None:
@@ -167,9 +163,9 @@ def load_phrases(path: Path = PHRASES_FILE) -> dict[tuple[str, ...], str]:
     return out
 
 
-def phrase_intent(message: str) -> Intent | None:
-    """The intent of a message made only of known whole-message phrases and filler ("cảm ơn bạn nhé", "hi",
-    "👍", "đồ ngu"), or None: then the classifier decides."""
+def _phrase_labels(message: str, whole: bool) -> set[str] | None:
+    """The labels of the known phrases in ``message`` (longest first); with ``whole``, None unless the message is
+    made only of them and filler."""
     tokens = [t for t in re.findall(r"[^\W_]+|[^\w\s]", fold(message)) if t not in _PUNCTUATION]
     phrases = load_phrases()
     longest = max((len(k) for k in phrases), default=1)
@@ -183,9 +179,16 @@ def phrase_intent(message: str) -> Intent | None:
                 i += n
                 break
         else:
-            if tokens[i] not in FILLER:
+            if whole and tokens[i] not in FILLER:
                 return None
             i += 1
+    return labels
+
+
+def phrase_intent(message: str) -> Intent | None:
+    """The intent of a message made only of known whole-message phrases and filler ("cảm ơn bạn nhé", "hi",
+    "👍", "đồ ngu"), or None: then the classifier decides."""
+    labels = _phrase_labels(message, whole=True)
     if not labels:
         return None
     if labels <= _CHITCHAT:
@@ -213,10 +216,10 @@ def reply_kind(intent: Intent, message: str) -> str:
     """Which reply an intent gets (a chitchat message is a greeting, thanks or a farewell)."""
     if intent != "chitchat":
         return intent
-    folded = " ".join(words(fold(message)))
-    if _FAREWELL.search(folded):
+    labels = _phrase_labels(message, whole=False) or set()
+    if "farewell" in labels:
         return "farewell"
-    if _THANKS.search(folded) or not folded:  # "👍" folds to nothing: an acknowledgement
+    if "thanks" in labels or not words(message):  # an unknown emoji on its own: an acknowledgement
         return "thanks"
     return "greeting"
 
@@ -258,7 +261,7 @@ class DialogueStep:
         self.model = model
         self.embed_query = embed_query  # cached: the retriever asks for the same vector next
 
-    def classify(self, snapshot: Any, query: Any, message: str, has_history: bool) -> Intent:
+    def classify(self, query: Any, message: str, has_history: bool) -> Intent:
         """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds). With history, a
         message the model finds unclear may be an elliptical follow-up ("còn năm 2022?"): it is retrieved for."""
         known = phrase_intent(message)
@@ -278,14 +281,12 @@ class DialogueStep:
         return joined > alone if p is None else p >= 0.5
 
     def reply(self, snapshot: Any, intent: Intent, message: str) -> str:
-        titles = [c.title for c in snapshot.chunks[:5000] if c.kind != "comment"]
-        return reply(intent, message, titles)
+        return reply(intent, message, snapshot.titles)
 
 
 __all__ = [
     "FOLLOW_UP_FEATURES",
     "FORM_FEATURES",
-    "INTENTS",
     "MODEL_FILE",
     "DialogueModel",
     "DialogueStep",

@@ -143,13 +143,14 @@ class ReaderModel:
         )  # fmt: skip
 
     def probability(self, features: Mapping[str, float]) -> float:
-        return _logistic(self.bias, self.weights, features)
+        return logistic(self.bias, self.weights, features)
 
     def answerability(self, best: Mapping[str, float]) -> float:
-        return _logistic(self.answer_bias, self.answer_weights, best)
+        return logistic(self.answer_bias, self.answer_weights, best)
 
 
-def _logistic(bias: float, weights: Mapping[str, float], features: Mapping[str, float]) -> float:
+def logistic(bias: float, weights: Mapping[str, float], features: Mapping[str, float]) -> float:
+    """A logistic model's probability: ``bias`` plus the weighted ``features`` (a missing one counts 0)."""
     z = bias + sum(w * features.get(name, 0.0) for name, w in weights.items())
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -337,5 +338,6 @@ __all__ = [
     "Reading",
     "answer_features",
     "holds_type",
+    "logistic",
     "question_type",
 ]

@@ -40,10 +40,15 @@ C = 1.0
 log = logging.getLogger(__name__)
 
 
+def split_rows(path: Path, split: str) -> list[dict[str, Any]]:
+    """The rows of a dialogue data file (JSON lines) in ``split`` (dev or test)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [row for row in map(json.loads, filter(str.strip, lines)) if row["split"] == split]
+
+
 def load_rows(split: str = "dev") -> list[tuple[str, str]]:
     """(text, label) of the split's messages and, for ``dev``, the development questions as policy."""
-    rows = [json.loads(line) for line in MESSAGES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    out = [(r["text"], r["label"]) for r in rows if r["split"] == split]
+    out = [(r["text"], r["label"]) for r in split_rows(MESSAGES, split)]
     if split == "dev":
         questions = POLICY_QUESTIONS.read_text(encoding="utf-8").splitlines()
         out += [(json.loads(line)["question"], "policy") for line in questions if line.strip()]
@@ -121,8 +126,7 @@ def choose_history_threshold(
 ) -> float:
     """The policy threshold after a question: the highest (at most ``ceiling``) that keeps ≥ ``MIN_TURNS_KEPT``
     of the development conversations' second messages (follow-ups and new questions alike) as questions."""
-    lines = CONVERSATIONS.read_text(encoding="utf-8").splitlines()
-    texts = [r["question"] for r in map(json.loads, filter(str.strip, lines)) if r["split"] == "dev"]
+    texts = [r["question"] for r in split_rows(CONVERSATIONS, "dev")]
     p = _softmax(vectorise(engine, texts) @ coef.T + intercept)[:, labels.index("policy")]
     best = 0.01
     for t in np.arange(0.01, ceiling + 1e-9, 0.01):
@@ -137,8 +141,7 @@ def fit_follow_up(engine: Any, split: str = "dev") -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
-    lines = CONVERSATIONS.read_text(encoding="utf-8").splitlines()
-    rows = [r for r in map(json.loads, filter(str.strip, lines)) if r["split"] == split]
+    rows = split_rows(CONVERSATIONS, split)
     x, y = [], []
     for row in rows:
         previous = row["history"][0]
