@@ -23,7 +23,6 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
-from bot.answer.details import extract
 from bot.answer.dialogue import Intent, phrase_intent
 from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
 from bot.answer.grounding import missing_specifics, proper_names
@@ -31,6 +30,7 @@ from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Candidate, Reader, Reading, same_content
 from bot.answer.retriever import Hit, HybridRetriever
+from vectorstore.details import extract
 from vectorstore.records import Document
 from vectorstore.text import fold, sentence_spans
 

@@ -3,7 +3,7 @@
 A question about "phiên họp thứ năm" must not be answered from a text about "phiên họp thứ tư", nor one about the
 "cấp tỉnh" steering committee from a text about the Government's. Lexical coverage cannot see this (most words
 match), so the details are checked one by one: years, dates and document numbers, ordinals of sessions and rounds
-(these four compared by meaning, see ``bot.answer.details``: "1/7/2025" meets "July 1", "thứ 9" meets "9th"),
+(these four compared by meaning, see ``vectorstore.details``: "1/7/2025" meets "July 1", "thứ 9" meets "9th"),
 administrative levels, officials' titles, proper names (runs of capitalised syllables) and the glossary's named
 things (an acronym such as CCCD, or its expansion typed in full; either form in a source satisfies it).
 Situational numbers (an age, a count of days) are not required: the law states rules, not the asker's case.
@@ -15,8 +15,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from bot.answer import details
-from bot.answer.details import Detail, Kind
+from vectorstore import details
+from vectorstore.details import Detail, Kind
 from vectorstore.text import fold, normalize, words
 
 _REQUIRED: frozenset[Kind] = frozenset({"year", "date", "doc_number"})  # + ordinals, of sessions and rounds only
@@ -94,7 +94,7 @@ def _required_details(text: str) -> list[Detail]:
 
 
 def _specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None) -> dict[str, Detail | None]:
-    """``specifics`` with the meaning of each that ``bot.answer.details`` reads (None for names, levels…)."""
+    """``specifics`` with the meaning of each that ``vectorstore.details`` reads (None for names, levels…)."""
     text = normalize(question)
     found: list[tuple[str, Detail | None]] = [(d.text, d) for d in _required_details(text)]
     folded = fold(text).lower()

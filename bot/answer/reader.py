@@ -2,7 +2,7 @@
 
 Candidates are the sentences of the top passages and, for long sentences, their clauses (split at ";"), each with
 its document title. Each candidate gets a few signals, measured on the team's development questions
-(``python -m bot.answer.train_reader --ablate``; what did not pay its way is in the README):
+(``python -m workshop.train_reader --ablate``; what did not pay its way is in the README):
 
 - ``lexical``: the IDF-weighted share of the question's content syllables (and pairs) in the sentence (folded,
   acronyms and expansions standing for each other), and the same over the title (``title``);
@@ -31,9 +31,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.answer.details import extract as extract_details
 from bot.answer.generators.base import Passage
 from bot.answer.grounding import folded_key, proper_names, specifics
+from vectorstore.details import extract as extract_details
 from vectorstore.text import content_words, fold, sentence_spans, words
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"
@@ -134,7 +134,7 @@ class ReaderModel:
         ):
             raise ValueError(
                 f"{path}: the reader's weights were fitted for other signals than this code computes "
-                f"(file: {schema.get('features')}, code: {list(FEATURES)}); refit: python -m bot.answer.train_reader"
+                f"(file: {schema.get('features')}, code: {list(FEATURES)}); refit: python -m workshop.train_reader"
             )
         return cls(
             {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]),

@@ -8,8 +8,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.answer.details import Detail, extract, matches
 from bot.answer.grounding import missing_specifics, specifics
+from vectorstore.details import Detail, extract, matches
 
 MONTHS = "January February March April May June July August September October November December".split()
 
