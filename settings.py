@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     generator: Literal["extractive", "openai", "local"] = "extractive"
     prompt_name: str = "answer"
     prompt_version: str | None = None  # None -> latest
-    reader_model: Path | None = None  # default: bot/data/reader_model.json (python -m bot.answer.train_reader)
+    reader_model: Path | None = None  # default: bot/data/reader_model.json (python -m workshop.train_reader)
     reader_threshold: float | None = None  # answerability below which the bot refuses; None: the model's own
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_model: str = "local"

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reader import engine_for
 from bot.answer.options import AskOptions, InputError
-from bot.answer.train_dialogue import CONVERSATIONS, MESSAGES, split_rows
 from bot.engine import Engine
 from bot.eval import holds_answer
 from settings import PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
+from workshop.train_dialogue import CONVERSATIONS, MESSAGES, split_rows
 
 NOISE = {"abuse", "unclear"}
 DIALOGUE_CORPORA = ("cchc", "phapdien")  # the conversations are over the CCHC corpus; messages over either

@@ -9,7 +9,7 @@ seconds) and compares BM25-only, dense-only and the hybrid in one run. Reports g
 
     python benchmarks/retrieval.py phapdien --model data/cache/models/e5-ft-phapdien
 
-runs the same with another embedding model (e.g. one from ``python -m vectorstore.finetune``), in its own store
+runs the same with another embedding model (e.g. one from ``python -m workshop.finetune``), in its own store
 data/bench-stores/NAME-MODELNAME and report folder reports/NAME-MODELNAME/.
 """
 

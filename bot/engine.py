@@ -61,7 +61,7 @@ class Engine:
         except (ValueError, KeyError, OSError) as exc:  # a weights file that does not match this code
             raise StoreError(
                 "Tệp trọng số của bộ đọc hoặc bộ phân loại hội thoại không khớp với phiên bản mã nguồn này. "
-                "Cách sửa: huấn luyện lại (python -m bot.answer.train_reader, python -m bot.answer.train_dialogue) "
+                "Cách sửa: huấn luyện lại (python -m workshop.train_reader, python -m workshop.train_dialogue) "
                 "hoặc dùng tệp đi kèm bản cài đặt.",
                 str(exc),
             ) from exc

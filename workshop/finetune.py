@@ -1,4 +1,4 @@
-"""Adapt the embedding model to an ingested corpus, offline: ``python -m vectorstore.finetune --store DIR``.
+"""Adapt the embedding model to an ingested corpus, offline: ``python -m workshop.finetune --store DIR``.
 
 No labelled questions are used. Training pairs come from the store itself:
 
@@ -189,7 +189,7 @@ def finetune(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vectorstore.finetune", description="Thích nghi mô hình nhúng với kho đã nạp (ngoại tuyến)."
+        prog="python -m workshop.finetune", description="Thích nghi mô hình nhúng với kho đã nạp (ngoại tuyến)."
     )
     parser.add_argument("--store", help="thư mục kho dữ liệu đã nạp (mặc định: theo cấu hình)")
     parser.add_argument("--out", help="thư mục lưu mô hình (mặc định: <cache>/models/e5-ft-<tên kho>)")

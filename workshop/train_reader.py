@@ -1,7 +1,7 @@
 """Retrain the reader's answerability model on the team's development questions.
 
-    python -m bot.answer.train_reader [--questions data/questions/reader_dev.jsonl] [--out bot/data/reader_model.json]
-                                      [--ablate]
+    python -m workshop.train_reader [--questions data/questions/reader_dev.jsonl] [--out bot/data/reader_model.json]
+                                    [--ablate]
 
 Each question is read against the store of its corpus (``set``: ``cchc`` -> the bundled sample plus
 ``data/cchc/``, ingested into ``data/bench-stores/cchc[-MODEL]`` when empty; ``phapdien`` -> ``.../phapdien[-MODEL]``,
@@ -205,7 +205,7 @@ def cross_validated(examples: list[Example], features: tuple[str, ...], folds: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.answer.train_reader", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m workshop.train_reader", description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=Path, default=PROJECT_DIR / "data/questions/reader_dev.jsonl")
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     parser.add_argument("--ablate", action="store_true", help="report each signal's cross-validated contribution")

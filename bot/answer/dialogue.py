@@ -10,7 +10,7 @@ Whole-message phrases come first (:func:`phrase_intent`: "cảm ơn bạn nhé",
 vector the retriever computes anyway (the embedder caches it) plus a few cheap signals of the message's form
 (:func:`form_features`). Its weights are per embedding
 model, in ``bot/data/dialogue_model.json``, fitted on the development split of ``data/dialogue/messages.jsonl`` and
-the team's development questions by ``python -m bot.answer.train_dialogue``. When unsure it retrieves: a message is
+the team's development questions by ``python -m workshop.train_dialogue``. When unsure it retrieves: a message is
 taken as a non-question only when the model gives ``policy`` less than the file's ``policy_threshold``.
 """
 

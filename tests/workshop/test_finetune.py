@@ -1,4 +1,4 @@
-"""Offline adaptation of the embedding model to an ingested store (``python -m vectorstore.finetune``)."""
+"""Offline adaptation of the embedding model to an ingested store (``python -m workshop.finetune``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 from ingest.pipeline import Ingestor
 from settings import SAMPLE_DIR, Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.finetune import finetune, main, make_pairs, title_query
 from vectorstore.store import Store, StoredChunk
 from vectorstore.text import has_diacritics
+from workshop.finetune import finetune, main, make_pairs, title_query
 
 
 def chunk(doc_id: str, title: str, text: str, position: int = 0, kind: str = "law") -> StoredChunk:

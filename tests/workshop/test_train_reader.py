@@ -1,6 +1,6 @@
 """The reader's training helpers: labels, rates and the threshold rule (no store, no scikit-learn)."""
 
-from bot.answer.train_reader import choose_threshold, is_answering, rates
+from workshop.train_reader import choose_threshold, is_answering, rates
 
 EVIDENCE = "Bộ Tư pháp dẫn đầu bảng Chỉ số cải cách hành chính năm 2023, đạt 89,95%."
 
