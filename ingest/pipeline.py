@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_document
+from ingest.dating import date_documents
 from ingest.loaders import Failure, discover, load_file
 from settings import Settings
 from vectorstore.embeddings import Embedder
@@ -42,6 +43,7 @@ class IngestSummary:
     chunks_added: int = 0
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
+    documents_dated: int = 0  # documents whose dates were stored or changed (no re-embedding)
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     store: str = ""
@@ -64,6 +66,8 @@ class IngestSummary:
             f"đã xóa {self.documents_deleted})",
             f"Đoạn (chunk): thêm {self.chunks_added}, giữ nguyên {self.chunks_unchanged}, xóa {self.chunks_deleted}",
         ]
+        if self.documents_dated:
+            lines.append(f"Ngày tháng của tài liệu: cập nhật {self.documents_dated}")
         if not self.changed:
             lines.append("Không có thay đổi: kho dữ liệu giữ nguyên, không ghi gì.")
         if self.failures:
@@ -125,6 +129,7 @@ class Ingestor:
         seen: dict[str, str] = {}  # doc_id -> origin, for duplicate detection across files
         pending: list[tuple[Document, str, list[IndexedChunk]]] = []
         pending_chunks = 0
+        loaded: list[Document] = []  # every document read, changed or not: all are (re)dated at the end
 
         bar = _progress(len(files), progress)
         for path in files:
@@ -144,6 +149,7 @@ class Ingestor:
                 seen[doc.doc_id] = doc.origin
                 file_docs.append(doc)
             summary.documents += len(file_docs)
+            loaded += file_docs
             for doc in file_docs:
                 content_hash = self._content_hash(doc)
                 if hashes.get(doc.doc_id) == content_hash:
@@ -170,6 +176,7 @@ class Ingestor:
                     summary.documents_deleted += len(gone)
         self._flush(pending, summary)
         bar.close()
+        summary.documents_dated = self._date(loaded)
 
         if prune:
             gone = [
@@ -198,6 +205,18 @@ class Ingestor:
             return
         summary.chunks_added += added
         summary.chunks_deleted += deleted
+
+    def _date(self, docs: Sequence[Document]) -> int:
+        """Store the dates of ``docs`` (a date set by staff is kept); returns how many changed."""
+        if not docs:
+            return 0
+        staff = {d for d, t in self.store.timelines(d.doc_id for d in docs).items() if t.date_from == "staff"}
+        dated = {d: t for d, t in date_documents(docs).items() if d not in staff}
+        try:
+            return self.store.set_timelines(dated)
+        except StoreError as exc:
+            log.error("dates not stored: %s", exc.detail)
+            return 0
 
     def _content_hash(self, doc: Document) -> str:
         s = self.settings

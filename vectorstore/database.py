@@ -75,6 +75,19 @@ chunks = Table(
     Index("chunks_doc", "doc_id"),
 )
 
+# each document's dates (``vectorstore.records.Timeline``), kept apart from ``documents`` so that re-reading them
+# (a better date reader, a date set by staff) never changes a document's content hash nor re-embeds it
+timelines = Table(
+    "timelines",
+    STORE,
+    Column("doc_id", Text, primary_key=True),
+    Column("date", Text),  # ISO: YYYY, YYYY-MM or YYYY-MM-DD
+    Column("date_from", Text, nullable=False, server_default=""),  # metadata | citation | text | url | staff
+    Column("effective", Text),
+    Column("number", Text),
+    Column("replaces", Text, nullable=False, server_default="[]"),  # JSON [[new, old], ...]
+)
+
 FEEDBACK = MetaData()
 
 feedback = Table(
@@ -175,4 +188,5 @@ __all__ = [
     "lock_key",
     "make_engine",
     "meta",
+    "timelines",
 ]

@@ -32,11 +32,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from settings import Settings
 from vectorstore import database as tables
 from vectorstore.database import exclusive, make_engine
-from vectorstore.records import Chunk, Document
+from vectorstore.records import Chunk, Document, Timeline, date_key
 
 log = logging.getLogger(__name__)
 
-VECTOR_SCHEMA = "2"  # 2: Chroma documents hold the chunk text and display metadata
+VECTOR_SCHEMA = "3"  # 2: Chroma documents hold the chunk text and display metadata; 3: and their document's dates
 
 
 class StoreError(RuntimeError):
@@ -84,11 +84,12 @@ class DisplayFields:
     title: str
     source: str
     comment_no: int | None
+    timeline: Timeline | None = None
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
-D, C, M = tables.documents, tables.chunks, tables.meta
+D, C, M, T = tables.documents, tables.chunks, tables.meta, tables.timelines
 _DOCUMENT_COLUMNS = (
     D.c.doc_id,
     D.c.title,
@@ -229,11 +230,45 @@ class Store:
         rows = self._read(
             select(
                 D.c.doc_id, D.c.title, D.c.kind, D.c.source, D.c.comment_no, D.c.parent_id,
-                func.length(D.c.text), n_chunks,
-            ).order_by(D.c.doc_id)
+                func.length(D.c.text), n_chunks, T.c.date, T.c.date_from, T.c.effective, T.c.number,
+            ).outerjoin(T, T.c.doc_id == D.c.doc_id).order_by(D.c.doc_id)
         )  # fmt: skip
-        keys = ("doc_id", "title", "kind", "source", "comment_no", "parent_id", "chars", "chunks")
+        keys = ("doc_id", "title", "kind", "source", "comment_no", "parent_id", "chars", "chunks", "date",
+                "date_from", "effective", "number")  # fmt: skip
         return [dict(zip(keys, r)) for r in rows]
+
+    def timelines(self, doc_ids: Iterable[str] | None = None) -> dict[str, Timeline]:
+        """The stored dates of every document (or of ``doc_ids``); a document never dated has no entry."""
+        if doc_ids is None:
+            return {r[0]: _timeline(r[1:]) for r in self._read(select(*_TIMELINE_COLUMNS))}
+        out: dict[str, Timeline] = {}
+        for batch in _batched(sorted(set(doc_ids)), 500):
+            rows = self._read(select(*_TIMELINE_COLUMNS).where(T.c.doc_id.in_(batch)))
+            out.update((r[0], _timeline(r[1:])) for r in rows)
+        return out
+
+    def set_timelines(self, dated: Mapping[str, Timeline]) -> int:
+        """Store these documents' dates and put them on their vectors' metadata, without re-embedding anything;
+        returns how many changed. Dates may be stored before their document is (ingest dates a batch, then
+        writes it)."""
+        with self.writing():
+            stored = self.timelines(dated)
+            changed = {doc_id: t for doc_id, t in dated.items() if stored.get(doc_id) != t}
+            if not changed:
+                return 0
+            with self._transaction() as db:
+                for batch in _batched(sorted(changed), 500):
+                    db.execute(delete(T).where(T.c.doc_id.in_(batch)))
+                    db.execute(insert(T), [_timeline_row(doc_id, changed[doc_id]) for doc_id in batch])
+                _bump_generation(db)
+            chunks, shown = self._indexed(sorted(self.chunk_ids(changed)))
+            with self._vector_calls():
+                for part in _batched(chunks, 1000):
+                    self.collection.update(
+                        ids=[ic.chunk.chunk_id for ic in part],
+                        metadatas=[_vector_metadata(ic, shown[ic.chunk.doc_id]) for ic in part],
+                    )
+            return len(changed)
 
     def all_chunks(self) -> list[StoredChunk]:
         """Every chunk with its document fields, in a stable order (doc, position)."""
@@ -312,7 +347,11 @@ class Store:
         to_embed = [ic for ic in new_chunks if ic.chunk.chunk_id not in old_ids]
         if to_embed:
             vectors = embed([ic.embed_text for ic in to_embed])
-            shown = {doc.doc_id: DisplayFields(doc.title, doc.source, doc.comment_no) for doc, _, _ in batch}
+            dated = self.timelines(doc_ids)
+            shown = {
+                doc.doc_id: DisplayFields(doc.title, doc.source, doc.comment_no, dated.get(doc.doc_id))
+                for doc, _, _ in batch
+            }
             self._upsert_vectors(to_embed, vectors, shown)
         try:
             with self._transaction() as db:
@@ -334,6 +373,7 @@ class Store:
                 for batch in _batched(list(doc_ids), 500):
                     db.execute(delete(C).where(C.c.doc_id.in_(batch)))
                     db.execute(delete(D).where(D.c.doc_id.in_(batch)))
+                    db.execute(delete(T).where(T.c.doc_id.in_(batch)))
                 _bump_generation(db)
             self._delete_vectors(ids)
             return len(ids)
@@ -351,6 +391,7 @@ class Store:
             with self._transaction() as db:
                 db.execute(delete(C))
                 db.execute(delete(D))
+                db.execute(delete(T))
                 db.execute(delete(M).where(M.c.key != "generation"))
                 db.execute(insert(M).values(key="embedding_model", value=self.embedding_model))
                 db.execute(insert(M).values(key="vector_schema", value=VECTOR_SCHEMA))
@@ -402,13 +443,14 @@ class Store:
             query = (
                 select(C.c.chunk_id, C.c.doc_id, C.c.text, C.c.char_start, C.c.char_end, C.c.paragraph,
                        C.c.position, D.c.kind, C.c.embed_text, C.c.segmented, C.c.folded, D.c.title, D.c.source,
-                       D.c.comment_no)
+                       D.c.comment_no, *_TIMELINE_COLUMNS)
                 .join(D, D.c.doc_id == C.c.doc_id)
+                .outerjoin(T, T.c.doc_id == C.c.doc_id)
                 .where(C.c.chunk_id.in_(batch))
             )  # fmt: skip
             for r in self._read(query):
                 out.append(IndexedChunk(Chunk(*r[:7]), *r[7:11]))
-                shown[r[1]] = DisplayFields(*r[11:])
+                shown[r[1]] = DisplayFields(*r[11:14], _timeline(r[15:]) if r[14] is not None else None)
         return out, shown
 
     def copy_to(self, target: Store, batch_docs: int = 200) -> int:
@@ -426,6 +468,7 @@ class Store:
                 by_doc: dict[str, list[IndexedChunk]] = {}
                 for ic in chunks:
                     by_doc.setdefault(ic.chunk.doc_id, []).append(ic)
+                target.set_timelines(self.timelines(ids))
                 with target._transaction() as db:
                     for doc in docs:
                         _replace_document(db, doc, hashes[doc.doc_id], by_doc.get(doc.doc_id, []))
@@ -572,7 +615,26 @@ def _vector_metadata(ic: IndexedChunk, shown: DisplayFields) -> dict[str, str | 
     }
     if shown.comment_no is not None:
         out["comment_no"] = shown.comment_no
+    timeline = shown.timeline or Timeline()
+    out["date"] = timeline.date or ""  # every key always present: an update replaces the old dates whole
+    out["date_key"] = date_key(timeline.date or timeline.effective)  # YYYYMMDD, 0 when unknown: as-of filters
+    out["effective"] = timeline.effective or ""
+    out["number"] = timeline.number or ""
     return out
+
+
+_TIMELINE_COLUMNS = (T.c.doc_id, T.c.date, T.c.date_from, T.c.effective, T.c.number, T.c.replaces)
+
+
+def _timeline(row: Sequence[Any]) -> Timeline:
+    """A timelines row without its doc_id (date, date_from, effective, number, replaces)."""
+    date, date_from, effective, number, replaces = row
+    return Timeline(date, date_from or "", effective, number, tuple(tuple(p) for p in json.loads(replaces or "[]")))
+
+
+def _timeline_row(doc_id: str, timeline: Timeline) -> dict[str, Any]:
+    return {"doc_id": doc_id, **timeline.to_dict(), "replaces": json.dumps(timeline.to_dict()["replaces"],
+                                                                             ensure_ascii=False)}  # fmt: skip
 
 
 def _chroma_client(settings: Settings) -> Any:

@@ -1,0 +1,227 @@
+"""A document's dates, read at ingest: when it was issued or published, and for a legal text its number, its entry
+into force and the texts it replaces. Sources, most trusted first:
+
+1. an explicit metadata field (JSONL ``date`` / ``source.date``; HTML ``article:published_time``, ``<time>``, meta
+   ``date``; DOCX / PDF core properties, which the loaders copy into the metadata);
+2. the legal citation line ("… Nghị định số 23/2015/NĐ-CP … ngày 16/02/2015 của Chính phủ, có hiệu lực thi hành kể
+   từ ngày 10/04/2015");
+3. the text's own opening ("Ngày 9/6/2025, Chính phủ ban hành …", "Hà Nội, ngày 10 tháng 6 năm 2025");
+4. a dated URL or file name (".../2025/06/10/...", "...-20250610...").
+
+What no source states stays unknown (None), never guessed. Dates are meanings read by :mod:`vectorstore.details`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from vectorstore.details import Detail, DocValue, extract
+from vectorstore.records import Document, Timeline
+from vectorstore.text import fold
+
+# metadata keys holding the document's own date, most specific first (JSONL columns are flattened with dots)
+DATE_KEYS = ("date", "source.date", "published_time", "article:published_time", "datePublished", "published",
+             "issued", "ngay_ban_hanh", "created")  # fmt: skip
+NUMBER_KEYS = ("number", "so_hieu", "source.number")
+CITATION_KEYS = ("source.citation", "citation")
+DocKey = tuple[str, int | None, str]  # ("118", 2025, "nd"): a legal text's number, year and kind
+OPENING_CHARS = 700  # the opening the text's own date is read from: a title line, a dateline and the lead
+_ISO = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T\s].*)?$")
+_EFFECTIVE = re.compile(r"hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?\s+ngày\s*$", re.IGNORECASE)
+_ISSUED_CUE = re.compile(r"(?:ngày|ban\s+hành(?:\s+ngày)?)\s*$", re.IGNORECASE)
+_OPENING = re.compile(
+    r"(?:^|\n|[.!?]\s+|\)\s*[-–—]\s*|[-–—]\s+)(?:\(?[^\n,()]{0,40}\)?\s*[-–—,]\s*)?(?P<cue>ngày|hôm|sáng|trưa|chiều|tối|on)(?:\s+(?:ngày|nay|qua))?\s+$",
+    re.IGNORECASE,
+)
+_URL_DATE = (
+    re.compile(r"(?<!\d)(20\d\d|19\d\d)[/_-](0?[1-9]|1[0-2])[/_-](0?[1-9]|[12]\d|3[01])(?!\d)"),
+    re.compile(r"(?<!\d)(20\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)"),
+)
+_ISSUED_AFTER = re.compile(r"^[^()]{0,200}?\bban\s+hành\s+(?:ngày\s*)?(?=\d|ngày)", re.IGNORECASE)
+_REPLACES = re.compile(r"thay\s+thế\s+(?:cho\s+)?", re.IGNORECASE)
+_LEGAL_TITLE = re.compile(r"^\s*(?:Luật|Bộ luật|Nghị định|Nghị quyết|Thông tư|Quyết định|Pháp lệnh|Chỉ thị)\b", re.I)
+
+
+def date_documents(docs: Sequence[Document]) -> dict[str, Timeline]:
+    """Each document's :class:`Timeline`; a legal text's issue date may come from another of them (an article's
+    citation line often gives only the entry into force, while another article of the same text, or a
+    cross-reference, gives the issue date)."""
+    issued: dict[DocKey, str] = {}
+    for doc in docs:
+        issued.update(stated_issue_dates(_first_text(doc.metadata, CITATION_KEYS) + "\n" + doc.text))
+    return {doc.doc_id: date_document(doc, issued) for doc in docs}
+
+
+def date_document(doc: Document, issued_dates: Mapping[DocKey, str] | None = None) -> Timeline:
+    """Everything ``doc`` says of its own time (see the module docstring for the order of trust);
+    ``issued_dates``: legal texts' issue dates stated elsewhere in the corpus, by :func:`doc_key`."""
+    citation = _first_text(doc.metadata, CITATION_KEYS)
+    number = _number(doc, citation)
+    issued, effective = _citation_dates(citation) if citation else (None, None)
+    if not issued and number:
+        issued = stated_issue_dates(citation + "\n" + doc.text).get(doc_key(number))
+        issued = issued or (issued_dates or {}).get(doc_key(number))
+    opening = _opening_date(doc.text)
+    date, date_from = None, ""
+    for value, where in ((_metadata_date(doc), "metadata"), (issued, "citation"), (opening, "text"),
+                         (_url_date(doc.source, doc.doc_id), "url")):  # fmt: skip
+        if value:
+            date, date_from = value, where
+            break
+    if date and opening and len(date) < len(opening) and opening.startswith(date):
+        date, date_from = opening, "text"  # the field says "2024", the lead "Ngày 2/4/2024, …": the same, finer
+    return Timeline(date, date_from, effective, number, tuple(replacements(doc.text, number)))
+
+
+def doc_key(number: str) -> DocKey:
+    """A legal text's number as a comparable key: ("118", 2025, "nd") for "118/2025/NĐ-CP" and "NĐ 118/2025"."""
+    found = [d for d in extract(number, ("doc_number",))]
+    if found:
+        num, year, kind = found[0].value  # type: ignore[misc]
+        return str(num), year, (kind or "").split("-")[0]
+    return fold(number).replace(" ", ""), None, ""
+
+
+def replacements(text: str, own_number: str | None) -> list[tuple[str, str]]:
+    """(new, old) pairs a text states: "Nghị định này thay thế Nghị định số 61/2018/NĐ-CP" in text 118/2025 gives
+    ("118/2025/NĐ-CP", "61/2018/NĐ-CP"); in an article, the new text is the one named last before "thay thế" in the
+    same sentence."""
+    pairs: list[tuple[str, str]] = []
+    for m in _REPLACES.finditer(text):
+        start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        end = min(i for i in (text.find(".\n", m.end()), text.find(". ", m.end()), len(text)) if i >= 0)
+        before = _numbers(extract(text[start : m.start()], ("doc_number",)))
+        after = _numbers(extract(text[m.end() : end], ("doc_number",)))
+        new = own_number if own_number and re.search(r"\bnày\b", text[start : m.start()]) else None
+        new = new or (before[-1] if before else own_number)
+        for old in after:
+            if new and doc_key(old) != doc_key(new) and (new, old) not in pairs:
+                pairs.append((new, old))
+    return pairs
+
+
+def parse_date(value: str) -> str | None:
+    """An ISO date (with or without a time) or the first date a text states, as ISO text; None when none."""
+    m = _ISO.match(value)
+    if m:
+        year, month, day = m.groups()
+        return _iso(int(year), int(month) if month else None, int(day) if day else None)
+    for detail in extract(value, ("date",)):
+        y, mo, d = detail.value  # type: ignore[misc]
+        if y:
+            return _iso(y, mo, d)
+    return None
+
+
+def _iso(year: int | None, month: int | None, day: int | None) -> str | None:
+    if not year or not 1800 <= year <= 2100:
+        return None
+    if not month:
+        return f"{year:04d}"
+    return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
+
+
+def _first_text(metadata: dict[str, object], keys: Iterable[str]) -> str:
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
+def _metadata_date(doc: Document) -> str | None:
+    for key in DATE_KEYS:
+        value = doc.metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            parsed = parse_date(value)
+            if parsed:
+                return parsed
+        if isinstance(value, int) and 1800 <= value <= 2100:
+            return f"{value:04d}"
+    return None
+
+
+def _citation_dates(citation: str) -> tuple[str | None, str | None]:
+    """(issued, effective) of a legal citation line: the date after "có hiệu lực … từ ngày" is the entry into
+    force, a date after "ngày" / "ban hành ngày" elsewhere is the issue date."""
+    issued = effective = None
+    for detail in extract(citation, ("date",)):
+        y, mo, d = detail.value  # type: ignore[misc]
+        value = _iso(y, mo, d)
+        if _EFFECTIVE.search(citation[: detail.start]):
+            effective = effective or value
+        elif _ISSUED_CUE.search(citation[: detail.start]) or detail.text.lower().startswith("ngày"):
+            issued = issued or value
+    return issued, effective
+
+
+def stated_issue_dates(text: str) -> dict[DocKey, str]:
+    """Issue dates a text states right after a legal text's number ("… Thông tư 68/2013/TT-BCA Hướng dẫn … ban hành
+    ngày 26/12/2013)", as pháp điển's cross-references do), by the text's key; the year must agree."""
+    found: dict[DocKey, str] = {}
+    numbers = extract(text, ("doc_number",))
+    for i, number in enumerate(numbers):
+        stop = numbers[i + 1].start if i + 1 < len(numbers) else len(text)
+        window = text[number.end : min(stop, number.end + 250)]
+        cue = _ISSUED_AFTER.search(window)
+        if not cue:
+            continue
+        dates = extract(window[cue.end() : cue.end() + 24], ("date",))
+        key = doc_key(number.text)
+        if dates and dates[0].start == 0 and dates[0].value[0] == key[1]:  # type: ignore[index]
+            y, mo, d = dates[0].value  # type: ignore[misc]
+            found.setdefault(key, _iso(y, mo, d) or "")
+    return {k: v for k, v in found.items() if v}
+
+
+def _opening_date(text: str) -> str | None:
+    """A full date the text opens with: a lead ("Ngày 9/6/2025, …", "(Chinhphu.vn) - Ngày …", "On June 9, 2025,")
+    or a dateline ("Hà Nội, ngày 10 tháng 6 năm 2025")."""
+    head = text[:OPENING_CHARS]
+    for detail in extract(head, ("date",)):
+        y, mo, d = detail.value  # type: ignore[misc]
+        if not (y and mo and d):
+            continue
+        own_cue = fold(detail.text).startswith("ngay ")
+        before = head[: detail.start] + ("ngày " if own_cue else "")
+        if _OPENING.search(before) and head[detail.end : detail.end + 2].strip(" ")[:1] in (",", "", "\n", "("):
+            return _iso(y, mo, d)
+    return None
+
+
+def _url_date(*names: str) -> str | None:
+    for name in names:
+        for pattern in _URL_DATE:
+            m = pattern.search(name or "")
+            if m:
+                return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return None
+
+
+def _number(doc: Document, citation: str) -> str | None:
+    """The number of the legal text ``doc`` is (or is an article of): a metadata field, the citation line, or a
+    title that opens with the text's kind ("Nghị định 118/2025/NĐ-CP: …")."""
+    given = _first_text(doc.metadata, NUMBER_KEYS)
+    if given:
+        return given.strip()
+    for text in (citation, doc.title if _LEGAL_TITLE.match(doc.title) or doc.kind == "law" else ""):
+        found = _numbers(extract(text, ("doc_number",)))
+        if found:
+            return found[0]
+    return None
+
+
+def _numbers(details: list[Detail]) -> list[str]:
+    """Each document number's text, written canonically ("118/2025/NĐ-CP"), in order, once."""
+    out: list[str] = []
+    for d in details:
+        value: DocValue = d.value  # type: ignore[assignment]
+        text = d.text if "/" in d.text else f"{value[0]}/{value[1]}" + (f"/{value[2].upper()}" if value[2] else "")
+        text = re.sub(r"^(?:số|so|No\.?)\s*", "", text, flags=re.IGNORECASE)
+        if text not in out:
+            out.append(text)
+    return out
+
+
+__all__ = ["DocKey", "date_document", "date_documents", "doc_key", "parse_date", "replacements", "stated_issue_dates"]
