@@ -325,6 +325,21 @@ def _html_blocks(soup) -> list[str]:
     return blocks
 
 
+_HTML_DATE_META = ("article:published_time", "og:published_time", "datepublished", "date", "pubdate",
+                   "publishdate", "dc.date", "dcterms.date")  # fmt: skip
+
+
+def _html_date(soup) -> str:
+    """The page's declared publication date: a ``<meta>`` (``article:published_time``, ``date``, …), else the
+    first ``<time datetime>``; "" when it declares none."""
+    for tag in soup.find_all("meta"):
+        key = (tag.get("property") or tag.get("name") or tag.get("itemprop") or "").strip().lower()
+        if key in _HTML_DATE_META and (tag.get("content") or "").strip():
+            return normalize(tag["content"].strip())
+    time_tag = soup.find("time", attrs={"datetime": True})
+    return normalize(time_tag["datetime"].strip()) if time_tag is not None else ""
+
+
 def _load_html(path: Path, data: bytes) -> LoadResult:
     from bs4 import BeautifulSoup
 
@@ -342,6 +357,7 @@ def _load_html(path: Path, data: bytes) -> LoadResult:
         h1 = soup.find("h1")
         if h1 and h1.get_text(strip=True):
             title = h1.get_text(" ", strip=True)
+    published = _html_date(soup)
     for tag in soup.find_all(_DROP_TAGS):
         if tag.decomposed:
             continue
@@ -358,6 +374,9 @@ def _load_html(path: Path, data: bytes) -> LoadResult:
     )
     if title and not blog:  # the page's declared title beats a first-line guess; a blog post keeps its own
         documents = [replace(doc, title=title) for doc in documents]
+    if published:  # the page's own date; a reader's comment below it is not dated by it
+        documents = [replace(doc, metadata={**doc.metadata, "published_time": published}) if doc.kind != "comment"
+                     else doc for doc in documents]  # fmt: skip
     if not documents:
         return _fail(str(path), R_NO_TEXT, "nothing left after removing boilerplate")
     return LoadResult(documents, [])
@@ -432,15 +451,18 @@ def _load_pdf(path: Path, data: bytes) -> LoadResult:
     text = _paragraphs(blocks)
     if not text:
         return _fail(name, R_PDF_NO_TEXT, f"{len(pages)} page(s), no extractable text")
-    title = ""
+    title, metadata = "", {"pages": len(pages)}
     try:
         meta = reader.metadata
         title = (meta.title or "") if meta else ""
+        created = meta.creation_date if meta else None
+        if created is not None:
+            metadata["created"] = created.date().isoformat()  # the document's own date (ingest/dating.py)
     except Exception:
-        title = ""
+        title = title or ""
     if title and (title.lower().endswith((".doc", ".docx", ".pdf")) or fold(title).startswith("microsoft")):
         title = ""  # authoring-tool noise ("Microsoft Word - x.docx")
-    return _single(path, text, title, {"pages": len(pages)})
+    return _single(path, text, title, metadata)
 
 
 # .docx ---------------------------------------------------------------------------------------------------
@@ -474,6 +496,7 @@ def _load_docx(path: Path, data: bytes) -> LoadResult:
             elif isinstance(item, Table):
                 blocks.extend(_docx_table_rows(item))
         core_title = document.core_properties.title or ""
+        created = document.core_properties.created
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         return _fail(name, R_DOCX_BROKEN, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # lxml XMLSyntaxError, python-docx PackageNotFoundError, ...
@@ -481,7 +504,7 @@ def _load_docx(path: Path, data: bytes) -> LoadResult:
     text = _paragraphs(blocks)
     if not text:
         return _fail(name, R_NO_TEXT, "DOCX without text")
-    return _single(path, text, core_title or heading)
+    return _single(path, text, core_title or heading, {"created": created.date().isoformat()} if created else None)
 
 
 def _docx_table_rows(table) -> list[str]:
