@@ -1,12 +1,13 @@
 """The dialogue step's benchmark: labelled messages and two-turn conversations, through the product's ``Engine``.
 
-    python benchmarks/dialogue.py [--split test|dev] [--parts messages conversations]
+    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations]
 
 Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
 when missing), or with ``--corpus phapdien`` the pháp điển corpus from ``../shared`` (messages only), with the
 settings' embedding model and the extractive generator.
 
-- messages (``data/dialogue/messages.jsonl``, the split's rows): a non-question is *handled* when it gets our own
+- messages (``data/dialogue/messages.jsonl``, the split's rows; ``heldout``: a later batch of 119 messages written
+  before this round's rules and never tuned on, messages only): a non-question is *handled* when it gets our own
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
   the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
   never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
@@ -100,7 +101,7 @@ def _mean(values) -> float | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--split", choices=["dev", "test"], default="test")
+    parser.add_argument("--split", choices=["dev", "test", "heldout"], default="test")
     parser.add_argument("--parts", nargs="*", default=["messages", "conversations"])
     parser.add_argument("--corpus", choices=DIALOGUE_CORPORA, default="cchc", help="phapdien: needs ../shared")
     args = parser.parse_args()

@@ -4,7 +4,8 @@
 
 Rows sharing a ``group`` (a message and its no-diacritics twin; conversations over the same first question) go to
 the same part. The part is a hash of the group: stable, independent of file order. Rows that already have a split
-keep it, so adding data later never moves a row that was measured.
+keep it, so adding data later never moves a row that was measured. The ``heldout`` rows of messages.jsonl (a
+batch written later, never tuned on) carry their split already.
 """
 
 from __future__ import annotations
