@@ -28,7 +28,8 @@ from bot.answer.generators.llm import PROMPT_TOKENS_PER_S, Endpoint, LLMGenerato
 from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError, clip
 from bot.answer.query import clean, load_glossary
 from bot.answer.reader import MODEL_FILE, Reader, ReaderModel
-from bot.answer.retriever import Hit, HybridRetriever
+from bot.answer.retriever import HybridRetriever
+from bot.answer.types import Hit
 from bot.models.server import LLMServers
 from bot.snapshot import CorpusSnapshot, SnapshotHolder
 from bot.wording import WordingMatch, lookup_wording

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from vectorstore.records import Document
 from vectorstore.text import fold, has_diacritics, normalize, sentence_spans, trim_span, words
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.answer.retriever import Hit
-    from bot.snapshot import CorpusSnapshot
+    from bot.answer.types import Hit
 
 MatchKind = Literal["exact", "folded", "near"]
 MAX_PHRASE_CHARS = 2000
@@ -331,8 +330,17 @@ def exact_matches(docs: Sequence[WordingDoc], phrase: str, limit: int) -> list[W
     return (exact + folded)[:limit]
 
 
+class WordingCorpus(Protocol):
+    """What :func:`lookup_wording` reads of a corpus (``bot.snapshot.CorpusSnapshot``, which imports this module)."""
+
+    @property
+    def documents(self) -> Mapping[str, WordingDoc]: ...
+
+    def documents_with(self, phrase: str) -> Sequence[WordingDoc]: ...
+
+
 def lookup_wording(
-    snapshot: CorpusSnapshot, retrieve: Callable[[str, int], Sequence[Hit]], phrase: str, limit: int = 10
+    snapshot: WordingCorpus, retrieve: Callable[[str, int], Sequence[Hit]], phrase: str, limit: int = 10
 ) -> list[WordingMatch]:
     """Exact matches of ``phrase`` in every document, then the nearest wordings, at most ``limit`` in all.
 
@@ -373,6 +381,7 @@ def lookup_wording(
 __all__ = [
     "DiffOp",
     "FoldedText",
+    "WordingCorpus",
     "WordingDoc",
     "WordingMatch",
     "best_wording",

@@ -24,12 +24,13 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
 from bot.answer.citations import Citation, verify
 from bot.answer.dialogue import Intent, phrase_intent
-from bot.answer.generators.base import Draft, Generator, GeneratorError, Passage, collect
+from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
 from bot.answer.grounding import missing_specifics, proper_names
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
-from bot.answer.reader import ANSWERING, Candidate, Reader, Reading, same_content
-from bot.answer.retriever import Hit, HybridRetriever
+from bot.answer.reader import ANSWERING, Reader, Reading, same_content
+from bot.answer.retriever import HybridRetriever
+from bot.answer.types import Candidate, Hit, Passage
 from vectorstore.details import extract
 from vectorstore.records import Document
 from vectorstore.text import fold, sentence_spans

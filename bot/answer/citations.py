@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
-from bot.answer.generators.base import Passage
+from bot.answer.types import Passage
 from vectorstore.records import Document
 from vectorstore.text import content_words, fold, sentence_spans
 

@@ -28,11 +28,11 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer.generators.base import Passage
 from bot.answer.grounding import folded_key, proper_names, specifics
+from bot.answer.types import Candidate, Passage
 from vectorstore.details import extract as extract_details
 from vectorstore.text import content_words, fold, sentence_spans, words
 
@@ -79,21 +79,6 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
     ("person", re.compile(r"\b(ai|nguoi nao|ong nao|ba nao)\b")),
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence (or clause) of a retrieved passage that might answer."""
-
-    passage: Passage
-    text: str
-    rank: int  # the passage's rank (0 = best)
-    features: dict[str, float] = field(default_factory=dict, compare=False)
-    probability: float = 0.0
-
-    @property
-    def coverage(self) -> float:
-        return self.features.get("lexical", 0.0)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ the LangChain ``BaseRetriever`` the answer chain invokes (and any LangChain pipe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -19,37 +18,11 @@ from pydantic import ConfigDict
 
 from bot.answer.options import AskOptions, Weights
 from bot.answer.query import ParsedQuery
+from bot.answer.types import Hit
 from vectorstore.embeddings import Embedder
-from vectorstore.store import StoredChunk
 
 if TYPE_CHECKING:
     from bot.snapshot import CorpusSnapshot
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A retrieved chunk with its fused score and the rank it had in each component."""
-
-    chunk: StoredChunk
-    score: float
-    dense: float | None = None  # cosine similarity, when the dense path found it
-    ranks: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self, rank: int) -> dict[str, Any]:
-        c = self.chunk
-        return {
-            "rank": rank,
-            "doc_id": c.doc_id,
-            "chunk_id": c.chunk_id,
-            "score": round(self.score, 6),
-            "dense": None if self.dense is None else round(self.dense, 4),
-            "kind": c.kind,
-            "title": c.title,
-            "comment_no": c.comment_no,
-            "char_start": c.char_start,
-            "char_end": c.char_end,
-            "text": c.text,
-        }
 
 
 def search(

@@ -1,5 +1,5 @@
 from bot.answer.citations import Citation, is_valid, split_claims, verify
-from bot.answer.generators.base import Passage
+from bot.answer.types import Passage
 from vectorstore.records import Document
 
 TEXT = (

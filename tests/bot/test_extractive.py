@@ -1,9 +1,10 @@
 """The reader's signals and the extractive answer's shape, on passages made here (no store, no model)."""
 
 from bot.answer.citations import COMMENT_LABEL, verify
-from bot.answer.generators.base import Draft, Passage, collect
+from bot.answer.generators.base import Draft, collect
 from bot.answer.generators.extractive import ExtractiveGenerator, choose, same_content
-from bot.answer.reader import Candidate, Reader, ReaderModel, holds_type, question_type
+from bot.answer.reader import Reader, ReaderModel, holds_type, question_type
+from bot.answer.types import Candidate, Passage
 from bot.snapshot import idf_table
 from vectorstore.records import Document
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.answer.generators.base import Draft, GeneratorError, Passage
+from bot.answer.generators.base import Draft, GeneratorError
 from bot.answer.generators.llm import Endpoint, LLMGenerator, citation_grammar
 from bot.answer.options import AskOptions
+from bot.answer.types import Passage
 from bot.models.install import ModelInstallError, install_llm, part_paths, spec_for
 from bot.models.server import LocalLLMServer, xllamacpp_available
 from prompts import PromptTemplate, load_prompt

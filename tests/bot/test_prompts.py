@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.generators.base import Passage
+from bot.answer.types import Passage
 from prompts import PromptTemplate, format_passages, list_prompts, load_prompt, version_key
 
 PASSAGES = [

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from bot.answer.reader import Candidate
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A numbered retrieved passage shown to a generator; ``n`` is the citation marker [n]."""
-
-    n: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    kind: str
-    text: str
-    score: float
-    comment_no: int | None = None
-    source: str = ""
+from bot.answer.types import Candidate, Passage
 
 
 @dataclass

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterator, Sequence
 
 from bot.answer.citations import COMMENT_LABEL
-from bot.answer.generators.base import Draft, Passage
-from bot.answer.reader import ANSWERING, Candidate, same_content
+from bot.answer.generators.base import Draft
+from bot.answer.reader import ANSWERING, same_content
+from bot.answer.types import Candidate, Passage
 
 SUPPORT_RATIO = 0.8  # a second sentence must be at least this probable relative to the first
 

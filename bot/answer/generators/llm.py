@@ -25,8 +25,8 @@ import httpx
 import openai
 from langchain.chat_models import init_chat_model
 
-from bot.answer.generators.base import Draft, GeneratorError, Passage
-from bot.answer.reader import Candidate
+from bot.answer.generators.base import Draft, GeneratorError
+from bot.answer.types import Candidate, Passage
 from prompts import PromptTemplate, format_passages
 
 log = logging.getLogger(__name__)
