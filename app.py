@@ -14,12 +14,8 @@ import math
 import os
 import sys
 import threading
+from collections.abc import MutableMapping
 from typing import Any
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -42,6 +38,26 @@ from webui.wording_tab import build_wording_tab
 log = logging.getLogger("cchc.app")
 
 TITLE = "Trợ lý chính sách cải cách hành chính"
+
+# no model download and no telemetry from the libraries the app runs, unless the environment says otherwise
+OFFLINE_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}
+
+
+def offline_environment(environ: MutableMapping[str, str]) -> None:
+    """Give ``environ`` the :data:`OFFLINE_DEFAULTS` it has no value for; :func:`main` calls it, so importing this
+    module changes nothing. huggingface_hub reads its offline flag once, when first imported (gradio imports it
+    before this runs), so its flag follows here; chromadb and gradio read theirs when the engine and app are made."""
+    for key, value in OFFLINE_DEFAULTS.items():
+        environ.setdefault(key, value)
+    import huggingface_hub.constants
+
+    flag = environ.get("HF_HUB_OFFLINE") or environ.get("TRANSFORMERS_OFFLINE") or ""
+    huggingface_hub.constants.HF_HUB_OFFLINE = flag.upper() in {"1", "ON", "YES", "TRUE"}  # huggingface_hub's rule
 
 
 def status_html(readiness: Readiness, engine: Engine | None = None) -> str:
@@ -198,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="cổng (mặc định CCHC_PORT hoặc 7860)")
     parser.add_argument("--root-path", help="đường dẫn gốc khi chạy sau reverse proxy (CCHC_ROOT_PATH)")
     args = parser.parse_args(argv)
+    offline_environment(os.environ)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.load(host=args.host, port=args.port, root_path=args.root_path)
     try:
