@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--k", type=int)
         p.add_argument("--batch", type=Path)
         p.add_argument("--kind", action="append", choices=KINDS, help="chỉ tìm trong loại tài liệu này")
+        p.add_argument("--as-of", help="chỉ dùng tài liệu có ngày đến hết ngày này (31/12/2020, 2020-12-31, 2020)")
         if name == "ask":
             p.add_argument("--generator", choices=["extractive", "openai", "local"])
             p.add_argument("--prompt-version")
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     options = AskOptions(
         k=args.k,
         kinds=tuple(args.kind or ()),
+        as_of=args.as_of,
         generator=getattr(args, "generator", None),
         prompt_version=getattr(args, "prompt_version", None),
     )
@@ -123,10 +125,14 @@ def _run(engine: Any, args: argparse.Namespace, row: dict[str, Any], options: An
 
 
 def _render_answer(answer: Any) -> str:
+    from bot.answer.timeline import dates_label
+
     lines = [answer.answer, ""]
     for c in answer.citations:
         where = f"bình luận số {c.comment_no}" if c.comment_no else c.kind
-        lines.append(f"[{c.n}] {c.title} ({where}) — “{c.quote}”")
+        replaced = f" — {c.superseded_by}" if c.superseded_by else ""
+        when = dates_label(c.date, c.effective, c.number)
+        lines.append(f"[{c.n}] {c.title} ({where}; {when}){replaced} — “{c.quote}”")
     lines += [f"({n})" for n in answer.notices]
     return "\n".join(lines).strip()
 

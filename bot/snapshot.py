@@ -13,14 +13,16 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property, lru_cache
 
 import numpy as np
 
 from bot.answer.diacritics import DiacriticRestorer
 from bot.answer.query import QueryAnalyzer, common_phrases
+from bot.answer.timeline import Chronology
 from bot.wording import WordingDoc, wording_doc
+from vectorstore.records import Timeline
 from vectorstore.sparse import BM25Index, folded_tokens, word_tokens
 from vectorstore.store import Store, StoredChunk, StoreError
 from vectorstore.text import fold, words
@@ -31,10 +33,18 @@ log = logging.getLogger(__name__)
 class CorpusSnapshot:
     """The in-memory side of one store generation (immutable once built)."""
 
-    def __init__(self, store: Store, generation: int, chunks: list[StoredChunk], vectors: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        generation: int,
+        chunks: list[StoredChunk],
+        vectors: np.ndarray | None,
+        timelines: Mapping[str, Timeline] | None = None,
+    ) -> None:
         self.store = store
         self.generation = generation
         self.chunks = chunks
+        self.chronology = Chronology(timelines or {})  # every document's dates, and the texts replaced
         self.row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
         self.kinds = np.array([c.kind for c in chunks])
         self.doc_ids = np.array([c.doc_id for c in chunks])
@@ -55,6 +65,7 @@ class CorpusSnapshot:
         for attempt in range(3):
             generation = store.generation()
             chunks = store.all_chunks()
+            timelines = store.timelines()
             try:
                 vectors = (
                     store.vectors([c.chunk_id for c in chunks]) if len(chunks) <= exact_search_max_chunks else None
@@ -63,17 +74,22 @@ class CorpusSnapshot:
                 if store.generation() != generation and attempt < 2:
                     continue  # a delete committed between the two reads: read again
                 raise
-            return cls(store, generation, chunks, vectors)
+            return cls(store, generation, chunks, vectors, timelines)
         raise AssertionError("unreachable")
 
-    def mask(self, kinds: Sequence[str] | None, doc_ids: Sequence[str] | None) -> np.ndarray | None:
-        if not kinds and not doc_ids:
+    def mask(
+        self, kinds: Sequence[str] | None, doc_ids: Sequence[str] | None, as_of: str | None = None
+    ) -> np.ndarray | None:
+        """Which chunks a search may return: of these kinds, of these documents, dated on or before ``as_of``."""
+        if not kinds and not doc_ids and not as_of:
             return None
         mask = np.ones(len(self.chunks), dtype=bool)
         if kinds:
             mask &= np.isin(self.kinds, list(kinds))
         if doc_ids:
             mask &= np.isin(self.doc_ids, list(doc_ids))
+        if as_of:
+            mask &= np.isin(self.doc_ids, sorted(self.chronology.dated_until(as_of)))
         return mask
 
     def nearest(self, query: np.ndarray, n: int, mask: np.ndarray | None) -> list[tuple[int, float]]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
-from vectorstore.details import Detail, DocValue, extract
+from vectorstore.details import DateValue, Detail, DocValue, extract
 from vectorstore.records import Document, Timeline
 from vectorstore.text import fold
 
@@ -78,7 +79,7 @@ def doc_key(number: str) -> DocKey:
     """A legal text's number as a comparable key: ("118", 2025, "nd") for "118/2025/NĐ-CP" and "NĐ 118/2025"."""
     found = [d for d in extract(number, ("doc_number",))]
     if found:
-        num, year, kind = found[0].value  # type: ignore[misc]
+        num, year, kind = cast(DocValue, found[0].value)
         return str(num), year, (kind or "").split("-")[0]
     return fold(number).replace(" ", ""), None, ""
 
@@ -108,10 +109,14 @@ def parse_date(value: str) -> str | None:
         year, month, day = m.groups()
         return _iso(int(year), int(month) if month else None, int(day) if day else None)
     for detail in extract(value, ("date",)):
-        y, mo, d = detail.value  # type: ignore[misc]
+        y, mo, d = _ymd(detail)
         if y:
             return _iso(y, mo, d)
     return None
+
+
+def _ymd(detail: Detail) -> DateValue:
+    return cast(DateValue, detail.value)
 
 
 def _iso(year: int | None, month: int | None, day: int | None) -> str | None:
@@ -147,7 +152,7 @@ def _citation_dates(citation: str) -> tuple[str | None, str | None]:
     force, a date after "ngày" / "ban hành ngày" elsewhere is the issue date."""
     issued = effective = None
     for detail in extract(citation, ("date",)):
-        y, mo, d = detail.value  # type: ignore[misc]
+        y, mo, d = _ymd(detail)
         value = _iso(y, mo, d)
         if _EFFECTIVE.search(citation[: detail.start]):
             effective = effective or value
@@ -169,8 +174,8 @@ def stated_issue_dates(text: str) -> dict[DocKey, str]:
             continue
         dates = extract(window[cue.end() : cue.end() + 24], ("date",))
         key = doc_key(number.text)
-        if dates and dates[0].start == 0 and dates[0].value[0] == key[1]:  # type: ignore[index]
-            y, mo, d = dates[0].value  # type: ignore[misc]
+        if dates and dates[0].start == 0 and _ymd(dates[0])[0] == key[1]:
+            y, mo, d = _ymd(dates[0])
             found.setdefault(key, _iso(y, mo, d) or "")
     return {k: v for k, v in found.items() if v}
 
@@ -180,7 +185,7 @@ def _opening_date(text: str) -> str | None:
     or a dateline ("Hà Nội, ngày 10 tháng 6 năm 2025")."""
     head = text[:OPENING_CHARS]
     for detail in extract(head, ("date",)):
-        y, mo, d = detail.value  # type: ignore[misc]
+        y, mo, d = _ymd(detail)
         if not (y and mo and d):
             continue
         own_cue = fold(detail.text).startswith("ngay ")
@@ -216,7 +221,7 @@ def _numbers(details: list[Detail]) -> list[str]:
     """Each document number's text, written canonically ("118/2025/NĐ-CP"), in order, once."""
     out: list[str] = []
     for d in details:
-        value: DocValue = d.value  # type: ignore[assignment]
+        value = cast(DocValue, d.value)
         text = d.text if "/" in d.text else f"{value[0]}/{value[1]}" + (f"/{value[2].upper()}" if value[2] else "")
         text = re.sub(r"^(?:số|so|No\.?)\s*", "", text, flags=re.IGNORECASE)
         if text not in out:

@@ -451,7 +451,7 @@ def _load_pdf(path: Path, data: bytes) -> LoadResult:
     text = _paragraphs(blocks)
     if not text:
         return _fail(name, R_PDF_NO_TEXT, f"{len(pages)} page(s), no extractable text")
-    title, metadata = "", {"pages": len(pages)}
+    title, metadata = "", dict[str, Any](pages=len(pages))
     try:
         meta = reader.metadata
         title = (meta.title or "") if meta else ""

@@ -450,7 +450,7 @@ class Store:
             )  # fmt: skip
             for r in self._read(query):
                 out.append(IndexedChunk(Chunk(*r[:7]), *r[7:11]))
-                shown[r[1]] = DisplayFields(*r[11:14], _timeline(r[15:]) if r[14] is not None else None)
+                shown[r[1]] = DisplayFields(r[11], r[12], r[13], _timeline(r[15:]) if r[14] is not None else None)
         return out, shown
 
     def copy_to(self, target: Store, batch_docs: int = 200) -> int:

@@ -27,11 +27,14 @@ from starlette.routing import BaseRoute, Route
 
 from bot.answer.options import AskOptions, InputError
 from webui.context import AppContext
-from webui.guard import BUSY, RATE_LIMITED, Busy, arrived_at
+from webui.guard import BUSY, RATE_LIMITED, Busy, arrived_at, caller_of
 
 log = logging.getLogger(__name__)
 
-BAD_REQUEST = 'Yêu cầu không hợp lệ: cần một đối tượng JSON (UTF-8) dạng {"question": "...", "history": [], "k": null}.'
+BAD_REQUEST = (
+    'Yêu cầu không hợp lệ: cần một đối tượng JSON (UTF-8) dạng {"question": "...", "history": [], "k": null, '
+    '"as_of": null}.'
+)
 FAILED = "Xin lỗi, đã có lỗi khi trả lời; vui lòng thử lại."
 TOO_LARGE = "Yêu cầu quá lớn: nội dung gửi lên tối đa {kb} KB (một câu hỏi và vài lượt hội thoại trước)."
 
@@ -61,7 +64,7 @@ def json_routes(ctx: AppContext) -> list[BaseRoute]:
 
     async def ask(request: Request) -> JSONResponse:
         arrived = arrived_at(request)
-        wait = ctx.questions.retry_after(request.client.host if request.client else "")
+        wait = ctx.questions.retry_after(caller_of(request))
         if wait:
             seconds = math.ceil(wait)
             return _error(429, RATE_LIMITED.format(seconds=seconds), {"Retry-After": str(seconds)})
@@ -99,10 +102,13 @@ def _parse(body: bytes) -> tuple[str, AskOptions]:
         raise ValueError("no question")
     history = data.get("history") or []
     k = data.get("k")
+    as_of = data.get("as_of")
     if not isinstance(history, list) or not (k is None or (isinstance(k, int) and not isinstance(k, bool))):
         raise ValueError("bad history or k")
+    if not (as_of is None or isinstance(as_of, str)):
+        raise ValueError("bad as_of")
     turns = tuple((str(t[0]), str(t[1])) for t in history if isinstance(t, (list, tuple)) and len(t) >= 2)
-    return data["question"], AskOptions(k=k or None, history=turns)
+    return data["question"], AskOptions(k=k or None, history=turns, as_of=as_of or None)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

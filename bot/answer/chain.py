@@ -30,9 +30,10 @@ from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, same_content
 from bot.answer.retriever import HybridRetriever
+from bot.answer.timeline import Chronology, QuestionTime, in_time, replaced_note, time_of, written_as_of
 from bot.answer.types import Candidate, Hit, Passage
 from vectorstore.details import extract
-from vectorstore.records import Document
+from vectorstore.records import Document, date_key, vi_date
 from vectorstore.text import fold, sentence_spans
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ class Turn:
     intent: Intent = "policy"
     follow_up: bool = False
     readings: tuple[float, float] | None = None  # with history: the evidence scores (alone, with its context)
+    time: QuestionTime = field(default_factory=QuestionTime)  # what time the question asks about
 
     @property
     def evidence_score(self) -> float:
@@ -231,15 +233,69 @@ def _swap_detail(question: str, previous: str) -> str:
     return previous[: theirs[0].start] + mine[0].text + previous[theirs[0].end :]
 
 
-def refusal_text(hits: Sequence[Hit], missing: Sequence[str] = ()) -> str:
-    """The refusal, naming the details no source contains and the nearest sources, so the user can look further."""
+def refusal_text(
+    hits: Sequence[Hit],
+    missing: Sequence[str] = (),
+    chronology: Chronology | None = None,
+    as_of: str | None = None,
+) -> str:
+    """The refusal, naming the details no source contains, the nearest sources and the newest date the store
+    holds on the topic, so the user can look further (and, asked as of a day, that only texts until then counted)."""
     text = REFUSAL
+    if as_of:
+        text = text[:-1] + f" (chỉ xét tài liệu đến ngày {vi_date(as_of)})."
     if missing:
         text = text[:-1] + " (không thấy: " + ", ".join(f"«{m}»" for m in missing) + ")."
     titles = list(dict.fromkeys(h.chunk.title for h in hits[:3]))
     if titles:
         text += " Nguồn gần nhất: " + "; ".join(titles) + "."
+    newest = chronology.newest([h.chunk.doc_id for h in hits[:5]]) if chronology else None
+    if chronology is not None and newest is not None:
+        title = next(h.chunk.title for h in hits if h.chunk.doc_id == newest)
+        text += f" Tài liệu mới nhất về chủ đề này: «{title}» ({_when(chronology, newest)})."
     return text
+
+
+def _when(chronology: Chronology, doc_id: str) -> str:
+    """ "ngày 10/6/2025", "tháng 6/2025", "năm 2024" or "có hiệu lực từ 1/7/2014" for a document."""
+    t = chronology.of(doc_id)
+    if not t.date:
+        return f"có hiệu lực từ {vi_date(t.effective)}"
+    return ("ngày", "tháng", "năm")[2 - t.date.count("-")] + " " + vi_date(t.date)
+
+
+def dated_answer(turn: Turn, text: str, citations: list[Citation]) -> tuple[str, list[Citation], list[str]]:
+    """The verified answer said as of its source's date ("Theo tài liệu ngày 10/6/2025: …"), an older source quoted
+    beside a newer one labelled with its date ("Trước đó, theo tài liệu năm 2022: …"), each citation with its
+    document's dates and, for a replaced text, what replaced it; plus the notices the user must see."""
+    chronology: Chronology = turn.snapshot.chronology
+    dated = [_dated(c, chronology) for c in citations]
+    notices: list[str] = []
+    lead = chronology.of(dated[0].doc_id)
+    if turn.time.present and len(dated) > 1:
+        claims = re.split(r"(?<=\]\.)\s+", text)
+        for i, claim in enumerate(claims[1:], start=1):
+            numbers = {int(n) for n in re.findall(r"\[(\d+)\]", claim)}
+            older = [c for c in dated if c.n in numbers and c.doc_id != dated[0].doc_id]
+            if older and 0 < date_key(chronology.when(older[0].doc_id)) < date_key(chronology.when(dated[0].doc_id)):
+                claims[i] = f"Trước đó, theo tài liệu {_when(chronology, older[0].doc_id)}: {claim}"
+        text = " ".join(claims)
+    said = written_as_of(lead)
+    if said:
+        text = f"{said}: {text}"
+    if turn.options.as_of:
+        text = f"Tính đến ngày {vi_date(turn.options.as_of)} (chỉ dùng tài liệu đến ngày đó). {text}"
+    for c in dated:
+        if c.superseded_by and c.superseded_by not in notices:
+            notices.append(f"Lưu ý: {c.number} trong nguồn [{c.n}] {c.superseded_by[0].lower()}{c.superseded_by[1:]}.")
+    return text, dated, notices
+
+
+def _dated(citation: Citation, chronology: Chronology) -> Citation:
+    t = chronology.of(citation.doc_id)
+    replaced = chronology.replaced_by(citation.doc_id)
+    return replace(citation, date=t.date, effective=t.effective, number=t.number,
+                   superseded_by=replaced_note(replaced) if replaced else "")  # fmt: skip
 
 
 def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn, AnswerChunk]]:
@@ -249,7 +305,11 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
     def understand(turn: Turn) -> Turn:
         snapshot = parts.snapshot()
         query = snapshot.parse(turn.question)
-        turn = replace(turn, snapshot=snapshot, standalone=turn.question, query=query)
+        options = turn.options
+        asked = QuestionTime(as_of=options.as_of, past=True) if options.as_of else time_of(turn.question)
+        if asked.as_of and not options.as_of:  # "theo quy định năm 2020": only what was written by then answers
+            options = replace(options, as_of=asked.as_of)
+        turn = replace(turn, snapshot=snapshot, standalone=turn.question, query=query, options=options, time=asked)
         if parts.dialogue is None:
             return turn
         started = time.perf_counter()
@@ -307,7 +367,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         assert turn.query is not None
         reading = parts.reader.read(turn.query.restored, passages, turn.snapshot.idf)
         passages, reading = _prefer_official(passages, reading, parts.get_document)
-        return replace(turn, passages=passages, reading=reading)
+        ordered = in_time(reading.candidates, turn.snapshot.chronology, turn.time, ANSWERING)
+        return replace(turn, passages=passages, reading=replace(reading, candidates=ordered))
 
     def gate(turn: Turn) -> Turn:
         assert turn.query is not None
@@ -399,12 +460,17 @@ def _answer(parts: ChainParts, turn: Turn) -> Iterator[AnswerChunk]:
             )
         if checked is None or not checked.citations:
             refusal = refusal or Refusal("generator" if draft.refused else "unverified")
+    if refusal or checked is None:
+        text = refusal_text(turn.hits, refusal.missing if refusal else (), turn.snapshot.chronology,
+                            turn.options.as_of)  # fmt: skip
+        citations: list[Citation] = []
+    else:
+        text, citations, dated_notices = dated_answer(turn, checked.text, checked.citations)
+        notices += dated_notices
     answer = Answer(
         question=turn.question,
-        answer=refusal_text(turn.hits, refusal.missing if refusal else ())
-        if refusal or checked is None
-        else checked.text,
-        citations=[] if refusal or checked is None else checked.citations,
+        answer=text,
+        citations=citations,
         hits=turn.hits,
         prompt_version=draft.prompt_version if draft else generator.prompt_id,
         timings_ms={**turn.timings, "generate": _ms(started), "total": _ms(turn.started)},

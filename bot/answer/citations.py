@@ -38,6 +38,10 @@ class Citation:
     quote: str
     char_start: int
     char_end: int
+    date: str | None = None  # the document's date (ISO), when known
+    effective: str | None = None  # a legal text's entry into force
+    number: str | None = None  # a legal text's number
+    superseded_by: str = ""  # "Đã được thay thế bởi … (từ …)" when a held document replaces this text
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from bot.answer.timeline import check_as_of
 from vectorstore.records import KINDS
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class AskOptions:
     generator: GeneratorName | None = None
     prompt_version: str | None = None
     history: tuple[tuple[str, str], ...] = field(default=(), hash=False)
+    as_of: str | None = None  # only documents dated on or before this day answer ("2020-12-31", "31/12/2020", "2020")
 
     def resolve(self, settings: Settings) -> AskOptions:
         """Defaults filled in, limits applied, values checked (``InputError`` in Vietnamese)."""
@@ -58,8 +60,18 @@ class AskOptions:
             raise InputError(
                 "Trọng số truy hồi không hợp lệ: cần ít nhất một trọng số lớn hơn 0, không có trọng số âm."
             )
+        as_of = None
+        if self.as_of:
+            try:
+                as_of = check_as_of(self.as_of)
+            except ValueError:
+                raise InputError(
+                    f"Ngày «{clip(self.as_of, 40)}» không hợp lệ: hãy ghi ngày, tháng hoặc năm, ví dụ 31/12/2020, "
+                    "12/2020, 2020 hoặc 2020-12-31."
+                ) from None
         return replace(
             self,
+            as_of=as_of,
             k=max(1, min(MAX_K, int(self.k or settings.k))),
             weights=weights,
             generator=generator,

@@ -20,6 +20,7 @@ from bot.answer.options import AskOptions, Weights
 from bot.answer.query import ParsedQuery
 from bot.answer.types import Hit
 from vectorstore.embeddings import Embedder
+from vectorstore.records import date_key
 
 if TYPE_CHECKING:
     from bot.snapshot import CorpusSnapshot
@@ -37,15 +38,17 @@ def search(
     kinds: Sequence[str] = (),
     doc_ids: Sequence[str] = (),
     by_doc: bool = False,
+    as_of: str | None = None,
 ) -> list[Hit]:
-    """Top ``k`` chunks (or distinct documents with ``by_doc``) for ``query``."""
+    """Top ``k`` chunks (or distinct documents with ``by_doc``) for ``query``; with ``as_of``, only of documents
+    dated on or before that day."""
     if not snapshot.chunks:
         return []
     n = max(candidates, k * 3)
-    mask = snapshot.mask(kinds, doc_ids)
+    mask = snapshot.mask(kinds, doc_ids, as_of)
     rankings: dict[str, list[tuple[int, float]]] = {}
     if weights.dense:
-        rankings["dense"] = _dense(snapshot, embedder, query.dense_text, n, mask, kinds, doc_ids)
+        rankings["dense"] = _dense(snapshot, embedder, query.dense_text, n, mask, kinds, doc_ids, as_of)
     if weights.bm25:
         rankings["bm25"] = snapshot.bm25.search(query.word_tokens, n, mask)
     if weights.folded:
@@ -61,6 +64,7 @@ def _dense(
     mask: Any,
     kinds: Sequence[str],
     doc_ids: Sequence[str],
+    as_of: str | None = None,
 ) -> list[tuple[int, float]]:
     vector = embedder.embed_query(text)
     if snapshot.vectors is not None:
@@ -70,6 +74,8 @@ def _dense(
         clauses.append({"kind": {"$in": list(kinds)}})
     if doc_ids:
         clauses.append({"doc_id": {"$in": list(doc_ids)}})
+    if as_of:  # every vector's metadata carries its document's date_key (0: undated)
+        clauses += [{"date_key": {"$gt": 0}}, {"date_key": {"$lte": date_key(as_of)}}]
     where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
     hits = snapshot.store.query_dense(vector, min(n, len(snapshot.chunks)), where)
     rows = [(snapshot.row_of[cid], sim) for cid, sim in hits if cid in snapshot.row_of]
@@ -136,6 +142,7 @@ class HybridRetriever(BaseRetriever):
             kinds=o.kinds,
             doc_ids=o.doc_ids,
             by_doc=self.by_doc,
+            as_of=o.as_of,
         )
         return [
             LCDocument(

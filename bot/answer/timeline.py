@@ -1,0 +1,201 @@
+"""When the evidence is from, and which text is in force: the answer side of the policy timeline.
+
+:class:`Chronology` (one per corpus snapshot) holds every document's :class:`~vectorstore.records.Timeline` and
+which held legal texts another document says were replaced. :func:`time_of` reads what time a question asks about:
+the present ("hiện nay", "mới nhất", or no time at all), a past time it names ("năm 2022", "trước khi sáp nhập"),
+or a date it is asked as of ("theo quy định năm 2020", "tính đến năm 2023"). :func:`in_time` puts the reader's
+answering sentences in the order the question's time asks for: for the present, the text in force and the newest
+dated evidence first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.answer.types import Candidate
+from ingest.dating import DocKey, doc_key, parse_date
+from vectorstore.details import extract
+from vectorstore.records import Timeline, date_key, vi_date
+from vectorstore.text import fold
+
+MERGER_DAY = "2025-06-30"  # the last day before the two-level local government and the 34 provinces (1/7/2025)
+NEWER_RATIO = 0.8  # a newer answering sentence leads when at least this probable relative to the best one
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A held legal text that another document says was replaced."""
+
+    by: str  # the new text's number, as written
+    since: str | None  # when: the new text's entry into force (or its date) when held, else the stating doc's date
+
+
+@dataclass(frozen=True)
+class QuestionTime:
+    """What time a question asks about."""
+
+    as_of: str | None = None  # only documents dated on or before this ISO date answer
+    past: bool = False  # it names a past time: that time's evidence, not the newest
+    present: bool = False  # it says "now" ("hiện nay", "mới nhất", "còn hiệu lực") or names no time
+
+
+class Chronology:
+    """Every document's dates and the replacements the corpus states, read once per snapshot."""
+
+    def __init__(self, timelines: Mapping[str, Timeline]) -> None:
+        self.timelines = dict(timelines)
+        held: dict[DocKey, list[str]] = {}
+        for doc_id, t in self.timelines.items():
+            if t.number:
+                held.setdefault(doc_key(t.number), []).append(doc_id)
+        replaced: dict[DocKey, Replacement] = {}
+        for t in self.timelines.values():
+            for new, old in t.replaces:
+                new_docs = held.get(doc_key(new), [])
+                since = next((self.timelines[d].effective or self.timelines[d].date for d in new_docs), None)
+                current = replaced.get(doc_key(old))
+                candidate = Replacement(new, since or t.date)
+                if current is None or date_key(candidate.since) > date_key(current.since):
+                    replaced[doc_key(old)] = candidate
+        self._replaced = replaced
+
+    def of(self, doc_id: str) -> Timeline:
+        return self.timelines.get(doc_id) or Timeline()
+
+    def when(self, doc_id: str) -> str | None:
+        """The document's date, or for a legal text without one its entry into force."""
+        t = self.of(doc_id)
+        return t.date or t.effective
+
+    def replaced_by(self, doc_id: str) -> Replacement | None:
+        """The replacement of the legal text ``doc_id`` is (or is about), when a held document states one."""
+        number = self.of(doc_id).number
+        found = self._replaced.get(doc_key(number)) if number else None
+        return found if found is not None and doc_key(found.by) != doc_key(number or "") else None
+
+    def dated_until(self, as_of: str) -> set[str]:
+        """The documents dated on or before ``as_of`` (undated ones are not)."""
+        limit = date_key(as_of)
+        return {d for d in self.timelines if 0 < date_key(self.when(d)) <= limit}
+
+    def newest(self, doc_ids: Sequence[str]) -> str | None:
+        """The newest dated document among ``doc_ids`` (None when none is dated)."""
+        dated = [d for d in doc_ids if self.when(d)]
+        return max(dated, key=lambda d: date_key(self.when(d))) if dated else None
+
+
+_PRESENT = re.compile(r"\b(?:hien nay|hien hanh|hien tai|moi nhat|bay gio|luc nay|con hieu luc|dang co hieu luc|"
+                      r"dang ap dung|dang duoc ap dung|nowadays|currently|current|latest|now)\b")  # fmt: skip
+_BEFORE_MERGER = re.compile(r"\btruoc (?:khi )?(?:sap nhap|sap xep|hop nhat)\b")
+_AS_OF = re.compile(
+    r"\b(?:theo quy dinh(?: (?:cua|tai|vao))?(?: (?:nam|thoi diem))?|tinh den(?: (?:ngay|nam|thoi diem|het))?|"
+    r"vao thoi diem|tai thoi diem|as of)\s+$"
+)
+
+
+def time_of(question: str) -> QuestionTime:
+    """The time ``question`` asks about (see :class:`QuestionTime`)."""
+    folded = fold(question)
+    if _BEFORE_MERGER.search(folded):
+        return QuestionTime(as_of=MERGER_DAY, past=True)
+    for detail in extract(question, ("date", "year")):
+        if _AS_OF.search(fold(question[: detail.start]) + " "):
+            value = detail.value
+            y, m, d = value if isinstance(value, tuple) else (value, None, None)
+            as_of = _end_of(y, m, d)  # type: ignore[arg-type]
+            if as_of:
+                return QuestionTime(as_of=as_of, past=True)
+    if _PRESENT.search(folded):
+        return QuestionTime(present=True)
+    if extract(question, ("date", "year")):
+        return QuestionTime(past=True)
+    if extract(question, ("doc_number",)):
+        return QuestionTime()  # about one named text: what it says, whatever its time
+    return QuestionTime(present=True)
+
+
+def _end_of(year: int | None, month: int | None, day: int | None) -> str | None:
+    """The last day a year, month or day named covers, as ISO."""
+    if not year:
+        return None
+    if not month:
+        return f"{year:04d}-12-31"
+    if not day:
+        last = 31 if month in (1, 3, 5, 7, 8, 10, 12) else 30 if month != 2 else 29 if year % 4 == 0 else 28
+        return f"{year:04d}-{month:02d}-{last:02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def check_as_of(value: str) -> str:
+    """A user's as-of date ("2020-12-31", "31/12/2020", "2020") as ISO, covering the whole year or month named;
+    ``ValueError`` when it is not a date."""
+    parsed = parse_date(value.strip())
+    if not parsed:
+        raise ValueError(value)
+    parts = [int(p) for p in parsed.split("-")]
+    return _end_of(*(parts + [None] * (3 - len(parts))))  # type: ignore[return-value]
+
+
+def in_time(
+    candidates: Sequence[Candidate], chronology: Chronology, time: QuestionTime, answering: float
+) -> list[Candidate]:
+    """The reader's candidates in the order the question's time asks for. For the present: among the sentences
+    that answer (probability at least ``answering`` and near the best), one from a text in force comes before one
+    from a replaced text, then the newest dated first. A past or as-of question keeps the reader's order (retrieval
+    already kept only what the as-of date allows)."""
+    if not candidates or not time.present:
+        return list(candidates)
+    best = candidates[0].probability
+    leading = [c for c in candidates if c.probability >= max(answering, NEWER_RATIO * best)]
+    if len(leading) < 2:
+        return list(candidates)
+
+    def order(c: Candidate) -> tuple[bool, int]:
+        doc_id = c.passage.doc_id
+        return chronology.replaced_by(doc_id) is not None, -date_key(chronology.when(doc_id))
+
+    ordered = sorted(leading, key=order)
+    return ordered + [c for c in candidates if c not in ordered]
+
+
+def written_as_of(timeline: Timeline) -> str:
+    """How an answer says when its source is from: "Theo tài liệu ngày 10/6/2025", "Theo Nghị định số
+    23/2015/NĐ-CP (ban hành ngày 16/2/2015, có hiệu lực từ 10/4/2015)"; "" for an undated source."""
+    if timeline.number and timeline.effective:
+        issued = f"ban hành ngày {vi_date(timeline.date)}, " if timeline.date else ""
+        return f"Theo văn bản số {timeline.number} ({issued}có hiệu lực từ {vi_date(timeline.effective)})"
+    if not timeline.date:
+        return ""
+    unit = "ngày" if timeline.date.count("-") == 2 else "tháng" if timeline.date.count("-") == 1 else "năm"
+    return f"Theo tài liệu {unit} {vi_date(timeline.date)}"
+
+
+def replaced_note(replacement: Replacement) -> str:
+    since = f" (từ {vi_date(replacement.since)})" if replacement.since else ""
+    return f"Đã được thay thế bởi {replacement.by}{since}"
+
+
+def dates_label(date: str | None, effective: str | None, number: str | None) -> str:
+    """What a citation shows of its document's time: "ngày 9/6/2025"; "số 23/2015/NĐ-CP, ban hành 16/2/2015,
+    hiệu lực từ 10/4/2015"; "không rõ ngày" when the document does not say."""
+    parts = [f"số {number}"] if number else []
+    if date:
+        parts.append(("ban hành " if number else "ngày ") + vi_date(date))
+    if effective:
+        parts.append(f"hiệu lực từ {vi_date(effective)}")
+    return ", ".join(parts) if date or effective else ", ".join([*parts, "không rõ ngày"])
+
+
+__all__ = [
+    "Chronology",
+    "QuestionTime",
+    "Replacement",
+    "check_as_of",
+    "dates_label",
+    "in_time",
+    "replaced_note",
+    "time_of",
+    "written_as_of",
+]
