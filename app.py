@@ -30,7 +30,7 @@ from webui.admin import admin_enabled, build_admin_tab
 from webui.assets import CSS, HEAD
 from webui.chat import build_chat_tab
 from webui.context import AppContext, Readiness, prepare
-from webui.guard import RATE_LIMITED, ArrivalStamp, Busy, arrived_at, client_of
+from webui.guard import RATE_LIMITED, ArrivalStamp, Busy, arrived_at, caller_of
 from webui.json_api import json_routes
 from webui.lab import build_lab_tab
 from webui.wording_tab import build_wording_tab
@@ -132,9 +132,10 @@ def _register_api(ctx: AppContext) -> None:
         history: previous turns as [[question, answer], ...] for follow-up questions. k: passages to retrieve.
         Returns Answer.to_dict(): answer, refused, citations (n, doc_id, title, kind, comment_no, source, quote,
         char_start, char_end), retrieved, prompt_version, timings_ms, standalone_question, notices, generator.
-        Each client may ask ``CCHC_RATE_LIMIT_QUESTIONS`` questions per ``CCHC_RATE_LIMIT_WINDOW_S`` seconds.
+        Each session may ask ``CCHC_RATE_LIMIT_QUESTIONS`` questions per ``CCHC_RATE_LIMIT_WINDOW_S`` seconds, all
+        sessions of one address ``CCHC_RATE_LIMIT_QUESTIONS_PER_ADDRESS``.
         """
-        wait = ctx.questions.retry_after(client_of(request))
+        wait = ctx.questions.retry_after(caller_of(request))
         if wait:
             raise gr.Error(RATE_LIMITED.format(seconds=math.ceil(wait)))
         _wait()

@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     busy_after_s: float = 8.0  # a question that waits longer for a slot is told "hệ thống đang bận"
     max_waiting: int = 500  # requests held at once (waiting or answered); Gradio's queue refuses beyond
     max_sessions: int = 2000  # Gradio sessions kept in memory (~180 KB each; a page or a gradio_client call is one)
-    rate_limit_questions: int = 20  # questions per client per window (chat and the "ask" API); 0 = no limit
+    rate_limit_questions: int = 20  # questions per session per window (chat and the "ask" API); 0 = no limits
+    rate_limit_questions_per_address: int = 200  # all sessions of one address (an office's NAT) per window; 0 = none
     rate_limit_window_s: float = 60.0
     admin_max_failures: int = 5  # failed admin logins per client (in 15 min) before a lock-out
     admin_lockout_s: float = 300.0  # the first lock-out; each further one doubles

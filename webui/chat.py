@@ -15,7 +15,7 @@ from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError
 from bot.feedback import FeedbackError
 from webui import render
 from webui.context import AppContext
-from webui.guard import RATE_LIMITED, Busy, arrived_at, client_of
+from webui.guard import RATE_LIMITED, Busy, arrived_at, caller_of
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             return
         state = list(state or [])
         turn = len(state)
-        wait = ctx.questions.retry_after(client_of(request))
+        wait = ctx.questions.retry_after(caller_of(request))
         if wait:  # the question stays in the box, to send again later
             state.append(failed_turn(turn, message, RATE_LIMITED.format(seconds=math.ceil(wait))))
             yield gr.skip(), messages(state), panel(state), state, ""

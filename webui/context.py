@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from bot.engine import Engine
 from bot.feedback import FeedbackStore
 from settings import SAMPLE_DIR, Settings
-from webui.guard import Admission, LoginGuard, RateLimiter
+from webui.guard import Admission, LoginGuard, LoginLimit, QuestionLimit, QuestionLimits
+from webui.shared_limits import SharedLoginGuard, SharedQuestionLimits, limits_engine
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +68,24 @@ class AppContext:
     feedback: FeedbackStore
     readiness: Readiness
     admission: Admission = field(init=False)  # answers computed at once, and how long a question may wait
-    questions: RateLimiter = field(init=False)  # per-client question rate (chat and the "ask" API)
-    logins: LoginGuard = field(init=False)  # per-client admin login failures
+    questions: QuestionLimit = field(init=False)  # question rate per session and per address (chat, "ask" API)
+    logins: LoginLimit = field(init=False)  # per-client admin login failures
 
     def __post_init__(self) -> None:
         s = self.settings
         self.admission = Admission(s.answer_slots, s.busy_after_s)
-        self.questions = RateLimiter(s.rate_limit_questions, s.rate_limit_window_s)
-        self.logins = LoginGuard(s.admin_max_failures, lockout_s=s.admin_lockout_s)
+        per_session, per_address, window = (
+            s.rate_limit_questions,
+            s.rate_limit_questions_per_address,
+            s.rate_limit_window_s,
+        )
+        if s.database_url is None:  # one process: the limits live in its memory
+            self.questions = QuestionLimits(per_session, per_address, window)
+            self.logins = LoginGuard(s.admin_max_failures, lockout_s=s.admin_lockout_s)
+        else:  # replicas: in the database they share, so N replicas allow the rate once, not N times
+            db = limits_engine(s.database_url.get_secret_value())
+            self.questions = SharedQuestionLimits(db, per_session, per_address, window)
+            self.logins = SharedLoginGuard(db, s.admin_max_failures, lockout_s=s.admin_lockout_s)
 
 
 __all__ = ["AppContext", "Readiness", "prepare"]

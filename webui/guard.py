@@ -2,8 +2,11 @@
 per-client lock-out for admin password guessing.
 
 One instance of each lives in the app's context (no module state). A client is the peer address Gradio reports
-(behind a reverse proxy, configure the proxy to pass the real address; see the README). Memory stays bounded:
-at most ``max_clients`` clients are remembered, the least recently seen are forgotten first.
+(behind a reverse proxy, configure the proxy to pass the real address; see the README); questions are also counted
+per browser session (or per ``X-Client-Id`` on the JSON API), so people behind one address each get their own rate
+under a higher per-address ceiling. These are the in-memory versions, for one process; ``webui/shared_limits.py``
+keeps the same limits in the database the replicas share. Memory stays bounded: at most ``max_clients`` clients are
+remembered, the least recently seen are forgotten first.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 RATE_LIMITED = "Bạn đã gửi quá nhiều câu hỏi trong thời gian ngắn; vui lòng đợi {seconds} giây rồi hỏi tiếp."
 LOCKED_OUT = "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau {seconds} giây."
@@ -62,6 +65,41 @@ def client_of(request: object | None) -> str:
     return str(getattr(client, "host", "") or "")
 
 
+CLIENT_ID_HEADER = "x-client-id"  # the JSON API's optional per-user id (a browser has its Gradio session instead)
+MAX_SESSION_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: the peer address and, when known, the browser session (or the API client's own id)."""
+
+    address: str
+    session: str = ""
+
+    @property
+    def session_key(self) -> str:
+        """The per-session counter's key; callers without a session share one per address."""
+        return f"s:{self.session}" if self.session else f"anon:{self.address}"
+
+    @property
+    def address_key(self) -> str:
+        """The per-address ceiling's key."""
+        return f"ip:{self.address}"
+
+
+def caller_of(request: object | None) -> Caller:
+    """The caller of a Gradio request (its session hash) or of a Starlette request (its ``X-Client-Id`` header)."""
+    session = getattr(request, "session_hash", None) if request is not None else None
+    if not session:
+        try:
+            headers = getattr(request, "headers", None)
+            session = headers.get(CLIENT_ID_HEADER) if headers is not None else None
+        except AttributeError:
+            session = None
+    text = "".join(ch for ch in str(session or "") if ch.isprintable()).strip()[:MAX_SESSION_CHARS]
+    return Caller(client_of(request), text)
+
+
 class ArrivalStamp:
     """ASGI middleware: notes when each HTTP request reached the server (``scope["state"]["arrived"]``), so that
     admission counts the time a question spent in Gradio's queue before its handler ran."""
@@ -103,16 +141,61 @@ class RateLimiter:
             return 0.0
         now = self._clock()
         with self._lock:
-            events = self._events.pop(client, None) or deque()
-            while events and events[0] <= now - self.window_s:
-                events.popleft()
-            self._events[client] = events  # most recently seen last
-            while len(self._events) > self.max_clients:
-                self._events.popitem(last=False)
-            if len(events) >= self.limit:
-                return max(0.1, events[0] + self.window_s - now)
-            events.append(now)
+            wait = self._wait(client, now)
+            if not wait:
+                self._events[client].append(now)
+            return wait
+
+    def _wait(self, client: str, now: float) -> float:
+        """Seconds until ``client`` may have an event (0: now); the caller holds the lock and records it."""
+        events = self._events.pop(client, None) or deque()
+        while events and events[0] <= now - self.window_s:
+            events.popleft()
+        self._events[client] = events  # most recently seen last
+        while len(self._events) > self.max_clients:
+            self._events.popitem(last=False)
+        if self.limit > 0 and len(events) >= self.limit:
+            return max(0.1, events[0] + self.window_s - now)
+        return 0.0
+
+
+class QuestionLimit(Protocol):
+    """The question rate limit, in memory or shared through the database."""
+
+    def retry_after(self, caller: Caller) -> float:
+        """Record a question and return 0, or the seconds to wait (the refused question is not counted)."""
+        ...
+
+
+class QuestionLimits:
+    """Questions per session (``per_session`` in any ``window_s``) under a per-address ceiling (``per_address``);
+    0 turns a limit off, and ``per_session`` 0 turns both off. A question is counted on both or on neither."""
+
+    def __init__(
+        self,
+        per_session: int,
+        per_address: int,
+        window_s: float,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions = RateLimiter(per_session, window_s, max_clients, clock)
+        self.addresses = RateLimiter(per_address if per_session > 0 else 0, window_s, max_clients, clock)
+        self._clock = clock
+
+    def retry_after(self, caller: Caller) -> float:
+        if self.sessions.limit <= 0:
             return 0.0
+        now = self._clock()
+        with self.sessions._lock, self.addresses._lock:
+            limiters = [(self.sessions, caller.session_key)]
+            if self.addresses.limit > 0:
+                limiters.append((self.addresses, caller.address_key))
+            wait = max(limiter._wait(key, now) for limiter, key in limiters)
+            if not wait:
+                for limiter, key in limiters:
+                    limiter._events[key].append(now)
+            return wait
 
 
 @dataclass
@@ -171,4 +254,28 @@ class LoginGuard:
             self._clients.pop(client, None)
 
 
-__all__ = ["BUSY", "LOCKED_OUT", "RATE_LIMITED", "Admission", "Busy", "LoginGuard", "RateLimiter", "client_of"]
+class LoginLimit(Protocol):
+    """The admin login lock-out, in memory or shared through the database."""
+
+    def locked_for(self, client: str) -> float: ...
+
+    def failed(self, client: str) -> float: ...
+
+    def succeeded(self, client: str) -> None: ...
+
+
+__all__ = [
+    "BUSY",
+    "LOCKED_OUT",
+    "RATE_LIMITED",
+    "Admission",
+    "Busy",
+    "Caller",
+    "LoginGuard",
+    "LoginLimit",
+    "QuestionLimit",
+    "QuestionLimits",
+    "RateLimiter",
+    "caller_of",
+    "client_of",
+]

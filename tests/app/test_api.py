@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.answer.citations import Citation, is_valid
 from tests.app.fixtures import running_app, sample_text, squash
+from webui.guard import QuestionLimits
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +118,13 @@ def test_json_ask_route_is_busy_and_rate_limited_like_the_chat(served) -> None:
         ctx.admission.wait_s = wait_s
         for slot in held:
             slot.__exit__(None, None, None)
-    limit, ctx.questions.limit = ctx.questions.limit, 1
+    limits, ctx.questions = ctx.questions, QuestionLimits(1, 0, 60.0)
     try:
         statuses = [httpx.post(url, json={"question": "Thủ tục cấp lại CCCD?"}, timeout=120) for _ in range(2)]
         assert statuses[-1].status_code == 429 and "quá nhiều câu hỏi" in statuses[-1].json()["error"]
         assert int(statuses[-1].headers["retry-after"]) > 0
     finally:
-        ctx.questions.limit = limit
-        ctx.questions._events.clear()
+        ctx.questions = limits
 
 
 @pytest.fixture()

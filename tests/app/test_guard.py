@@ -1,5 +1,6 @@
-"""The app's guards: admission under load (busy instead of an endless queue), the per-client question rate
-limit (unit and through the running app's API) and the admin login lock-out."""
+"""The app's guards: admission under load (busy instead of an endless queue), the question rate limit per
+session under a per-address ceiling (unit and through the running app's API) and the admin login lock-out.
+The limits shared through the database are tested in tests/scale/test_shared_limits.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import gradio as gr  # at module level: Gradio resolves the handler's "gr.Reques
 import pytest
 
 from tests.app.fixtures import running_app
-from webui.guard import Admission, Busy, LoginGuard, RateLimiter
+from webui.guard import Admission, Busy, Caller, LoginGuard, QuestionLimits, RateLimiter, caller_of
 
 
 class Clock:
@@ -39,6 +40,44 @@ def test_rate_limiter_memory_is_bounded() -> None:
         limiter.retry_after(f"10.0.{i // 256}.{i % 256}")
     assert len(limiter._events) == 100
     assert limiter.retry_after("10.0.3.231") > 0  # the most recent clients are remembered
+
+
+def test_sessions_behind_one_address_each_get_the_rate_under_the_address_ceiling() -> None:
+    clock = Clock()
+    limits = QuestionLimits(per_session=2, per_address=5, window_s=60.0, clock=clock)
+    office = [Caller("203.0.113.7", f"session-{i}") for i in range(4)]
+    assert [limits.retry_after(office[0]) for _ in range(3)][-1] == pytest.approx(60.0)  # one person: the rate
+    assert [limits.retry_after(office[1]) for _ in range(2)] == [0.0, 0.0]  # a colleague is not throttled by it
+    assert limits.retry_after(office[2]) == 0.0  # 5 questions from the address: its ceiling
+    assert limits.retry_after(office[3]) == pytest.approx(60.0)
+    assert limits.retry_after(Caller("198.51.100.1", "elsewhere")) == 0.0  # another address
+    clock.now += 60.01
+    assert limits.retry_after(office[3]) == 0.0
+
+
+def test_a_question_refused_by_one_limit_is_not_counted_by_the_other() -> None:
+    clock = Clock()
+    limits = QuestionLimits(per_session=1, per_address=2, window_s=60.0, clock=clock)
+    spammer, colleague = Caller("10.1.1.1", "a"), Caller("10.1.1.1", "b")
+    assert limits.retry_after(spammer) == 0.0
+    assert all(limits.retry_after(spammer) > 0 for _ in range(10))  # refused by its session limit ...
+    assert limits.retry_after(colleague) == 0.0  # ... and not eating the address's ceiling
+    anonymous = [Caller("10.2.2.2"), Caller("10.2.2.2")]  # no session: they share one per-person quota
+    assert limits.retry_after(anonymous[0]) == 0.0 and limits.retry_after(anonymous[1]) > 0
+    assert QuestionLimits(0, 5, 60.0).retry_after(spammer) == 0.0  # 0 per session: no limits at all
+
+
+def test_the_caller_is_the_gradio_session_or_the_api_client_id() -> None:
+    from starlette.requests import Request
+
+    def starlette(headers: list[tuple[bytes, bytes]]) -> Request:
+        return Request({"type": "http", "headers": headers, "client": ("192.0.2.5", 4000), "method": "POST"})
+
+    assert caller_of(gr.Request(starlette([]), session_hash="abc")) == Caller("192.0.2.5", "abc")
+    assert caller_of(starlette([(b"x-client-id", b"  user-42\x07 ")])) == Caller("192.0.2.5", "user-42")
+    assert caller_of(starlette([(b"x-client-id", b"x" * 1000)])).session == "x" * 128  # bounded
+    assert caller_of(starlette([])) == Caller("192.0.2.5", "")
+    assert caller_of(None) == Caller("", "")
 
 
 def test_login_guard_locks_out_after_repeated_failures_and_doubles() -> None:
