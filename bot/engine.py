@@ -33,10 +33,11 @@ from bot.answer.types import Hit
 from bot.models.server import LLMServers
 from bot.snapshot import CorpusSnapshot, SnapshotHolder
 from bot.wording import WordingMatch, lookup_wording
+from ingest.dating import parse_date
 from prompts import PromptTemplate, load_prompt
 from settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.records import Document
+from vectorstore.records import Document, Timeline
 from vectorstore.store import Store, StoreError
 from vectorstore.text import fold, normalize, words
 
@@ -149,15 +150,31 @@ class Engine:
         """A LangChain retriever over the current snapshot with ``options``."""
         return self._retriever(self.snapshot(), (options or AskOptions()).resolve(self.settings), by_doc=by_doc)
 
-    def lookup_wording(self, phrase: str, limit: int = 10) -> list[WordingMatch]:
-        """Where the documents say ``phrase``: exact matches first, then the nearest wordings."""
+    def lookup_wording(self, phrase: str, limit: int = 10, *, in_force_only: bool = False) -> list[WordingMatch]:
+        """Where the documents say ``phrase``: exact matches first, then the nearest wordings; with
+        ``in_force_only``, none from a text another held document replaces."""
         snapshot = self.snapshot()
 
         def retrieve(text: str, k: int) -> list[Hit]:
             retriever = self._retriever(snapshot, AskOptions(k=k).resolve(self.settings))
             return retriever.hits(retriever.invoke(text))
 
-        return lookup_wording(snapshot, retrieve, phrase, limit)
+        if not in_force_only:
+            return lookup_wording(snapshot, retrieve, phrase, limit)
+        found = lookup_wording(snapshot, retrieve, phrase, limit * 4)
+        return [m for m in found if snapshot.chronology.replaced_by(m.doc_id) is None][:limit]
+
+    def set_document_date(self, doc_id: str, date: str) -> str:
+        """Staff set a document's date (kept over what ingest reads); returns the ISO date stored.
+        ``InputError`` in Vietnamese for an unknown document or a date that is not one."""
+        parsed = parse_date(date.strip()) if date and date.strip() else None
+        if not parsed:
+            raise InputError(f"Ngày «{date}» không hợp lệ: hãy ghi dạng 31/12/2020, 12/2020, 2020 hoặc 2020-12-31.")
+        if self.store.get_document(doc_id) is None:
+            raise InputError("Tài liệu không còn trong kho.")
+        current = self.store.timelines([doc_id]).get(doc_id) or Timeline()
+        self.store.set_timelines({doc_id: replace(current, date=parsed, date_from="staff")})
+        return parsed
 
     def document(self, doc_id: str) -> Document | None:
         """A stored document, or None when it is gone. Recently read documents are kept per store revision, so

@@ -13,6 +13,7 @@ What no source states stays unknown (None), never guessed. Dates are meanings re
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
@@ -190,7 +191,11 @@ def _opening_date(text: str) -> str | None:
             continue
         own_cue = fold(detail.text).startswith("ngay ")
         before = head[: detail.start] + ("ngày " if own_cue else "")
-        if _OPENING.search(before) and head[detail.end : detail.end + 2].strip(" ")[:1] in (",", "", "\n", "("):
+        cue = _OPENING.search(before)
+        if cue and head[detail.end : detail.end + 2].strip(" ")[:1] in (",", "", "\n", "("):
+            if fold(cue.group(0)).strip().endswith("hom qua"):  # "Hôm qua 19/4/2023, …" was written the next day
+                day = datetime.date(y, mo, d) + datetime.timedelta(days=1)
+                return day.isoformat()
             return _iso(y, mo, d)
     return None
 

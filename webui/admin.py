@@ -18,8 +18,10 @@ from typing import Any
 
 import gradio as gr
 
+from bot.answer.options import InputError
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from settings import Settings
+from vectorstore.records import vi_date
 from webui import render
 from webui.context import AppContext
 from webui.guard import LOCKED_OUT, client_of
@@ -139,8 +141,17 @@ def build_admin_tab(ctx: AppContext) -> None:
         ingest_out = gr.HTML("", elem_id="admin-ingest-out")
         gr.Markdown("### Thống kê kho dữ liệu")
         stats = gr.HTML("", elem_id="admin-stats")
-        gr.Markdown("### Xóa tài liệu")
+        gr.Markdown("### Đặt ngày hoặc xóa một tài liệu")
         doc = gr.Dropdown([], label="Tài liệu", elem_id="admin-doc", filterable=True)
+        with gr.Row():
+            date_value = gr.Textbox(
+                label="Ngày ban hành / công bố (31/12/2020, 12/2020 hoặc 2020; được giữ khi nạp lại)",
+                max_length=40,
+                elem_id="admin-date",
+                scale=3,
+            )
+            set_date = gr.Button("Lưu ngày", elem_id="admin-set-date", scale=1)
+        date_out = gr.Markdown("", elem_id="admin-date-out")
         delete = gr.Button("Xóa tài liệu (cùng các bình luận của nó)", variant="stop", elem_id="admin-delete")
         delete_out = gr.Markdown("", elem_id="admin-delete-out")
         logout = gr.Button("Đăng xuất", size="sm", elem_id="admin-logout")
@@ -242,6 +253,19 @@ def build_admin_tab(ctx: AppContext) -> None:
         return message, _stats(ctx), gr.update(choices=_document_choices(ctx), value=None)
 
     delete.click(do_delete, [authed, doc], [delete_out, stats, doc], api_visibility="private")
+
+    def do_set_date(ok: bool, doc_id: str | None, value: str) -> tuple[Any, ...]:
+        if not ok:
+            return "Bạn cần đăng nhập quản trị.", gr.skip()
+        if not doc_id:
+            return "Hãy chọn một tài liệu.", gr.skip()
+        try:
+            stored = ctx.engine.set_document_date(doc_id, value or "")
+        except InputError as exc:
+            return str(exc), gr.skip()
+        return f"Đã lưu ngày {render.esc(vi_date(stored))} cho tài liệu {render.esc(doc_id)}.", _stats(ctx)
+
+    set_date.click(do_set_date, [authed, doc, date_value], [date_out, stats], api_visibility="private")
 
 
 __all__ = ["UploadError", "admin_enabled", "build_admin_tab", "check_credentials", "sanitize_filename", "save_upload"]

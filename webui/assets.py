@@ -35,6 +35,9 @@ a.cite:hover, a.cite:focus { background: #c7d2fe; outline: 2px solid #6366f1; }
 .src-head { font-weight: 600; }
 .src-n { color: #1d4ed8; margin-right: .25em; }
 .src-meta { font-size: .85em; color: #52525b; margin: .15em 0 .35em; }
+.src-superseded { font-size: .85em; color: #7c2d12; background: #fff7ed; border: 1px solid #fdba74; border-radius: 6px;
+  padding: .2em .5em; margin: .2em 0 .35em; }
+.src-in-force { font-size: .85em; color: #14532d; margin: .1em 0 .3em; }
 .src-para { margin: .3em 0 0 0; padding: .35em .6em; border-left: 3px solid #d4d4d8; font-size: .95em; line-height: 1.5;
             white-space: normal; }
 mark { background: #fde68a; color: #1c1917; padding: 0 .1em; border-radius: 2px; }

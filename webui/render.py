@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.answer.timeline import dates_label
 from bot.wording import DiffOp, WordingMatch, paragraph_around
 from settings import PROJECT_DIR
+from vectorstore.records import date_key
 
 KIND_WORDS = {"speech": "bài phát biểu", "article": "bài viết", "comment": "bình luận", "law": "văn bản pháp luật"}
 MATCH_WORDS = {
@@ -155,9 +157,16 @@ def citation_html(c: Mapping[str, Any], turn: int, document_text: str | None) ->
         f'<div class="src-head"><span class="src-n">&#91;{n}&#93;</span> '
         f'<span class="src-title">{esc(c["title"])}</span></div>'
         f'<div class="src-meta"><span class="src-kind">{esc(kind_words(c["kind"], c.get("comment_no")))}</span> · '
+        f'<span class="src-date">{esc(dates_label(c.get("date"), c.get("effective"), c.get("number")))}</span> · '
         f"{esc(where)} · Nguồn: {source_html(c.get('source', ''))}</div>"
+        f"{superseded_html(c.get('superseded_by', ''))}"
         f'<blockquote class="src-para">{body}</blockquote></li>'
     )
+
+
+def superseded_html(note: str) -> str:
+    """The flag on a source that another held text replaces ("" when it is in force or not a legal text)."""
+    return f'<div class="src-superseded" role="note">⚠ {esc(note)}</div>' if note else ""
 
 
 def turn_sources_html(turn: int, citations: Sequence[Mapping[str, Any]], documents: Mapping[str, str | None]) -> str:
@@ -204,7 +213,10 @@ def diff_html(ops: Sequence[DiffOp]) -> str:
     return " ".join(parts)
 
 
-def wording_results_html(phrase: str, matches: Sequence[WordingMatch]) -> str:
+def wording_results_html(
+    phrase: str, matches: Sequence[WordingMatch], dates: Mapping[str, tuple[str, str]] | None = None
+) -> str:
+    """``dates``: each document's dates label and, for a replaced text, its replacement note."""
     if not phrase.strip():
         return '<p class="muted">Nhập hoặc dán một cụm từ, câu văn (có hoặc không dấu) để tra nguyên văn.</p>'
     if not matches:
@@ -226,13 +238,17 @@ def wording_results_html(phrase: str, matches: Sequence[WordingMatch]) -> str:
             if changed
             else '<div class="diff same">Giống hệt từng chữ với cụm bạn gõ.</div>'
         )
+        when, replaced = (dates or {}).get(m.doc_id, ("", ""))
+        status = superseded_html(replaced) or ('<div class="src-in-force">Đang có hiệu lực</div>' if when and
+                                               m.doc_kind == "law" else "")  # fmt: skip
         items.append(
             f'<li class="wording-match {m.kind}" data-kind="{m.kind}">'
             f'<div class="wm-head"><span class="badge {m.kind}">{esc(MATCH_WORDS[m.kind])}</span>{score}</div>'
             f'<div class="src-title">{esc(m.title)}</div>'
             f'<div class="src-meta">{esc(kind_words(m.doc_kind, m.comment_no))} · mã <code>{esc(m.doc_id)}</code> · '
+            f'<span class="src-date">{esc(when)}</span> · '
             f"đoạn {m.paragraph_no}, ký tự {m.char_start}–{m.char_end} · Nguồn: {source_html(m.source)}</div>"
-            f'{diff}<blockquote class="src-para">{body}</blockquote></li>'
+            f'{status}{diff}<blockquote class="src-para">{body}</blockquote></li>'
         )
     return head + '<ol class="wording-list">' + "".join(items) + "</ol>"
 
@@ -280,12 +296,25 @@ def stats_html(stats: Mapping[str, Any], documents: Sequence[Mapping[str, Any]])
         ],
         "stats",
     )
+    newest_first = sorted(documents, key=lambda d: date_key(d.get("date") or d.get("effective")), reverse=True)
     rows = [
-        [d["doc_id"], d["title"], kind_words(d["kind"], d.get("comment_no")), d["chunks"], d["chars"]]
-        for d in documents
-    ]
-    listing = table_html(["Mã", "Tiêu đề", "Loại", "Đoạn", "Ký tự"], rows, "documents")
-    return head + f'<details class="doc-list"><summary>Danh sách {len(documents)} tài liệu</summary>{listing}</details>'
+        [d["doc_id"], d["title"], kind_words(d["kind"], d.get("comment_no")),
+         dates_label(d.get("date"), d.get("effective"), d.get("number")), d["chunks"], d["chars"]]
+        for d in newest_first
+    ]  # fmt: skip
+    listing = table_html(["Mã", "Tiêu đề", "Loại", "Ngày", "Đoạn", "Ký tự"], rows, "documents")
+    undated = [d for d in newest_first if not (d.get("date") or d.get("effective"))]
+    missing = table_html(
+        ["Mã", "Tiêu đề", "Loại"], [[d["doc_id"], d["title"], kind_words(d["kind"], d.get("comment_no"))]
+                                    for d in undated], "undated"
+    )  # fmt: skip
+    return (
+        head
+        + f'<details class="doc-list"><summary>Danh sách {len(documents)} tài liệu, mới nhất trước</summary>'
+        + f"{listing}</details>"
+        + f'<details class="doc-undated"><summary>{len(undated)} tài liệu chưa có ngày (đặt ngày ở mục dưới)'
+        + f"</summary>{missing}</details>"
+    )
 
 
 __all__ = [
@@ -304,6 +333,7 @@ __all__ = [
     "sources_panel_html",
     "stats_html",
     "streaming_html",
+    "superseded_html",
     "table_html",
     "turn_sources_html",
     "waiting_html",
