@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 DIALOGUE = Path(__file__).resolve().parent.parent / "data" / "dialogue"
@@ -31,8 +32,8 @@ def main() -> None:
         for row in rows:
             row.setdefault("split", split_of(row.get("group") or row["id"]))
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        tests = sum(r["split"] == "test" for r in rows)
-        print(f"{name}: {len(rows)} rows, {len(rows) - tests} dev, {tests} test")
+        counts = Counter(r["split"] for r in rows)
+        print(f"{name}: {len(rows)} rows, " + ", ".join(f"{n} {part}" for part, n in sorted(counts.items())))
 
 
 if __name__ == "__main__":
