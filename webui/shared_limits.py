@@ -37,16 +37,17 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     create_engine,
     delete,
-    literal,
     make_url,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.compiler import Compiled
 
 from vectorstore.database import make_engine
 from webui.guard import Caller, LoginGuard, QuestionLimits
@@ -181,6 +182,7 @@ class SharedQuestionLimits:
         self._gate = _Gate(engine, "question rate limit", retry_s)
         self.fallback = QuestionLimits(per_session, per_address, window_s)
         self._pruned = -1
+        self._compiled: dict[int, Compiled] = {}
 
     @property
     def engine(self) -> Engine:
@@ -195,22 +197,43 @@ class SharedQuestionLimits:
             keys[hashed(caller.address_key)] = self.per_address
         return self._gate.run(lambda db: self._check(db, keys), lambda: self.fallback.retry_after(caller))
 
+    def _upsert(self, n: int) -> Compiled:
+        """The check for ``n`` keys, compiled once: SQLAlchemy does not cache a multi-row INSERT's compilation, and
+        compiling it on every question cost more than the round trip."""
+        compiled = self._compiled.get(n)
+        if compiled is None:
+            t = rate_limits
+            w = bindparam("w", type_=BigInteger)
+            rows = [
+                {"key": bindparam(f"k{i}", type_=Text), "win": w, "prev": 0, "cur": 1, "lim": bindparam(f"n{i}")}
+                for i in range(n)
+            ]
+            stmt = _insert(self.engine, t).values(rows)
+            p = case((t.c.win == w, t.c.prev), (t.c.win == w - 1, t.c.cur), else_=0)
+            c = case((t.c.win == w, t.c.cur), else_=0)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[t.c.key],
+                set_={"win": w, "prev": p, "cur": c + 1, "lim": stmt.excluded.lim},
+                where=p * bindparam("rest", type_=Float) + c + 1 <= stmt.excluded.lim,
+            ).returning(t.c.key)
+            compiled = self._compiled[n] = stmt.compile(dialect=self.engine.dialect)
+        return compiled
+
     def _check(self, db: Connection, keys: dict[str, int]) -> float:
         now = self._clock()
         w = math.floor(now / self.window_s)
-        rest = 1.0 - (now / self.window_s - w)
         t = rate_limits
-        stmt = _insert(db.engine, t).values(
-            [{"key": k, "win": w, "prev": 0, "cur": 1, "lim": n} for k, n in keys.items()]
-        )
-        p = case((t.c.win == w, t.c.prev), (t.c.win == w - 1, t.c.cur), else_=0)
-        c = case((t.c.win == w, t.c.cur), else_=0)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.key],
-            set_={"win": w, "prev": p, "cur": c + 1, "lim": stmt.excluded.lim},
-            where=p * literal(rest, Float) + c + 1 <= stmt.excluded.lim,
-        ).returning(t.c.key)
-        counted = set(db.execute(stmt).scalars())
+        compiled = self._upsert(len(keys))
+        values: dict[str, Any] = {"w": w, "rest": 1.0 - (now / self.window_s - w)}
+        for i, (key, limit) in enumerate(keys.items()):
+            values[f"k{i}"], values[f"n{i}"] = key, limit
+        params = compiled.construct_params(values)
+        if compiled.positional:
+            counted = set(
+                db.exec_driver_sql(str(compiled), tuple(params[k] for k in compiled.positiontup or ())).scalars()
+            )
+        else:
+            counted = set(db.exec_driver_sql(str(compiled), params).scalars())
         if w != self._pruned:  # rows untouched for two windows count for nothing: drop them
             self._pruned = w
             db.execute(delete(t).where(t.c.win < w - 1))
