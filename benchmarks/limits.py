@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webui.guard import Caller, QuestionLimit, QuestionLimits  # noqa: E402
-from webui.shared_limits import SharedQuestionLimits, limits_engine  # noqa: E402
+from webui.guard import Caller, QuestionLimit, QuestionLimits
+from webui.shared_limits import SharedQuestionLimits, limits_engine
 
 
 def timed(check: Callable[[], float], n: int) -> list[float]:
