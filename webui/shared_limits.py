@@ -23,7 +23,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from vectorstore.database import make_engine
 from webui.guard import Caller, LoginGuard, QuestionLimits
@@ -182,7 +182,7 @@ class SharedQuestionLimits:
         self._gate = _Gate(engine, "question rate limit", retry_s)
         self.fallback = QuestionLimits(per_session, per_address, window_s)
         self._pruned = -1
-        self._compiled: dict[int, Compiled] = {}
+        self._compiled: dict[int, SQLCompiler] = {}
 
     @property
     def engine(self) -> Engine:
@@ -197,7 +197,7 @@ class SharedQuestionLimits:
             keys[hashed(caller.address_key)] = self.per_address
         return self._gate.run(lambda db: self._check(db, keys), lambda: self.fallback.retry_after(caller))
 
-    def _upsert(self, n: int) -> Compiled:
+    def _upsert(self, n: int) -> SQLCompiler:
         """The check for ``n`` keys, compiled once: SQLAlchemy does not cache a multi-row INSERT's compilation, and
         compiling it on every question cost more than the round trip."""
         compiled = self._compiled.get(n)
@@ -216,7 +216,7 @@ class SharedQuestionLimits:
                 set_={"win": w, "prev": p, "cur": c + 1, "lim": stmt.excluded.lim},
                 where=p * bindparam("rest", type_=Float) + c + 1 <= stmt.excluded.lim,
             ).returning(t.c.key)
-            compiled = self._compiled[n] = stmt.compile(dialect=self.engine.dialect)
+            compiled = self._compiled[n] = cast(SQLCompiler, stmt.compile(dialect=self.engine.dialect))
         return compiled
 
     def _check(self, db: Connection, keys: dict[str, int]) -> float:
@@ -227,13 +227,13 @@ class SharedQuestionLimits:
         values: dict[str, Any] = {"w": w, "rest": 1.0 - (now / self.window_s - w)}
         for i, (key, limit) in enumerate(keys.items()):
             values[f"k{i}"], values[f"n{i}"] = key, limit
-        params = compiled.construct_params(values)
-        if compiled.positional:
+        params = dict(compiled.construct_params(values))
+        if compiled.positional:  # SQLite's "?" placeholders
             counted = set(
-                db.exec_driver_sql(str(compiled), tuple(params[k] for k in compiled.positiontup or ())).scalars()
+                db.exec_driver_sql(compiled.string, tuple(params[k] for k in compiled.positiontup or ())).scalars()
             )
         else:
-            counted = set(db.exec_driver_sql(str(compiled), params).scalars())
+            counted = set(db.exec_driver_sql(compiled.string, params).scalars())
         if w != self._pruned:  # rows untouched for two windows count for nothing: drop them
             self._pruned = w
             db.execute(delete(t).where(t.c.win < w - 1))
