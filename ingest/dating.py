@@ -41,6 +41,10 @@ _URL_DATE = (
     re.compile(r"(?<!\d)(20\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)"),
 )
 _ISSUED_AFTER = re.compile(r"^[^()]{0,200}?\bban\s+hành\s+(?:ngày\s*)?(?=\d|ngày)", re.IGNORECASE)
+HEADER_CHARS = 1500
+_ISSUED_LABEL = re.compile(r"Ngày\s+ban\s+hành\s*:?[\s|]*", re.IGNORECASE)
+_EFFECTIVE_LABEL = re.compile(r"Ngày\s+(?:có\s+)?hiệu\s+lực\s*:?[\s|]*", re.IGNORECASE)
+_DATELINE = re.compile(r"(?:^|\n)[ \t]*[A-Z][A-Za-z .'-]{1,30},[ \t]+$")
 _REPLACES = re.compile(r"thay\s+thế\s+(?:cho\s+)?", re.IGNORECASE)
 _LEGAL_TITLE = re.compile(r"^\s*(?:Luật|Bộ luật|Nghị định|Nghị quyết|Thông tư|Quyết định|Pháp lệnh|Chỉ thị)\b", re.I)
 
@@ -51,7 +55,11 @@ def date_documents(docs: Sequence[Document]) -> dict[str, Timeline]:
     cross-reference, gives the issue date)."""
     issued: dict[DocKey, str] = {}
     for doc in docs:
-        issued.update(stated_issue_dates(_first_text(doc.metadata, CITATION_KEYS) + "\n" + doc.text))
+        citation = _first_text(doc.metadata, CITATION_KEYS)
+        issued.update(stated_issue_dates(citation + "\n" + doc.text))
+        number, own = _number(doc, citation), _citation_dates(citation)[0] if citation else None
+        if number and own:
+            issued[doc_key(number)] = own
     return {doc.doc_id: date_document(doc, issued) for doc in docs}
 
 
@@ -61,18 +69,18 @@ def date_document(doc: Document, issued_dates: Mapping[DocKey, str] | None = Non
     citation = _first_text(doc.metadata, CITATION_KEYS)
     number = _number(doc, citation)
     issued, effective = _citation_dates(citation) if citation else (None, None)
+    header_issued, header_effective = _header_dates(doc.text)
+    effective = effective or header_effective
     if not issued and number:
         issued = stated_issue_dates(citation + "\n" + doc.text).get(doc_key(number))
-        issued = issued or (issued_dates or {}).get(doc_key(number))
-    opening = _opening_date(doc.text)
     date, date_from = None, ""
-    for value, where in ((_metadata_date(doc), "metadata"), (issued, "citation"), (opening, "text"),
-                         (_url_date(doc.source, doc.doc_id), "url")):  # fmt: skip
+    for value, where in ((_metadata_date(doc), "metadata"), (issued, "citation"), (header_issued, "text"),
+                         (_opening_date(doc.text), "text"), (_url_date(doc.source, doc.doc_id), "url")):  # fmt: skip
         if value:
             date, date_from = value, where
             break
-    if date and opening and len(date) < len(opening) and opening.startswith(date):
-        date, date_from = opening, "text"  # the field says "2024", the lead "Ngày 2/4/2024, …": the same, finer
+    if not date and number and (issued_dates or {}).get(doc_key(number)):
+        date, date_from = (issued_dates or {})[doc_key(number)], "corpus"  # another article of the same text says
     return Timeline(date, date_from, effective, number, tuple(replacements(doc.text, number)))
 
 
@@ -181,6 +189,18 @@ def stated_issue_dates(text: str) -> dict[DocKey, str]:
     return {k: v for k, v in found.items() if v}
 
 
+def _header_dates(text: str) -> tuple[str | None, str | None]:
+    """(issued, effective) from a legal page's header table ("Ngày ban hành: | 23/04/2018 | Ngày hiệu lực: |
+    21/06/2018 |", as vbpl.vn and law portals print it)."""
+    head = text[:HEADER_CHARS]
+    found: dict[str, str | None] = {}
+    for key, label in (("issued", _ISSUED_LABEL), ("effective", _EFFECTIVE_LABEL)):
+        m = label.search(head)
+        dates = extract(head[m.end() : m.end() + 24], ("date",)) if m else []
+        found[key] = _iso(*_ymd(dates[0])) if dates and dates[0].start <= 2 else None
+    return found["issued"], found["effective"]
+
+
 def _opening_date(text: str) -> str | None:
     """A full date the text opens with: a lead ("Ngày 9/6/2025, …", "(Chinhphu.vn) - Ngày …", "On June 9, 2025,")
     or a dateline ("Hà Nội, ngày 10 tháng 6 năm 2025")."""
@@ -191,13 +211,19 @@ def _opening_date(text: str) -> str | None:
             continue
         own_cue = fold(detail.text).startswith("ngay ")
         before = head[: detail.start] + ("ngày " if own_cue else "")
-        cue = _OPENING.search(before)
+        cue = _OPENING.search(before) or _dateline(head, detail)
         if cue and head[detail.end : detail.end + 2].strip(" ")[:1] in (",", "", "\n", "("):
             if fold(cue.group(0)).strip().endswith("hom qua"):  # "Hôm qua 19/4/2023, …" was written the next day
                 day = datetime.date(y, mo, d) + datetime.timedelta(days=1)
                 return day.isoformat()
             return _iso(y, mo, d)
     return None
+
+
+def _dateline(head: str, detail: Detail) -> re.Match[str] | None:
+    """An English dateline: a place, a comma and the date alone on its line ("Hanoi, April 23, 2018")."""
+    ends_line = head[detail.end : detail.end + 1] in ("", "\n")
+    return _DATELINE.search(head[: detail.start]) if ends_line else None
 
 
 def _url_date(*names: str) -> str | None:
