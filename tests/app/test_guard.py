@@ -9,7 +9,8 @@ import time
 import gradio as gr  # at module level: Gradio resolves the handler's "gr.Request" annotation here
 import pytest
 
-from tests.app.fixtures import running_app
+from tests.app.fixtures import CHROMIUM, CHROMIUM_ARGS, running_app
+from tests.conftest import unavailable
 from webui.guard import Admission, Busy, Caller, LoginGuard, QuestionLimits, RateLimiter, caller_of
 
 
@@ -114,6 +115,34 @@ def test_the_ask_api_refuses_a_client_over_its_rate_in_vietnamese(tmp_path, embe
         assert "Traceback" not in str(err.value)
         hits = client.predict(question="chuyen doi so", k=2, api_name="/retrieve")  # other endpoints still serve
         assert len(hits) == 2
+
+
+@pytest.mark.browser
+def test_browsers_behind_one_address_each_get_the_rate_in_the_chat(tmp_path, embedder) -> None:
+    if not CHROMIUM.exists():
+        unavailable("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    def ask(page, n: int) -> str:
+        page.locator("#question textarea").fill("chuyển đổi số")
+        page.click("#send")
+        page.wait_for_function(
+            "n => document.querySelectorAll('#chatbot .answer:not(.streaming)').length > n", arg=n, timeout=120_000
+        )
+        return page.locator("#chatbot .answer:not(.streaming)").nth(n).inner_text()
+
+    limits = {"rate_limit_questions": 1, "rate_limit_questions_per_address": 2, "rate_limit_window_s": 600}
+    with running_app(tmp_path, embedder, **limits) as served, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        pages = [browser.new_page() for _ in range(3)]  # three people, one address (loopback)
+        for page in pages:
+            page.goto(served.url)
+            page.wait_for_selector("#status [data-state=ready]", timeout=120_000)
+        assert "quá nhiều câu hỏi" not in ask(pages[0], 0)
+        assert "quá nhiều câu hỏi" in ask(pages[0], 1)  # one person: the per-session rate
+        assert "quá nhiều câu hỏi" not in ask(pages[1], 0)  # a colleague is still answered
+        assert "quá nhiều câu hỏi" in ask(pages[2], 0)  # the address's ceiling (2)
+        browser.close()
 
 
 def test_admission_tells_a_waiting_question_the_system_is_busy() -> None:
