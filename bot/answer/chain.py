@@ -249,7 +249,7 @@ def refusal_text(
     titles = list(dict.fromkeys(h.chunk.title for h in hits[:3]))
     if titles:
         text += " Nguồn gần nhất: " + "; ".join(titles) + "."
-    newest = chronology.newest([h.chunk.doc_id for h in hits[:5]]) if chronology else None
+    newest = chronology.newest([h.chunk.doc_id for h in hits[:3]]) if chronology else None  # of those named
     if chronology is not None and newest is not None:
         title = next(h.chunk.title for h in hits if h.chunk.doc_id == newest)
         text += f" Tài liệu mới nhất về chủ đề này: «{title}» ({_when(chronology, newest)})."

@@ -1,0 +1,109 @@
+"""The policy timeline in answers, on a real store and the real model: the newest evidence wins for the present, a
+past time gets its own evidence, as_of keeps only what was written by then, every answer says its date, a replaced
+text is flagged, and a refusal names the newest document on the topic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.answer.options import AskOptions, InputError
+from bot.answer.timeline import time_of
+from bot.engine import Engine
+from ingest.pipeline import Ingestor
+
+ROWS = [
+    {"id": "tinh-2024", "title": "Cả nước có 63 tỉnh, thành phố", "date": "2024-03-02",
+     "text": "Theo số liệu thống kê, cả nước có 63 tỉnh, thành phố trực thuộc Trung ương và 10.035 đơn vị hành chính "
+             "cấp xã. Việc sắp xếp đơn vị hành chính cấp huyện, cấp xã giai đoạn 2023 - 2025 đang được triển khai."},
+    {"id": "tinh-2025", "title": "Từ 1/7/2025, cả nước có 34 tỉnh, thành phố", "date": "2025-07-01",
+     "text": "Theo Nghị quyết của Quốc hội, cả nước có 34 tỉnh, thành phố trực thuộc Trung ương và 3.321 đơn vị "
+             "hành chính cấp xã. Mô hình chính quyền địa phương hai cấp vận hành từ ngày 1/7/2025."},
+    {"id": "nd-138", "title": "Nghị định 138/2020/NĐ-CP về tuyển dụng công chức", "kind": "law",
+     "date": "2020-11-27",
+     "text": "Nghị định này quy định về tuyển dụng, sử dụng và quản lý công chức. Việc tuyển dụng công chức được thực "
+             "hiện thông qua thi tuyển hoặc xét tuyển theo vị trí việc làm."},
+    {"id": "nd-170", "title": "Nghị định 170/2025/NĐ-CP về tuyển dụng công chức", "kind": "law",
+     "date": "2025-06-30",
+     "text": "Nghị định này thay thế Nghị định số 138/2020/NĐ-CP quy định về tuyển dụng, sử dụng và quản lý công "
+             "chức. Tiếp nhận vào làm công chức được áp dụng với người có kinh nghiệm công tác."},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, embedder) -> Engine:
+    from settings import Settings
+
+    folder = tmp_path_factory.mktemp("timeline")
+    corpus = folder / "tin.jsonl"
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS), encoding="utf-8")
+    settings = Settings(data_dir=folder, cache_dir=cache_dir)
+    engine = Engine(settings, embedder=embedder)
+    Ingestor(settings, embedder=embedder, store=engine.store).run([corpus])
+    yield engine
+    engine.close()
+
+
+def test_the_present_gets_the_newest_evidence_and_says_its_date(engine: Engine) -> None:
+    answer = engine.ask("Hiện nay cả nước có bao nhiêu tỉnh, thành phố trực thuộc Trung ương?")
+    assert not answer.refused
+    assert answer.citations[0].doc_id == "tinh-2025" and "34 tỉnh" in answer.answer
+    assert answer.answer.startswith("Theo tài liệu ngày 1/7/2025: ")
+    assert answer.citations[0].date == "2025-07-01"
+    older = [c for c in answer.citations if c.doc_id == "tinh-2024"]
+    if older:  # the older count, when quoted beside, is labelled with its own date
+        assert "Trước đó, theo tài liệu ngày 2/3/2024:" in answer.answer
+
+
+def test_a_past_time_gets_that_times_evidence(engine: Engine) -> None:
+    answer = engine.ask("Trước khi sáp nhập, cả nước có bao nhiêu tỉnh, thành phố trực thuộc Trung ương?")
+    assert not answer.refused and answer.citations[0].doc_id == "tinh-2024" and "63 tỉnh" in answer.answer
+    assert answer.answer.startswith(
+        "Tính đến ngày 30/6/2025 (chỉ dùng tài liệu đến ngày đó). Theo tài liệu ngày 2/3/2024"
+    )
+
+
+def test_as_of_keeps_only_what_was_written_by_then(engine: Engine) -> None:
+    asked = engine.ask("Cả nước có bao nhiêu tỉnh, thành phố trực thuộc Trung ương?", AskOptions(as_of="31/12/2024"))
+    assert not asked.refused and {c.doc_id for c in asked.citations} == {"tinh-2024"}
+    assert all(h.chunk.doc_id in {"tinh-2024", "nd-138"} for h in asked.hits)  # nothing dated later is retrieved
+    said = engine.ask("Theo quy định năm 2020, việc tuyển dụng công chức được thực hiện thế nào?")
+    assert said.citations and all(c.doc_id == "nd-138" for c in said.citations)
+    assert said.answer.startswith("Tính đến ngày 31/12/2020")
+    with pytest.raises(InputError, match="không hợp lệ"):
+        engine.ask("Cả nước có bao nhiêu tỉnh?", AskOptions(as_of="năm ngoái"))
+
+
+def test_a_replaced_text_is_flagged_and_the_text_in_force_preferred(engine: Engine) -> None:
+    chronology = engine.snapshot().chronology
+    replaced = chronology.replaced_by("nd-138")
+    assert replaced is not None and replaced.by == "170/2025/NĐ-CP" and replaced.since == "2025-06-30"
+    assert chronology.replaced_by("nd-170") is None
+    old = engine.ask(
+        "Nghị định 138/2020/NĐ-CP quy định việc tuyển dụng công chức được thực hiện thông qua hình thức nào?"
+    )
+    assert old.citations and old.citations[0].doc_id == "nd-138"
+    assert old.citations[0].superseded_by == "Đã được thay thế bởi 170/2025/NĐ-CP (từ 30/6/2025)"
+    assert any("đã được thay thế bởi 170/2025/NĐ-CP" in n for n in old.notices)
+    assert old.answer.startswith("Theo văn bản số 138/2020/NĐ-CP") or old.answer.startswith("Theo tài liệu")
+
+
+def test_a_refusal_names_the_newest_document_on_the_topic(engine: Engine) -> None:
+    answer = engine.ask("Lệ phí tuyển dụng công chức là bao nhiêu tiền?")
+    assert answer.refused
+    chronology = engine.snapshot().chronology
+    nearest = list(dict.fromkeys(h.chunk.doc_id for h in answer.hits[:3]))
+    newest = max(nearest, key=lambda d: chronology.when(d) or "")
+    title = next(h.chunk.title for h in answer.hits if h.chunk.doc_id == newest)
+    assert f"Tài liệu mới nhất về chủ đề này: «{title}» (ngày " in answer.answer
+
+
+def test_what_time_a_question_asks_about() -> None:
+    assert time_of("Hiện nay có bao nhiêu tỉnh?").present
+    assert time_of("Có bao nhiêu tỉnh?").present  # no time at all: today's rule
+    assert time_of("Năm 2022 tỉnh nào dẫn đầu PAPI?").past and time_of("Năm 2022 tỉnh nào dẫn đầu PAPI?").as_of is None
+    assert time_of("tinh den nam 2023 co bao nhieu tai khoan VNeID").as_of == "2023-12-31"
+    assert time_of("Theo quy định tháng 2/2024 thì sao?").as_of == "2024-02-29"
+    assert not time_of("Nghị định 61/2018/NĐ-CP quy định gì?").present  # one named text: what it says
