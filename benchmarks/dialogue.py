@@ -1,6 +1,6 @@
 """The dialogue step's benchmark: labelled messages and two-turn conversations, through the product's ``Engine``.
 
-    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations]
+    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations cv]
 
 Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
 when missing), or with ``--corpus phapdien`` the pháp điển corpus from ``../shared`` (messages only), with the
@@ -15,6 +15,12 @@ settings' embedding model and the extractive generator.
   history. A new question is right when it is read alone (not as a follow-up) and its answer holds an expected
   fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
   reported separately (reading / answer).
+
+- cv (``--parts cv``, development split only): the classifier's choices compared by 5-fold cross-validation by
+  group on the development rows, each at the threshold keeping 99% of policy rows: the whole message's vector or
+  what follows an opening greeting, the kind of a non-question by the classifier alone or with the phrases (an
+  insult or a capability phrase anywhere), one multinomial model or a hierarchical one (policy or not, then a
+  model over the non-questions only).
 
 Prints the README's dialogue table and writes ``reports/dialogue/<corpus>-<split>.json``.
 """
@@ -94,6 +100,62 @@ def conversations(engine: Engine, split: str) -> tuple[dict, list[dict]]:
     return figures, records
 
 
+def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
+    """The classifier's variants on the development rows (never the test split), by 5-fold CV by group."""
+    import numpy as np
+
+    from bot.answer.dialogue import features, kind_by_phrases, phrase_intent, what_to_read
+    from vectorstore.text import words
+    from workshop.train_dialogue import _fit, fold_of, load_rows
+
+    rows = load_rows("dev")
+    texts, y = [t for t, _, _ in rows], np.array([label for _, label, _ in rows])
+    fold = np.array([fold_of(g) for _, _, g in rows])
+    snapshot, embed = engine.snapshot(), engine.embedder.embed_query
+    whole, opened = [], []
+    for text in texts:
+        dense = snapshot.parse(text).dense_text
+        whole.append(features(embed(dense), text))
+        rest, form = what_to_read(text, dense)
+        opened.append(features(embed(rest), form))
+    out: dict = {}
+    for name, x, hierarchical, by_phrases in (
+        ("whole message, classifier's kind", np.stack(whole), False, False),
+        ("after an opening, classifier's kind", np.stack(opened), False, False),
+        ("after an opening, kind by phrases (shipped)", np.stack(opened), False, True),
+        ("hierarchical, after an opening, kind by phrases", np.stack(opened), True, True),
+    ):
+        p_policy, kind = np.zeros(len(y)), np.empty(len(y), dtype=object)
+        for k in range(5):
+            train, held = fold != k, fold == k
+            target = np.where(y == "policy", "policy", "other") if hierarchical else y
+            model = _fit(x[train], target[train])
+            probs, labels = model.predict_proba(x[held]), list(model.classes_)
+            p_policy[held] = probs[:, labels.index("policy")]
+            if hierarchical:
+                others = train & (y != "policy")
+                model = _fit(x[others], y[others])
+                kind[held] = model.classes_[model.predict_proba(x[held]).argmax(axis=1)]
+            else:
+                probs[:, labels.index("policy")] = -1
+                kind[held] = [labels[i] for i in probs.argmax(axis=1)]
+        kept = [t for t in np.arange(0.01, 0.96, 0.01) if (p_policy[y == "policy"] >= t).mean() >= 0.99]
+        threshold = round(float(max(kept, default=0.01)), 2)
+        predicted = []
+        for i, text in enumerate(texts):
+            known = phrase_intent(text) or ("unclear" if not words(text) else None)
+            if known is None:
+                known = "policy" if p_policy[i] >= threshold else kind[i]
+                known = kind_by_phrases(text, known) if by_phrases and known != "policy" else known
+            predicted.append(known)
+        right = np.array([p in NOISE if lab in NOISE else p == lab for p, lab in zip(predicted, y)])
+        pol = y == "policy"
+        by_class = {f"handled[{c}]": _mean(right[y == c]) for c in ("chitchat", "off_domain", "abuse", "unclear")}
+        out[name] = {"threshold": threshold, "policy_kept": _mean(np.array(predicted)[pol] == "policy"),
+                     "non_questions_handled": _mean(right[~pol]), **by_class}  # fmt: skip
+    return out, []
+
+
 def _mean(values) -> float | None:
     values = list(values)
     return round(statistics.mean(map(float, values)), 3) if values else None
@@ -112,9 +174,15 @@ def main() -> int:
     engine.warm_up()
     out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
     for part in args.parts:
-        if part == "conversations" and args.corpus != "cchc":
-            continue  # the conversations are over the CCHC corpus
-        figures, records = (messages if part == "messages" else conversations)(engine, args.split)
+        if part in ("conversations", "cv") and args.corpus != "cchc":
+            continue  # the conversations (and the CV, fitted on the CCHC store's parse) are over the CCHC corpus
+        if part == "cv":
+            if args.split != "dev":
+                print("--parts cv reads the development split only", file=sys.stderr)
+                continue
+            figures, records = cross_validated(engine)
+        else:
+            figures, records = (messages if part == "messages" else conversations)(engine, args.split)
         out[part] = {"figures": figures, "records": records}
         print(f"## {part} ({args.split}, {settings.embedding_key}, {args.corpus} store)")
         for key, value in figures.items():

@@ -7,7 +7,7 @@ development questions (``data/questions/reader_dev.jsonl``) as ``policy``. Each 
 it (the CCHC store's query parser: diacritics restored, acronyms expanded) and embedded with the model's query
 prompt. The features are standardised and a multinomial logistic regression (scikit-learn) is fitted (the
 scaling is folded into the saved weights); the policy threshold is
-chosen by 5-fold cross-validation on the same rows: the highest one that still keeps at least 99% of the policy
+chosen by 5-fold cross-validation on the same rows (by group): the highest one that still keeps at least 99% of the policy
 rows as policy (when unsure, retrieve). The follow-up model is fitted on the development conversations
 (``data/dialogue/conversations.jsonl``): each second message read alone and with its first, as the chain does.
 The test split is never read here. Writes ``bot/data/dialogue_model.json`` (one entry per model; entries for
@@ -18,6 +18,7 @@ changed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -25,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from bot.answer.dialogue import FOLLOW_UP_FEATURES, FORM_FEATURES, MODEL_FILE, SCHEMA, features, follow_up_features
+from bot.answer.dialogue import (
+    FOLLOW_UP_FEATURES,
+    FORM_FEATURES,
+    MODEL_FILE,
+    SCHEMA,
+    features,
+    follow_up_features,
+    what_to_read,
+)
 from bot.answer.options import AskOptions
 from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
@@ -46,19 +55,25 @@ def split_rows(path: Path, split: str) -> list[dict[str, Any]]:
     return [row for row in map(json.loads, filter(str.strip, lines)) if row["split"] == split]
 
 
-def load_rows(split: str = "dev") -> list[tuple[str, str]]:
-    """(text, label) of the split's messages and, for ``dev``, the development questions as policy."""
-    out = [(r["text"], r["label"]) for r in split_rows(MESSAGES, split)]
+def load_rows(split: str = "dev") -> list[tuple[str, str, str]]:
+    """(text, label, group) of the split's messages and, for ``dev``, the development questions as policy (a message
+    and its no-marks twin share a group: cross-validation keeps them in one fold)."""
+    out = [(r["text"], r["label"], r.get("group") or r["id"]) for r in split_rows(MESSAGES, split)]
     if split == "dev":
         questions = POLICY_QUESTIONS.read_text(encoding="utf-8").splitlines()
-        out += [(json.loads(line)["question"], "policy") for line in questions if line.strip()]
+        out += [(json.loads(line)["question"], "policy", f"q{i}") for i, line in enumerate(questions) if line.strip()]
     return out
 
 
 def vectorise(engine: Any, texts: list[str]) -> np.ndarray:
-    """Each message as the chain sees it: its parsed query's dense text, embedded, plus the form features."""
+    """Each message as the chain reads it (:func:`what_to_read`: after an opening greeting, what follows), its
+    parsed query's dense text embedded, plus the form features."""
     snapshot = engine.snapshot()
-    return np.stack([features(engine.embedder.embed_query(snapshot.parse(t).dense_text), t) for t in texts])
+    rows = []
+    for text in texts:
+        dense, form = what_to_read(text, snapshot.parse(text).dense_text)
+        rows.append(features(engine.embedder.embed_query(dense), form))
+    return np.stack(rows)
 
 
 class _Scaled:
@@ -90,12 +105,18 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def choose_threshold(x: np.ndarray, y: np.ndarray, folds: int = 5) -> tuple[float, dict[str, float]]:
-    """The highest policy threshold keeping ≥ ``MIN_POLICY_KEPT`` of policy rows, under cross-validation."""
+def fold_of(group: str, folds: int = 5) -> int:
+    """A group's cross-validation fold (a hash: twins never sit on both sides)."""
+    return hashlib.sha256(group.encode()).digest()[1] % folds
+
+
+def choose_threshold(x: np.ndarray, y: np.ndarray, groups: list[str], folds: int = 5) -> tuple[float, dict[str, float]]:
+    """The highest policy threshold keeping ≥ ``MIN_POLICY_KEPT`` of policy rows, under cross-validation by group."""
     p_policy = np.zeros(len(y))
     predicted = np.empty(len(y), dtype=object)
+    fold = np.array([fold_of(g, folds) for g in groups])
     for k in range(folds):
-        held = np.arange(len(y)) % folds == k
+        held = fold == k
         model = _fit(x[~held], y[~held])
         probs = model.predict_proba(x[held])
         labels = list(model.classes_)
@@ -168,9 +189,9 @@ def train(model_name: str) -> dict[str, Any]:
     embedder = Embedder.from_settings(settings)
     engine = engines(embedder, ["cchc"], settings)["cchc"]
     rows = load_rows("dev")
-    x = vectorise(engine, [t for t, _ in rows])
-    y = np.array([label for _, label in rows])
-    threshold, report = choose_threshold(x, y)
+    x = vectorise(engine, [t for t, _, _ in rows])
+    y = np.array([label for _, label, _ in rows])
+    threshold, report = choose_threshold(x, y, [g for _, _, g in rows])
     model = _fit(x, y)
     coef, intercept = model.weights()
     follow_up = fit_follow_up(engine)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -149,40 +150,96 @@ FILLER = frozenset(
     "ban nhe nha a ah nhieu lam qua minh toi em anh chi ad admin bot oi ne nhi vay roi may tao the thi ha hihi haha "
     "hehe so very much you u bro nhe nhen nhak luon nhaa ak".split()
 )
-_CHITCHAT = {"greeting", "thanks", "farewell"}
+_CHITCHAT = {"greeting", "thanks", "farewell", "capability"}
+_LEAD = {"greeting", "thanks"}  # what may open a message that goes on to ask ("chào bạn, cho hỏi …")
+_BREAKS = frozenset(",.!;:…-–—")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A known phrase's label and, for one written with its marks in the file (and every insult), its marked forms:
+    the message must then use one of these or no marks ("ngu" is not "ngủ", "ngữ")."""
+
+    label: str
+    marked: frozenset[tuple[str, ...]] | None
 
 
 @cache
-def load_phrases(path: Path = PHRASES_FILE) -> dict[tuple[str, ...], str]:
-    """Folded phrase -> label (greeting, thanks, farewell, abuse), from the TSV kept in the repo."""
-    out: dict[tuple[str, ...], str] = {}
+def load_phrases(path: Path = PHRASES_FILE) -> dict[tuple[str, ...], Phrase]:
+    """Folded phrase -> its :class:`Phrase` (greeting, thanks, farewell, capability, abuse), from the repo's TSV."""
+    out: dict[tuple[str, ...], Phrase] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             label, phrase = line.split("\t", 1)
-            out[tuple(phrase.split())] = label
+            phrase = unicodedata.normalize("NFC", phrase.strip().lower())
+            folded = tuple(fold(phrase).split())
+            strict = label == "abuse" or fold(phrase) != phrase
+            marked = frozenset({tuple(phrase.split()), folded}) if strict else None
+            known = out.get(folded)
+            if known is not None and known.marked is not None and marked is not None:
+                marked |= known.marked  # "như cứt" and "như cút": both forms
+            out[folded] = Phrase(label, marked)
     return out
 
 
-def _phrase_labels(message: str, whole: bool) -> set[str] | None:
-    """The labels of the known phrases in ``message`` (longest first); with ``whole``, None unless the message is
-    made only of them and filler."""
-    tokens = [t for t in re.findall(r"[^\W_]+|[^\w\s]", fold(message)) if t not in _PUNCTUATION]
+_TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
+
+
+def _scan(message: str) -> list[tuple[str | None, str, int]]:
+    """The message as runs, longest known phrase first: (label or None for an unknown word, its folded text, the
+    end offset in the NFC message)."""
+    text = unicodedata.normalize("NFC", message).lower()
+    found = [(m.group(), m.end()) for m in _TOKEN.finditer(text) if m.group() not in _PUNCTUATION]
+    tokens = [t for t, _ in found]
+    folded = [fold(t) for t in tokens]
     phrases = load_phrases()
     longest = max((len(k) for k in phrases), default=1)
-    labels: set[str] = set()
+    runs: list[tuple[str | None, str, int]] = []
     i = 0
     while i < len(tokens):
         for n in range(min(longest, len(tokens) - i), 0, -1):
-            label = phrases.get(tuple(tokens[i : i + n]))
-            if label is not None:
-                labels.add(label)
+            phrase = phrases.get(tuple(folded[i : i + n]))
+            if phrase is not None and (phrase.marked is None or tuple(tokens[i : i + n]) in phrase.marked):
+                runs.append((phrase.label, " ".join(folded[i : i + n]), found[i + n - 1][1]))
                 i += n
                 break
         else:
-            if whole and tokens[i] not in FILLER:
-                return None
+            runs.append((None, folded[i], found[i][1]))
             i += 1
-    return labels
+    return runs
+
+
+def _phrase_labels(message: str, whole: bool) -> set[str] | None:
+    """The labels of the known phrases in ``message``; with ``whole``, None unless the message is made only of them
+    and filler."""
+    runs = _scan(message)
+    if whole and any(label is None and word not in FILLER for label, word, _ in runs):
+        return None
+    return {label for label, _, _ in runs if label is not None}
+
+
+def phrase_labels(message: str) -> set[str]:
+    """The labels of the known phrases anywhere in ``message`` ("bot ngu vãi" -> {"abuse"})."""
+    return _phrase_labels(message, whole=False) or set()
+
+
+def after_opening(message: str) -> str | None:
+    """What a message says after an opening greeting or thanks and a break ("chào bạn, cho hỏi thủ tục cấp lại
+    CCCD?" -> "cho hỏi thủ tục cấp lại CCCD?"), or None when it does not open so or says nothing more. The break
+    (a comma, a full stop, "!") is required: "da nang thi sao" does not open with "dạ"."""
+    text = unicodedata.normalize("NFC", message)
+    runs = _scan(text)
+    opened = False
+    for label, word, end in runs:
+        if label in _LEAD:
+            opened = True
+        elif not (label is None and word in FILLER):
+            return None
+        following = text[end:].lstrip()
+        if opened and following[:1] in _BREAKS:
+            rest = following.lstrip("".join(_BREAKS) + " ")
+            return rest if any(label is None and w not in FILLER for label, w, _ in _scan(rest)) else None
+    return None
 
 
 def phrase_intent(message: str) -> Intent | None:
@@ -194,6 +251,26 @@ def phrase_intent(message: str) -> Intent | None:
     if labels <= _CHITCHAT:
         return "chitchat"
     return "abuse" if labels == {"abuse"} else None
+
+
+def what_to_read(message: str, dense_text: str) -> tuple[str, str]:
+    """What the classifier reads of a message (the text to embed, the text whose form is measured): after an opening
+    greeting or thanks, only what follows it ("chào bạn, cho hỏi thủ tục cấp lại CCCD?" is a policy question)."""
+    rest = after_opening(message)
+    if rest is None:
+        return dense_text, message
+    return after_opening(dense_text) or dense_text, rest
+
+
+def kind_by_phrases(message: str, intent: Intent) -> Intent:
+    """The kind of a message already taken for a non-question: an insult anywhere makes it abuse, a capability
+    phrase ("bot này dùng để làm gì") chit-chat; otherwise the classifier's kind stands."""
+    labels = phrase_labels(message)
+    if "abuse" in labels:
+        return "abuse"
+    if "capability" in labels:
+        return "chitchat"
+    return intent
 
 
 _PUNCTUATION = frozenset("?!.,;:…-–—()[]\"'“”‘’~*\ufe0f")
@@ -269,10 +346,13 @@ class DialogueStep:
             return known
         if not words(message):  # emoji or punctuation only, and not a known one
             return "unclear"
-        intent, _ = self.model.classify(self.embed_query(query.dense_text), message, has_history)
+        dense, text = what_to_read(message, query.dense_text)
+        intent, _ = self.model.classify(self.embed_query(dense), text, has_history)
+        if intent == "policy":
+            return intent
         if has_history and intent == "unclear":
             return "policy"
-        return intent
+        return kind_by_phrases(message, intent)
 
     def is_follow_up(self, alone: float, joined: float, message: str, previous: str) -> bool:
         """Whether to keep the reading with the previous question (by the fitted model; without one, whichever
@@ -291,11 +371,15 @@ __all__ = [
     "DialogueModel",
     "DialogueStep",
     "Intent",
+    "after_opening",
     "features",
     "follow_up_features",
     "form_features",
+    "kind_by_phrases",
     "phrase_intent",
+    "phrase_labels",
     "reply",
     "reply_kind",
     "suggestions",
+    "what_to_read",
 ]

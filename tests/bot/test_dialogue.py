@@ -149,3 +149,51 @@ def test_a_thanks_in_between_is_no_context_for_the_follow_up(engine: Engine) -> 
     answer = engine.ask("Còn phiên họp thứ năm?", AskOptions(history=history))
     assert "cảm ơn" not in answer.standalone_question.lower()
     assert answer.follow_up and "thứ năm" in answer.standalone_question
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["chào bạn, cho hỏi Thủ tướng yêu cầu hoàn thành kết nối dữ liệu TTHC trên cổng dịch vụ công quốc gia khi nào?",
+     "cam on ban, cho hoi thu tuong yeu cau hoan thanh ket noi du lieu tthc tren cong dich vu cong quoc gia khi nao"],
+)  # fmt: skip
+def test_a_greeting_or_thanks_before_a_question_is_answered_as_the_question(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "policy" and answer.citations and not answer.refused
+
+
+@pytest.mark.parametrize("message", ["bot gi ma ngu the", "tra loi nhu cut", "đúng là đồ vô dụng"])
+def test_an_insult_with_or_without_marks_gets_the_abuse_reply(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "abuse" and not answer.citations
+    assert answer.answer.startswith("Tôi ở đây để hỗ trợ")
+
+
+@pytest.mark.parametrize("message", ["bot này dùng để làm gì", "what can you do?"])
+def test_a_capability_question_gets_the_greeting_reply(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "chitchat" and "cải cách hành chính" in answer.answer and not answer.citations
+
+
+def test_insults_are_matched_with_their_marks_or_none() -> None:
+    from bot.answer.dialogue import kind_by_phrases, phrase_labels
+
+    assert phrase_labels("may ngu the") == {"abuse"} and phrase_labels("mày ngu thế") == {"abuse"}
+    assert phrase_labels("chuc ban ngu ngon") == {"farewell"}  # "ngủ ngon", not "ngu"
+    assert phrase_labels("ngữ pháp tiếng Anh") == set() and phrase_labels("cư ngụ tại xã") == set()
+    assert kind_by_phrases("ngữ pháp tiếng Anh khó quá", "off_domain") == "off_domain"
+    assert kind_by_phrases("trả lời như cứt", "off_domain") == "abuse"
+
+
+@pytest.mark.parametrize(
+    ("message", "rest"),
+    [("chào bạn, cho hỏi thủ tục cấp lại CCCD?", "cho hỏi thủ tục cấp lại CCCD?"),
+     ("cam on ad. the khi nao nhan duoc the", "the khi nao nhan duoc the"),
+     ("da nang thi sao", None),  # no break after the opening: "da" is not "dạ" here
+     ("xin chào!", None), ("chào bạn! bạn là ai?", None), ("Thủ tục cấp lại CCCD, xin chào", None)],
+)  # fmt: skip
+def test_what_follows_an_opening_greeting_is_what_is_read(message: str, rest: str | None) -> None:
+    from bot.answer.dialogue import after_opening, what_to_read
+
+    assert after_opening(message) == rest
+    dense, form = what_to_read(message, message)
+    assert (dense, form) == ((rest, rest) if rest else (message, message))
