@@ -30,7 +30,7 @@ from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, same_content
 from bot.answer.retriever import HybridRetriever
-from bot.answer.timeline import Chronology, QuestionTime, in_time, replaced_note, time_of, written_as_of
+from bot.answer.timeline import Chronology, QuestionTime, covered_years, in_time, replaced_note, time_of, written_as_of
 from bot.answer.types import Candidate, Hit, Passage
 from vectorstore.details import extract
 from vectorstore.records import Document, date_key, vi_date
@@ -367,7 +367,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         assert turn.query is not None
         reading = parts.reader.read(turn.query.restored, passages, turn.snapshot.idf)
         passages, reading = _prefer_official(passages, reading, parts.get_document)
-        ordered = in_time(reading.candidates, turn.snapshot.chronology, turn.time, ANSWERING)
+        ordered = in_time(reading.candidates, turn.snapshot.chronology, turn.time, parts.reader.model.threshold)
         return replace(turn, passages=passages, reading=replace(reading, candidates=ordered))
 
     def gate(turn: Turn) -> Turn:
@@ -377,6 +377,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         missing = missing_specifics(
             turn.query.text, [t for p in turn.passages for t in (p.title, p.text)], load_glossary()
         )
+        missing = covered_years(missing, [p.doc_id for p in turn.passages], turn.snapshot.chronology)
         if missing:
             return replace(turn, refusal=Refusal("missing_specifics", tuple(missing)))
         if turn.reading is None or turn.reading.probability < parts.reader.model.threshold:

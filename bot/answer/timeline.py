@@ -10,9 +10,11 @@ dated evidence first.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from bot.answer.types import Candidate
 from ingest.dating import DocKey, doc_key, parse_date
@@ -21,7 +23,10 @@ from vectorstore.records import Timeline, date_key, vi_date
 from vectorstore.text import fold
 
 MERGER_DAY = "2025-06-30"  # the last day before the two-level local government and the 34 provinces (1/7/2025)
-NEWER_RATIO = 0.8  # a newer answering sentence leads when at least this probable relative to the best one
+# a newer sentence leads when at least this probable relative to the best one: asked "now" ("hiện nay", "mới nhất"),
+# or asked with no time at all (then only near-ties are reordered); chosen on the timeline and CCHC dev splits
+NEWER_RATIO = 0.5
+NEWER_RATIO_UNSAID = 0.8
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class QuestionTime:
     as_of: str | None = None  # only documents dated on or before this ISO date answer
     past: bool = False  # it names a past time: that time's evidence, not the newest
     present: bool = False  # it says "now" ("hiện nay", "mới nhất", "còn hiệu lực") or names no time
+    said: bool = False  # it says "now" in words
+    named: tuple[DocKey, ...] = ()  # the legal texts it names, by number
 
 
 class Chronology:
@@ -69,6 +76,22 @@ class Chronology:
         t = self.of(doc_id)
         return t.date or t.effective
 
+    def is_replaced(self, key: DocKey) -> bool:
+        """Whether a held document says the text ``key`` was replaced."""
+        return key in self._replaced
+
+    def years(self, doc_id: str) -> range:
+        """The years a document speaks for: a legal text from its issue (or entry into force) until it was
+        replaced (or this year), anything else its own year; empty when undated."""
+        start = date_key(self.when(doc_id)) // 10_000
+        if not start:
+            return range(0)
+        replaced = self.replaced_by(doc_id)
+        if self.of(doc_id).number:
+            end = date_key(replaced.since) // 10_000 if replaced and replaced.since else datetime.date.today().year
+            return range(start, max(start, end) + 1)
+        return range(start, start + 1)
+
     def replaced_by(self, doc_id: str) -> Replacement | None:
         """The replacement of the legal text ``doc_id`` is (or is about), when a held document states one."""
         number = self.of(doc_id).number
@@ -98,6 +121,9 @@ _AS_OF = re.compile(
 def time_of(question: str) -> QuestionTime:
     """The time ``question`` asks about (see :class:`QuestionTime`)."""
     folded = fold(question)
+    named = tuple(doc_key(d.text) for d in extract(question, ("doc_number",)))
+    if _PRESENT.search(folded) and not _BEFORE_MERGER.search(folded):
+        return QuestionTime(present=True, said=True, named=named)
     if _BEFORE_MERGER.search(folded):
         return QuestionTime(as_of=MERGER_DAY, past=True)
     for detail in extract(question, ("date", "year")):
@@ -107,12 +133,10 @@ def time_of(question: str) -> QuestionTime:
             as_of = _end_of(y, m, d)  # type: ignore[arg-type]
             if as_of:
                 return QuestionTime(as_of=as_of, past=True)
-    if _PRESENT.search(folded):
-        return QuestionTime(present=True)
     if extract(question, ("date", "year")):
         return QuestionTime(past=True)
-    if extract(question, ("doc_number",)):
-        return QuestionTime()  # about one named text: what it says, whatever its time
+    if named:
+        return QuestionTime(named=named)  # about one named text: what it says, whatever its time
     return QuestionTime(present=True)
 
 
@@ -138,17 +162,38 @@ def check_as_of(value: str) -> str:
     return _end_of(*(parts + [None] * (3 - len(parts))))  # type: ignore[return-value]
 
 
+def covered_years(missing: Sequence[str], doc_ids: Sequence[str], chronology: Chronology) -> list[str]:
+    """``missing`` (details of a question no passage states) without the years the passages' documents speak for:
+    a 2017 article answers for "năm 2017" though its text never writes the year."""
+    spoken = {y for doc_id in doc_ids for y in chronology.years(doc_id)}
+    kept = []
+    for item in missing:
+        years = [d.value for d in extract(item, ("year",))]
+        dates = [cast(tuple, d.value)[0] for d in extract(item, ("date",))]
+        if not (years or dates) or any(y not in spoken for y in years + dates):
+            kept.append(item)
+    return kept
+
+
 def in_time(
-    candidates: Sequence[Candidate], chronology: Chronology, time: QuestionTime, answering: float
+    candidates: Sequence[Candidate], chronology: Chronology, time: QuestionTime, floor: float
 ) -> list[Candidate]:
-    """The reader's candidates in the order the question's time asks for. For the present: among the sentences
-    that answer (probability at least ``answering`` and near the best), one from a text in force comes before one
-    from a replaced text, then the newest dated first. A past or as-of question keeps the reader's order (retrieval
-    already kept only what the as-of date allows)."""
+    """The reader's candidates in the order the question's time asks for. For the present: a question naming a
+    text another held document replaces ("Nghị định 138/2020 còn hiệu lực không?") is answered first by the
+    sentence stating the replacement; otherwise, among the sentences near the best (at least ``floor`` and
+    :data:`NEWER_RATIO` of the best's probability, :data:`NEWER_RATIO_UNSAID` when the question names no time; a
+    reader's comment never moves), one from a text in force comes before one from a replaced text, then the newest
+    dated first. A past or as-of question keeps the reader's order (retrieval already kept only what the as-of date
+    allows)."""
     if not candidates or not time.present:
         return list(candidates)
+    replaced = [key for key in time.named if chronology.is_replaced(key)]
+    stating = next((c for c in candidates if replaced and _states_replacement(c.text, replaced)), None)
+    if stating is not None:
+        return [stating, *(c for c in candidates if c is not stating)]
     best = candidates[0].probability
-    leading = [c for c in candidates if c.probability >= max(answering, NEWER_RATIO * best)]
+    ratio = NEWER_RATIO if time.said else NEWER_RATIO_UNSAID
+    leading = [c for c in candidates if c.probability >= max(floor, ratio * best) and c.passage.kind != "comment"]
     if len(leading) < 2:
         return list(candidates)
 
@@ -158,6 +203,13 @@ def in_time(
 
     ordered = sorted(leading, key=order)
     return ordered + [c for c in candidates if c not in ordered]
+
+
+def _states_replacement(sentence: str, replaced: Sequence[DocKey]) -> bool:
+    """Whether ``sentence`` says that one of the ``replaced`` texts was replaced ("… thay thế Nghị định số …")."""
+    if "thay the" not in fold(sentence):
+        return False
+    return any(doc_key(d.text) in replaced for d in extract(sentence, ("doc_number",)))
 
 
 def written_as_of(timeline: Timeline) -> str:
@@ -193,6 +245,7 @@ __all__ = [
     "QuestionTime",
     "Replacement",
     "check_as_of",
+    "covered_years",
     "dates_label",
     "in_time",
     "replaced_note",
