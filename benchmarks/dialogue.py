@@ -11,6 +11,7 @@ settings' embedding model and the extractive generator.
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
   the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
   never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
+  Rows added after the first batch carry ``"batch": 2``; the first batch's figures are also printed apart.
 - conversations (``data/dialogue/conversations.jsonl``): turn 1 is asked, then turn 2 with turn 1 and its answer as
   history. A new question is right when it is read alone (not as a follow-up) and its answer holds an expected
   fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
@@ -74,6 +75,13 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         "n_policy": len(by_label["policy"]),
         **{f"handled[{k}]": _mean(r["handled"] for r in v) for k, v in sorted(by_label.items()) if k != "policy"},
     }
+    first = [r for r in records if "batch" not in r]  # the first batch (the rows a previous round measured)
+    if len(first) < len(records):
+        first_others = [r for r in first if r["label"] != "policy"]
+        figures["first batch: non_questions_handled"] = _mean(r["handled"] for r in first_others)
+        figures["first batch: non_questions_not_quoted"] = _mean(not r["quoted"] for r in first_others)
+        first_policy = [r for r in first if r["label"] == "policy"]
+        figures["first batch: policy_taken_as_policy"] = _mean(r["intent"] == "policy" for r in first_policy)
     return figures, records
 
 
