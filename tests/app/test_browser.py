@@ -255,6 +255,55 @@ def test_wording_lookup_without_diacritics(page: Any) -> None:
     assert near.locator("ins").count() + near.locator("del").count() >= 1  # what the document says differently
 
 
+DECREES = [
+    {"id": "nd-138", "title": "Nghị định 138/2020/NĐ-CP về tuyển dụng công chức", "kind": "law", "date": "2020-11-27",
+     "text": "Việc tuyển dụng công chức được thực hiện thông qua thi tuyển hoặc xét tuyển theo vị trí việc làm."},
+    {"id": "nd-170", "title": "Nghị định 170/2025/NĐ-CP về tuyển dụng công chức", "kind": "law", "date": "2025-06-30",
+     "text": "Nghị định này thay thế Nghị định số 138/2020/NĐ-CP quy định về tuyển dụng, sử dụng và quản lý công "
+             "chức. Tiếp nhận vào làm công chức được áp dụng với người có kinh nghiệm công tác."},
+]  # fmt: skip
+
+
+def test_sources_show_dates_a_replaced_text_and_answers_as_of(page: Any, served: Any, tmp_path: Path) -> None:
+    """Each source in the panel shows its document's dates, a replaced decree carries its flag, a question asked
+    "theo quy định năm 2020" is answered as of that year, and the wording lookup can keep only texts in force."""
+    import json
+
+    from ingest.pipeline import Ingestor
+
+    corpus = tmp_path / "nghi-dinh.jsonl"
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in DECREES), encoding="utf-8")
+    engine = served.engine
+    Ingestor(engine.settings, embedder=engine.embedder, store=engine.store).run([corpus])
+    try:
+        answer = ask(page, "Thủ tướng yêu cầu chấm dứt tình trạng gì?", 0)
+        assert answer.inner_text().startswith("Theo tài liệu ngày 20/4/2023:")  # the sample says when it was written
+        assert "ngày 20/4/2023" in page.locator("#sources .source").first.locator(".src-date").inner_text()
+
+        old = ask(page, "Việc tuyển dụng công chức được thực hiện thông qua những hình thức nào?", 1)
+        assert "đã được thay thế bởi 170/2025/NĐ-CP" in old.inner_text()  # the notice with the answer
+        latest = page.locator("#sources details[open] .source").first
+        assert "số 138/2020/NĐ-CP, ban hành 27/11/2020" in latest.locator(".src-date").inner_text()
+        assert "Đã được thay thế bởi 170/2025/NĐ-CP (từ 30/6/2025)" in latest.locator(".src-superseded").inner_text()
+
+        dated = ask(page, "Theo quy định năm 2020, việc tuyển dụng công chức được thực hiện thế nào?", 2)
+        assert "Tính đến ngày 31/12/2020 (chỉ dùng tài liệu đến ngày đó)." in dated.inner_text()
+        titles = page.locator("#sources details[open] .src-title").all_inner_texts()
+        assert titles and not any("170/2025" in t for t in titles)  # nothing written after 2020 is quoted
+
+        page.get_by_role("tab", name="Tra cứu nguyên văn").click()
+        textbox(page, "wording-phrase").fill("tuyen dung cong chuc")
+        page.click("#wording-search")
+        page.locator("#wording-results .wording-match").first.wait_for()
+        assert page.locator("#wording-results .src-superseded").count() >= 1
+        page.locator("#wording-in-force input").check()
+        page.click("#wording-search")
+        page.wait_for_function("() => !document.querySelector('#wording-results .src-superseded')")
+        assert "nd-138" not in page.locator("#wording-results").inner_text()
+    finally:
+        engine.store.delete_documents(["nd-138", "nd-170"])
+
+
 # --- developers: Thử prompt ---------------------------------------------------------------------------------------
 
 
