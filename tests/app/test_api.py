@@ -102,6 +102,16 @@ def test_json_ask_route(served) -> None:
     too_long = httpx.post(url, json={"question": "thủ tục " * 1000}, timeout=120)
     assert too_long.status_code == 200 and too_long.json()["notices"]  # cut to the limit, and told so
     assert httpx.get(url, timeout=30).status_code == 405
+    # as_of: the sample (20/4/2023) is not used for an answer as of 2022, and the answer says what it is as of
+    dated = httpx.post(url, json={"question": question}, timeout=120).json()
+    assert dated["answer"].startswith("Theo tài liệu ngày 20/4/2023:") and dated["citations"][0]["date"] == "2023-04-20"
+    before = httpx.post(url, json={"question": question, "as_of": "31/12/2022"}, timeout=120)
+    assert before.status_code == 200 and before.json()["refused"] and before.json()["retrieved"] == []
+    assert "chỉ xét tài liệu đến ngày 31/12/2022" in before.json()["answer"]
+    bad_date = httpx.post(url, json={"question": question, "as_of": "hôm kia"}, timeout=30)
+    assert bad_date.status_code == 400 and "không hợp lệ" in bad_date.json()["error"]
+    not_text = httpx.post(url, json={"question": question, "as_of": 2022}, timeout=30)
+    assert not_text.status_code == 400 and "Yêu cầu không hợp lệ" in not_text.json()["error"]
 
 
 def test_json_ask_route_is_busy_and_rate_limited_like_the_chat(served) -> None:
