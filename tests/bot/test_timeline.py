@@ -107,3 +107,24 @@ def test_what_time_a_question_asks_about() -> None:
     assert time_of("tinh den nam 2023 co bao nhieu tai khoan VNeID").as_of == "2023-12-31"
     assert time_of("Theo quy định tháng 2/2024 thì sao?").as_of == "2024-02-29"
     assert not time_of("Nghị định 61/2018/NĐ-CP quy định gì?").present  # one named text: what it says
+
+
+def test_staff_set_a_date_that_reingest_keeps(engine: Engine, tmp_path: Path) -> None:
+    from webui.render import stats_html
+
+    listing = engine.store.list_documents()
+    assert [d["doc_id"] for d in listing if not d["date"]] == []  # every document of this corpus is dated
+    with pytest.raises(InputError, match="không hợp lệ"):
+        engine.set_document_date("tinh-2024", "tuần trước")
+    with pytest.raises(InputError, match="không còn trong kho"):
+        engine.set_document_date("khong-co", "2024")
+    assert engine.set_document_date("tinh-2024", "5/3/2024") == "2024-03-05"
+    corpus = tmp_path / "tin.jsonl"
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS), encoding="utf-8")
+    Ingestor(engine.settings, embedder=engine.embedder, store=engine.store).run([corpus])  # reads "2024-03-02"
+    kept = engine.store.timelines(["tinh-2024"])["tinh-2024"]
+    assert (kept.date, kept.date_from) == ("2024-03-05", "staff")
+    assert engine.snapshot().chronology.when("tinh-2024") == "2024-03-05"
+    html = stats_html(engine.store.stats(), engine.store.list_documents())
+    assert html.index("tinh-2025") < html.index("tinh-2024") < html.index("nd-138")  # newest first
+    assert "0 tài liệu chưa có ngày" in html
