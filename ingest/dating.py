@@ -27,7 +27,7 @@ DATE_KEYS = ("date", "source.date", "published_time", "article:published_time", 
              "issued", "ngay_ban_hanh", "created")  # fmt: skip
 NUMBER_KEYS = ("number", "so_hieu", "source.number")
 CITATION_KEYS = ("source.citation", "citation")
-DocKey = tuple[str, int | None, str]  # ("118", 2025, "nd"): a legal text's number, year and kind
+DocKey = tuple[str, int | None, str]  # ("118", 2025, "nd-cp"): a legal text's number, year and kind (folded)
 OPENING_CHARS = 700  # the opening the text's own date is read from: a title line, a dateline and the lead
 _ISO = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T\s].*)?$")
 _EFFECTIVE = re.compile(r"hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?\s+ngày\s*$", re.IGNORECASE)
@@ -45,6 +45,10 @@ HEADER_CHARS = 1500
 _ISSUED_LABEL = re.compile(r"Ngày\s+ban\s+hành\s*:?[\s|]*", re.IGNORECASE)
 _EFFECTIVE_LABEL = re.compile(r"Ngày\s+(?:có\s+)?hiệu\s+lực\s*:?[\s|]*", re.IGNORECASE)
 _DATELINE = re.compile(r"(?:^|\n)[ \t]*[A-Z][A-Za-z .'-]{1,30},[ \t]+$")
+_DOC_WORDS = r"(?:luat|bo luat|nghi dinh|nghi quyet|thong tu(?: lien tich)?|quyet dinh|phap lenh|chi thi)"
+_LIST_GAP = re.compile(
+    rf"^\s*(?:ngay\s+\S+\s*)?(?:cua\s+[^,;]{{0,60}}?)?\s*(?:,|;|va|hoac)\s*(?:cac\s+)?(?:{_DOC_WORDS}\s*)?(?:so\s*)?$"
+)
 _REPLACES = re.compile(r"thay\s+thế\s+(?:cho\s+)?", re.IGNORECASE)
 _LEGAL_TITLE = re.compile(r"^\s*(?:Luật|Bộ luật|Nghị định|Nghị quyết|Thông tư|Quyết định|Pháp lệnh|Chỉ thị)\b", re.I)
 
@@ -85,30 +89,71 @@ def date_document(doc: Document, issued_dates: Mapping[DocKey, str] | None = Non
 
 
 def doc_key(number: str) -> DocKey:
-    """A legal text's number as a comparable key: ("118", 2025, "nd") for "118/2025/NĐ-CP" and "NĐ 118/2025"."""
+    """A legal text's number as a key: ("118", 2025, "nd-cp") for "118/2025/NĐ-CP"; "NĐ 118/2025" gives ("118",
+    2025, "nd"), which :func:`same_text` matches with it."""
     found = [d for d in extract(number, ("doc_number",))]
     if found:
         num, year, kind = cast(DocValue, found[0].value)
-        return str(num), year, (kind or "").split("-")[0]
+        return str(num), year, kind or ""
     return fold(number).replace(" ", ""), None, ""
 
 
+def same_text(a: DocKey, b: DocKey) -> bool:
+    """Whether two keys name one text: same number and year, and one kind is the other or begins it ("nd" and
+    "nd-cp"; never "tt-bct" and "tt-bca")."""
+    if a[:2] != b[:2]:
+        return False
+    ka, kb = sorted((a[2], b[2]), key=len)
+    return ka == kb or not ka or kb.startswith(ka + "-")
+
+
 def replacements(text: str, own_number: str | None) -> list[tuple[str, str]]:
-    """(new, old) pairs a text states: "Nghị định này thay thế Nghị định số 61/2018/NĐ-CP" in text 118/2025 gives
-    ("118/2025/NĐ-CP", "61/2018/NĐ-CP"); in an article, the new text is the one named last before "thay thế" in the
-    same sentence."""
+    """(new, old) pairs a text states: "Nghị định này thay thế Nghị định số 61/2018/NĐ-CP và Nghị định số
+    107/2021/NĐ-CP" in text 118/2025 gives both; in an article, the new text is the one named last before "thay
+    thế" in the same sentence. Only the texts listed right after "thay thế" are replaced ("… thay thế Thông tư số
+    20/2015/TT-BTP … hướng dẫn Nghị định số 23/2015/NĐ-CP" replaces the circular, not the decree it guided), and
+    never a text of a higher rank than the new one (a circular does not replace a decree)."""
     pairs: list[tuple[str, str]] = []
     for m in _REPLACES.finditer(text):
         start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
         end = min(i for i in (text.find(".\n", m.end()), text.find(". ", m.end()), len(text)) if i >= 0)
         before = _numbers(extract(text[start : m.start()], ("doc_number",)))
-        after = _numbers(extract(text[m.end() : end], ("doc_number",)))
         new = own_number if own_number and re.search(r"\bnày\b", text[start : m.start()]) else None
         new = new or (before[-1] if before else own_number)
-        for old in after:
-            if new and doc_key(old) != doc_key(new) and (new, old) not in pairs:
+        for old in _listed(text[m.end() : end]):
+            if (
+                new
+                and not same_text(doc_key(old), doc_key(new))
+                and _rank(old) <= _rank(new)
+                and (new, old) not in pairs
+            ):
                 pairs.append((new, old))
     return pairs
+
+
+def _listed(after: str) -> list[str]:
+    """The document numbers listed first in ``after``: the first one, and each next one joined to the previous by
+    a list word ("và", ",", ";"), optionally after the previous one's date and issuer."""
+    found = extract(after, ("doc_number",))
+    listed: list[Detail] = []
+    for detail in found:
+        gap = after[listed[-1].end if listed else 0 : detail.start]
+        if listed and not _LIST_GAP.match(fold(gap)):
+            break
+        if not listed and len(fold(gap).split()) > 6:  # "thay thế các quy định trái với …": not a list of texts
+            break
+        listed.append(detail)
+    return _numbers(listed)
+
+
+_RANKS = {"qh": 3, "ubtvqh": 3, "nd": 2, "nq": 2, "qd": 1, "ct": 1, "tt": 1, "ttlt": 1}
+
+
+def _rank(number: str) -> int:
+    """A legal text's rank by its number's kind: a law (QH) over a decree or resolution (NĐ, NQ) over a decision or
+    circular (QĐ, TT); 2 when the kind is not written."""
+    kind = doc_key(number)[2].split("-")[0]
+    return next((r for k, r in _RANKS.items() if kind.startswith(k)), 2)
 
 
 def parse_date(value: str) -> str | None:
@@ -260,4 +305,13 @@ def _numbers(details: list[Detail]) -> list[str]:
     return out
 
 
-__all__ = ["DocKey", "date_document", "date_documents", "doc_key", "parse_date", "replacements", "stated_issue_dates"]
+__all__ = [
+    "DocKey",
+    "date_document",
+    "date_documents",
+    "doc_key",
+    "parse_date",
+    "replacements",
+    "same_text",
+    "stated_issue_dates",
+]

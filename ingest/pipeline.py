@@ -68,8 +68,10 @@ class IngestSummary:
         ]
         if self.documents_dated:
             lines.append(f"Ngày tháng của tài liệu: cập nhật {self.documents_dated}")
-        if not self.changed:
+        if not self.changed and not self.documents_dated:
             lines.append("Không có thay đổi: kho dữ liệu giữ nguyên, không ghi gì.")
+        elif not self.changed:
+            lines.append("Nội dung không đổi: chỉ cập nhật ngày tháng, không nhúng lại đoạn nào.")
         if self.failures:
             lines.append(f"Lỗi ({len(self.failures)} tệp/dòng bị bỏ qua):")
             lines += [f"  - {f.path}: {f.reason}" for f in self.failures]

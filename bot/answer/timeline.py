@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from bot.answer.types import Candidate
-from ingest.dating import DocKey, doc_key, parse_date
+from ingest.dating import DocKey, doc_key, parse_date, same_text
 from vectorstore.details import extract
 from vectorstore.records import Timeline, date_key, vi_date
 from vectorstore.text import fold
@@ -53,20 +53,32 @@ class Chronology:
 
     def __init__(self, timelines: Mapping[str, Timeline]) -> None:
         self.timelines = dict(timelines)
-        held: dict[DocKey, list[str]] = {}
+        held: dict[tuple[str, int | None], list[tuple[DocKey, str]]] = {}  # (number, year) -> (key, doc id)
         for doc_id, t in self.timelines.items():
             if t.number:
-                held.setdefault(doc_key(t.number), []).append(doc_id)
-        replaced: dict[DocKey, Replacement] = {}
+                key = doc_key(t.number)
+                held.setdefault(key[:2], []).append((key, doc_id))
+        self._held = held
+        replaced: dict[tuple[str, int | None], list[tuple[DocKey, Replacement]]] = {}
         for t in self.timelines.values():
             for new, old in t.replaces:
-                new_docs = held.get(doc_key(new), [])
-                since = next((self.timelines[d].effective or self.timelines[d].date for d in new_docs), None)
-                current = replaced.get(doc_key(old))
+                since = next((self.timelines[d].effective or self.timelines[d].date for d in self._holding(new)), None)
                 candidate = Replacement(new, since or t.date)
-                if current is None or date_key(candidate.since) > date_key(current.since):
-                    replaced[doc_key(old)] = candidate
+                entries = replaced.setdefault(doc_key(old)[:2], [])
+                entries.append((doc_key(old), candidate))
         self._replaced = replaced
+
+    def _holding(self, number: str) -> list[str]:
+        """The held documents that are (articles of) the legal text ``number``."""
+        key = doc_key(number)
+        return [doc_id for k, doc_id in self._held.get(key[:2], []) if same_text(k, key)]
+
+    def _replacement(self, key: DocKey) -> Replacement | None:
+        """The newest replacement a held document states for the text ``key``."""
+        found = [
+            r for k, r in self._replaced.get(key[:2], []) if same_text(k, key) and not same_text(doc_key(r.by), key)
+        ]
+        return max(found, key=lambda r: date_key(r.since)) if found else None
 
     def of(self, doc_id: str) -> Timeline:
         return self.timelines.get(doc_id) or Timeline()
@@ -78,7 +90,7 @@ class Chronology:
 
     def is_replaced(self, key: DocKey) -> bool:
         """Whether a held document says the text ``key`` was replaced."""
-        return key in self._replaced
+        return self._replacement(key) is not None
 
     def years(self, doc_id: str) -> range:
         """The years a document speaks for: a legal text from its issue (or entry into force) until it was
@@ -95,8 +107,7 @@ class Chronology:
     def replaced_by(self, doc_id: str) -> Replacement | None:
         """The replacement of the legal text ``doc_id`` is (or is about), when a held document states one."""
         number = self.of(doc_id).number
-        found = self._replaced.get(doc_key(number)) if number else None
-        return found if found is not None and doc_key(found.by) != doc_key(number or "") else None
+        return self._replacement(doc_key(number)) if number else None
 
     def dated_until(self, as_of: str) -> set[str]:
         """The documents dated on or before ``as_of`` (undated ones are not)."""
@@ -209,7 +220,7 @@ def _states_replacement(sentence: str, replaced: Sequence[DocKey]) -> bool:
     """Whether ``sentence`` says that one of the ``replaced`` texts was replaced ("… thay thế Nghị định số …")."""
     if "thay the" not in fold(sentence):
         return False
-    return any(doc_key(d.text) in replaced for d in extract(sentence, ("doc_number",)))
+    return any(same_text(doc_key(d.text), key) for d in extract(sentence, ("doc_number",)) for key in replaced)
 
 
 def written_as_of(timeline: Timeline) -> str:
