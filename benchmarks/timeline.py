@@ -32,6 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import delete
+
 from bot.answer.options import AskOptions
 from bot.engine import Engine
 from bot.eval import bench_store, holds_answer, load_questions
@@ -39,6 +41,7 @@ from ingest.dating import date_documents
 from ingest.loaders import load_file
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, Settings
+from vectorstore import database as tables
 from vectorstore.embeddings import Embedder
 
 LABELS = PROJECT_DIR / "data" / "timeline" / "date_labels.jsonl"
@@ -56,14 +59,17 @@ def extraction(split: str) -> dict[str, Any]:
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels = [row for row in labels if split == "all" or label_split(row["id"]) == split]
     predicted: dict[tuple[str, str], Any] = {}
+    legal: dict[tuple[str, str], bool] = {}
     for file in sorted({row["file"] for row in labels}):
         path = (PROJECT_DIR / file).resolve()
         if not path.exists():
             print(f"skipping {file}: not found (needs ../shared)", file=sys.stderr)
             continue
         docs = load_file(path).documents
+        kinds = {d.doc_id: d.kind for d in docs}
         for doc_id, timeline in date_documents(docs).items():  # the whole file, as ingest dates it
             predicted[(file, doc_id)] = timeline
+            legal[(file, doc_id)] = kinds[doc_id] == "law"
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     misses: list[dict[str, Any]] = []
     from_corpus = {"dates": 0, "label_equal": 0, "label_null": 0}
@@ -77,7 +83,8 @@ def extraction(split: str) -> dict[str, Any]:
             from_corpus["dates"] += 1
             from_corpus["label_equal"] += got.date == row.get("date")
             from_corpus["label_null"] += row.get("date") is None
-        for field, value in (("date", own_date), ("effective", got.effective), ("number", got.number)):
+        number = got.number if legal[(row["file"], row["id"])] else None  # an article's is what it is about
+        for field, value in (("date", own_date), ("effective", got.effective), ("number", number)):
             gold = row.get(field)
             c = counts[field]
             c["labelled"] += gold is not None
@@ -175,12 +182,49 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def phapdien_citations(redate: bool) -> dict[str, Any]:
+    """On the whole pháp điển store (``data/bench-stores/phapdien-<model>``, built by benchmarks/reader.py and
+    re-dated here without re-embedding; ``redate``: its dates dropped first, as in a store from before dates), the
+    issue date, its entry into force, and its number."""
+    corpus = PROJECT_DIR.parent / "shared" / "corpus" / "phapdien" / "corpus.jsonl"
+    if not corpus.exists():
+        return {"skipped": "../shared is absent"}
+    settings = Settings.load()
+    store_dir = bench_store("phapdien", settings)
+    if not store_dir.exists():
+        return {"skipped": f"no store at {store_dir}: python benchmarks/reader.py --sets phapdien builds it (~45 min)"}
+    settings = settings.model_copy(update={"store_dir": store_dir})
+    embedder = Embedder.from_settings(settings)
+    with Engine(settings, embedder=embedder) as engine:
+        if redate:
+            with engine.store.engine.begin() as db:
+                db.execute(delete(tables.timelines))
+        summary = Ingestor(settings, embedder=embedder, store=engine.store).run([corpus])
+        rows = load_questions(PROJECT_DIR / "benchmarks" / "questions" / "phapdien_citizen.jsonl")
+        citations = [c for q in rows for c in engine.ask(q["question"]).citations]
+
+    def share(n: int) -> float | None:
+        return round(n / len(citations), 3) if citations else None
+
+    return {
+        "redated_documents": summary.documents_dated,
+        "redate_seconds": summary.seconds,
+        "chunks_embedded": summary.chunks_added,
+        "citations": len(citations),
+        "with_issue_date": share(sum(1 for c in citations if c.date)),
+        "with_entry_into_force": share(sum(1 for c in citations if c.effective)),
+        "with_number": share(sum(1 for c in citations if c.number)),
+        "flagged_replaced": sum(1 for c in citations if c.superseded_by),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
-    parser.add_argument("--part", choices=["extraction", "answers", "both"], default="both")
+    parser.add_argument("--part", choices=["extraction", "answers", "both", "phapdien"], default="both")
     parser.add_argument("--given-as-of", action="store_true", help="pass each question's as_of as an option")
     parser.add_argument("--misses", action="store_true", help="print what was missed (look at dev only)")
+    parser.add_argument("--redate", action="store_true", help="phapdien: drop the store's dates, then re-ingest")
     args = parser.parse_args(argv)
     if args.part in ("extraction", "both"):
         result = extraction(args.split)
@@ -196,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.misses:
             for m in misses:
                 print("  miss:", json.dumps(m, ensure_ascii=False))
+    if args.part == "phapdien":
+        print(json.dumps({"phapdien": phapdien_citations(args.redate)}, ensure_ascii=False, indent=1))
     return 0
 
 

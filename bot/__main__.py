@@ -131,7 +131,7 @@ def _render_answer(answer: Any) -> str:
     for c in answer.citations:
         where = f"bình luận số {c.comment_no}" if c.comment_no else c.kind
         replaced = f" — {c.superseded_by}" if c.superseded_by else ""
-        when = dates_label(c.date, c.effective, c.number)
+        when = dates_label(c.date, c.effective, c.number, c.kind)
         lines.append(f"[{c.n}] {c.title} ({where}; {when}){replaced} — “{c.quote}”")
     lines += [f"({n})" for n in answer.notices]
     return "\n".join(lines).strip()

@@ -29,6 +29,7 @@ NUMBER_KEYS = ("number", "so_hieu", "source.number")
 CITATION_KEYS = ("source.citation", "citation")
 DocKey = tuple[str, int | None, str]  # ("118", 2025, "nd-cp"): a legal text's number, year and kind (folded)
 OPENING_CHARS = 700  # the opening the text's own date is read from: a title line, a dateline and the lead
+LEAD_CHARS = 400  # the lead paragraph an article's subject is read from
 _ISO = re.compile(r"^\s*(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?:[T\s].*)?$")
 _EFFECTIVE = re.compile(r"hiệu\s+lực(?:\s+thi\s+hành)?(?:\s+(?:kể\s+)?từ)?\s+ngày\s*$", re.IGNORECASE)
 _ISSUED_CUE = re.compile(r"(?:ngày|ban\s+hành(?:\s+ngày)?)\s*$", re.IGNORECASE)
@@ -281,8 +282,9 @@ def _url_date(*names: str) -> str | None:
 
 
 def _number(doc: Document, citation: str) -> str | None:
-    """The number of the legal text ``doc`` is (or is an article of): a metadata field, the citation line, or a
-    title that opens with the text's kind ("Nghị định 118/2025/NĐ-CP: …")."""
+    """The number of the legal text ``doc`` is (or is an article of, or is a news article about): a metadata field,
+    the citation line, a title that opens with the text's kind ("Nghị định 118/2025/NĐ-CP: …"), or the one legal
+    text a title and lead paragraph name."""
     given = _first_text(doc.metadata, NUMBER_KEYS)
     if given:
         return given.strip()
@@ -290,6 +292,11 @@ def _number(doc: Document, citation: str) -> str | None:
         found = _numbers(extract(text, ("doc_number",)))
         if found:
             return found[0]
+    if doc.kind != "comment":  # an article whose title and lead name one legal text only is about that text
+        lead = doc.text.split("\n\n", 1)[0][:LEAD_CHARS]
+        named = {doc_key(n): n for n in _numbers(extract(doc.title + "\n" + lead, ("doc_number",)))}
+        if len(named) == 1:
+            return next(iter(named.values()))
     return None
 
 

@@ -157,7 +157,8 @@ def citation_html(c: Mapping[str, Any], turn: int, document_text: str | None) ->
         f'<div class="src-head"><span class="src-n">&#91;{n}&#93;</span> '
         f'<span class="src-title">{esc(c["title"])}</span></div>'
         f'<div class="src-meta"><span class="src-kind">{esc(kind_words(c["kind"], c.get("comment_no")))}</span> · '
-        f'<span class="src-date">{esc(dates_label(c.get("date"), c.get("effective"), c.get("number")))}</span> · '
+        f'<span class="src-date">{esc(dates_label(c.get("date"), c.get("effective"), c.get("number"), c["kind"]))}'
+        "</span> · "
         f"{esc(where)} · Nguồn: {source_html(c.get('source', ''))}</div>"
         f"{superseded_html(c.get('superseded_by', ''))}"
         f'<blockquote class="src-para">{body}</blockquote></li>'
@@ -299,7 +300,7 @@ def stats_html(stats: Mapping[str, Any], documents: Sequence[Mapping[str, Any]])
     newest_first = sorted(documents, key=lambda d: date_key(d.get("date") or d.get("effective")), reverse=True)
     rows = [
         [d["doc_id"], d["title"], kind_words(d["kind"], d.get("comment_no")),
-         dates_label(d.get("date"), d.get("effective"), d.get("number")), d["chunks"], d["chars"]]
+         dates_label(d.get("date"), d.get("effective"), d.get("number"), d["kind"]), d["chunks"], d["chars"]]
         for d in newest_first
     ]  # fmt: skip
     listing = table_html(["Mã", "Tiêu đề", "Loại", "Ngày", "Đoạn", "Ký tự"], rows, "documents")

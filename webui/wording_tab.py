@@ -44,7 +44,10 @@ def build_wording_tab(ctx: AppContext) -> None:
         dates = {}
         for m in matches:
             t, replaced = chronology.of(m.doc_id), chronology.replaced_by(m.doc_id)
-            dates[m.doc_id] = (dates_label(t.date, t.effective, t.number), replaced_note(replaced) if replaced else "")
+            dates[m.doc_id] = (
+                dates_label(t.date, t.effective, t.number, m.doc_kind),
+                replaced_note(replaced) if replaced else "",
+            )
         return render.wording_results_html(text, matches, dates)
 
     for trigger in (phrase.submit, search.click):

@@ -240,15 +240,21 @@ def replaced_note(replacement: Replacement) -> str:
     return f"Đã được thay thế bởi {replacement.by}{since}"
 
 
-def dates_label(date: str | None, effective: str | None, number: str | None) -> str:
+def dates_label(date: str | None, effective: str | None, number: str | None, kind: str = "law") -> str:
     """What a citation shows of its document's time: "ngày 9/6/2025"; "số 23/2015/NĐ-CP, ban hành 16/2/2015,
-    hiệu lực từ 10/4/2015"; "không rõ ngày" when the document does not say."""
-    parts = [f"số {number}"] if number else []
+    hiệu lực từ 10/4/2015"; for an article about a legal text "ngày 9/6/2025, về văn bản số 118/2025/NĐ-CP";
+    "không rõ ngày" when the document does not say."""
+    legal = kind == "law"
+    parts = [f"số {number}"] if number and legal else []
     if date:
-        parts.append(("ban hành " if number else "ngày ") + vi_date(date))
+        parts.append(("ban hành " if number and legal else "ngày ") + vi_date(date))
     if effective:
         parts.append(f"hiệu lực từ {vi_date(effective)}")
-    return ", ".join(parts) if date or effective else ", ".join([*parts, "không rõ ngày"])
+    if not date and not effective:
+        parts.append("không rõ ngày")
+    if number and not legal:
+        parts.append(f"về văn bản số {number}")
+    return ", ".join(parts)
 
 
 __all__ = [
