@@ -112,7 +112,7 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
     """The classifier's variants on the development rows (never the test split), by 5-fold CV by group."""
     import numpy as np
 
-    from bot.answer.dialogue import features, kind_by_phrases, phrase_intent, what_to_read
+    from bot.answer.dialogue import after_opening, features, kind_by_phrases, phrase_intent, what_to_read
     from vectorstore.text import words
     from workshop.train_dialogue import _fit, fold_of, load_rows
 
@@ -159,7 +159,10 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
         right = np.array([p in NOISE if lab in NOISE else p == lab for p, lab in zip(predicted, y)])
         pol = y == "policy"
         by_class = {f"handled[{c}]": _mean(right[y == c]) for c in ("chitchat", "off_domain", "abuse", "unclear")}
+        opening = pol & np.array([after_opening(t) is not None for t in texts])  # "chào bạn, cho hỏi …"
         out[name] = {"threshold": threshold, "policy_kept": _mean(np.array(predicted)[pol] == "policy"),
+                     "policy_after_a_greeting_kept": _mean(np.array(predicted)[opening] == "policy"),
+                     "n_policy_after_a_greeting": int(opening.sum()),
                      "non_questions_handled": _mean(right[~pol]), **by_class}  # fmt: skip
     return out, []
 

@@ -37,7 +37,7 @@ MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "dialogue_model.j
 SCHEMA = 1
 FORM_FEATURES = ("log_words", "question_mark", "digits", "short")
 # a follow-up or a new question: how well each reading's evidence answers, and the message's own substance
-FOLLOW_UP_FEATURES = ("alone", "joined", "gain", "content_words", "shared", "short")
+FOLLOW_UP_FEATURES = ("alone", "joined", "gain", "content_words", "shared", "repeats", "short")
 
 COVERAGE = (
     "Tôi là trợ lý hỏi đáp về cải cách hành chính (CCHC): thủ tục hành chính, dịch vụ công, văn bản pháp luật "
@@ -60,15 +60,19 @@ REPLIES: dict[str, str] = {
 
 def follow_up_features(alone: float, joined: float, message: str, previous: str) -> dict[str, float]:
     """The signals deciding whether ``message`` is read with the previous question: each reading's evidence score
-    (the reader's answerability, 0 when a gate refuses), and how much the message says on its own."""
+    (the reader's answerability, 0 when a gate refuses), how much the message says on its own, the share of its
+    words the previous question has (``shared``) and the share of the previous question's words it repeats
+    (``repeats``: a new question restating its own topic)."""
     own = content_words(message)
-    before = set(content_words(previous))
+    before = content_words(previous)
+    mine, theirs = set(own), set(before)
     return {
         "alone": alone,
         "joined": joined,
         "gain": joined - alone,
         "content_words": math.log1p(len(own)),
-        "shared": sum(w in before for w in own) / len(own) if own else 1.0,
+        "shared": sum(w in theirs for w in own) / len(own) if own else 1.0,
+        "repeats": sum(w in mine for w in before) / len(before) if before else 0.0,
         "short": float(len(own) <= 3),
     }
 
