@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # or E5_SMALL, or any sentence-transformers name or folder
     embedding_dim: int | None = None  # truncate a Matryoshka model's vectors (EmbeddingGemma: 768, 512, 256, 128)
     embedding_batch_size: int = 16
+    embedding_batch_tokens: int = 4096  # a batch holds at most this many padded tokens (texts sorted by length)
+    # runtime of an installed model: torch, or its ONNX export (python -m workshop.onnx_embedder); int8 vectors
+    # differ from fp32 ones (cosine ~0.9998), so int8 is part of the name a store records; fp32 ONNX = torch
+    embedding_backend: Literal["torch", "onnx"] = "torch"
+    embedding_precision: Literal["fp32", "int8"] = "fp32"  # int8 needs embedding_backend="onnx"
     chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
     chunk_overlap_tokens: int = 40
     ingest_batch_chunks: int = 256  # chunks embedded and committed together
@@ -135,7 +140,7 @@ class Settings(BaseSettings):
     @property
     def fusion_weights(self) -> tuple[float, float, float]:
         """(dense, BM25, folded BM25): each setting that is set, else the model's own default."""
-        defaults = MODEL_FUSION_WEIGHTS.get(self.embedding_key, MODEL_FUSION_WEIGHTS.get(self.embedding_model))
+        defaults = MODEL_FUSION_WEIGHTS.get(self.embedding_space, MODEL_FUSION_WEIGHTS.get(self.embedding_model))
         dense, bm25, folded = defaults or (1.0, 1.0, 1.0)
         return (
             dense if self.weight_dense is None else self.weight_dense,
@@ -145,7 +150,14 @@ class Settings(BaseSettings):
 
     @property
     def embedding_key(self) -> str:
-        """The embedding model as a store records it: the model, and its truncated size if any."""
+        """The embedding model as a store records it: the model, its truncated size if any, and ``+int8`` for
+        int8 vectors (fp32 ONNX vectors equal torch's to ~1e-7, so they share the name)."""
+        return f"{self.embedding_space}+int8" if self.embedding_precision == "int8" else self.embedding_space
+
+    @property
+    def embedding_space(self) -> str:
+        """The model and its truncated size: what classifiers fitted over its vectors are keyed by (int8 vectors
+        are within cosine ~0.9998 of these, close enough for a classifier, not for one store)."""
         return f"{self.embedding_model}@{self.embedding_dim}" if self.embedding_dim else self.embedding_model
 
     @property

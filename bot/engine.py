@@ -59,7 +59,7 @@ class Engine:
         self.llm_servers = LLMServers(settings)
         try:
             model = ReaderModel.load(settings.reader_model or MODEL_FILE)
-            dialogue_model = DialogueModel.load(settings.embedding_key)
+            dialogue_model = DialogueModel.load(settings.embedding_space)
         except (ValueError, KeyError, OSError) as exc:  # a weights file that does not match this code
             raise StoreError(
                 "Tệp trọng số của bộ đọc hoặc bộ phân loại hội thoại không khớp với phiên bản mã nguồn này. "
@@ -67,9 +67,9 @@ class Engine:
                 "hoặc dùng tệp đi kèm bản cài đặt.",
                 str(exc),
             ) from exc
-        if model.embedder and model.embedder != settings.embedding_key:
+        if model.embedder and model.embedder != settings.embedding_space:
             log.warning("the reader was fitted with %s's retrieval, this store uses %s", model.embedder,
-                        settings.embedding_key)  # fmt: skip
+                        settings.embedding_space)  # fmt: skip
         if settings.reader_threshold is not None:
             model = replace(model, threshold=settings.reader_threshold)
         self.reader = Reader(
@@ -85,7 +85,8 @@ class Engine:
         self._local_lock = threading.Lock()  # starting the local model (minutes), and its retry bookkeeping
         self._documents: OrderedDict[str, tuple[int, Document | None]] = OrderedDict()  # doc_id -> (revision, doc)
         if dialogue_model is None:
-            log.warning("no dialogue model for %s: every message is taken as a policy question", settings.embedding_key)
+            log.warning("no dialogue model for %s: every message is taken as a policy question",
+                        settings.embedding_space)  # fmt: skip
         self.dialogue = DialogueStep(dialogue_model, self.embedder.embed_query) if dialogue_model else None
         self.reading_chain, self.chain = build_chain(
             ChainParts(

