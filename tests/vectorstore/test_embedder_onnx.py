@@ -97,3 +97,14 @@ def test_not_exported_says_how_to_build(tmp_path: Path, cache_dir: Path) -> None
     with pytest.raises(EmbedderUnavailable) as err:
         Embedder.from_settings(gemma_settings(tmp_path, embedding_backend="onnx"))
     assert "python -m workshop.onnx_embedder" in str(err.value)
+
+
+def test_models_without_an_export_run_torch_fp32_whatever_the_runtime_setting() -> None:
+    """The runtime settings apply to ONNX_MODELS only: e5-small (the test suite's model) keeps its store name."""
+    from settings import E5_SMALL
+
+    e5 = Settings(embedding_model=E5_SMALL, embedding_backend="onnx", embedding_precision="int8")
+    assert e5.embedding_runtime == ("torch", "fp32") and e5.embedding_key == E5_SMALL
+    gemma = Settings(embedding_model="embeddinggemma", embedding_backend="onnx", embedding_precision="int8")
+    assert gemma.embedding_runtime == ("onnx", "int8") and gemma.embedding_key == "embeddinggemma+int8"
+    assert gemma.model_copy(update={"embedding_dim": 256}).embedding_key == "embeddinggemma@256+int8"
