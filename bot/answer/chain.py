@@ -377,7 +377,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         missing = missing_specifics(
             turn.query.text, [t for p in turn.passages for t in (p.title, p.text)], load_glossary()
         )
-        missing = covered_years(missing, [p.doc_id for p in turn.passages], turn.snapshot.chronology)
+        best = turn.reading.best if turn.reading else None  # the sentence that would be quoted speaks for its year
+        missing = covered_years(missing, [best.passage.doc_id] if best else [], turn.snapshot.chronology)
         if missing:
             return replace(turn, refusal=Refusal("missing_specifics", tuple(missing)))
         if turn.reading is None or turn.reading.probability < parts.reader.model.threshold:
