@@ -34,7 +34,7 @@ from bot.answer.timeline import Chronology, QuestionTime, covered_years, in_time
 from bot.answer.types import Candidate, Hit, Passage
 from vectorstore.details import extract
 from vectorstore.records import Document, date_key, vi_date
-from vectorstore.text import fold, sentence_spans
+from vectorstore.text import content_words, fold, sentence_spans, words
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,25 @@ def _swap_detail(question: str, previous: str) -> str:
     return previous[: theirs[0].start] + mine[0].text + previous[theirs[0].end :]
 
 
+_POINTING_WORDS = frozenset(("con", "vay", "the", "thi", "nhi", "a", "do", "nay", "kia", "ay", "day", "nua"))
+_NOW = re.compile(r"\b(?:hien|ngay|bay gio|luc) nay\b")  # "nay" here is "now", not "này"
+
+
+def _speaks_to(joined: Turn, message: str) -> bool:
+    """Whether a follow-up reading may be kept: a message that points back ("còn", "này", "thì sao", …) or has at
+    most two words of its own ("Ai cao nhất?") is elliptical; any other must find one of its own words in the
+    sentence the joined reading would quote — "hiện nay cả nước có bao nhiêu tỉnh" after a question on a meeting is
+    a new question, however well the meeting's sentence answers the joined reading."""
+    best = joined.reading.best if joined.reading else None
+    if best is None or joined.refusal is not None:
+        return True
+    folded = _NOW.sub(" ", fold(message))
+    if _POINTING_WORDS & set(words(folded)):
+        return True
+    own = set(content_words(" ".join(_without(folded, _ASKING))))
+    return len(own) < 3 or bool(own & set(content_words(best.text)))
+
+
 def refusal_text(
     hits: Sequence[Hit],
     missing: Sequence[str] = (),
@@ -347,6 +366,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             follow_up = parts.dialogue.is_follow_up(*scores, turn.question, history[-1][0])
         else:
             follow_up = scores[1] > scores[0]
+        follow_up = follow_up and _speaks_to(joined, turn.question)
         return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)
 
     def read(turn: Turn) -> Turn:

@@ -260,3 +260,17 @@ def test_rankings_and_answers_are_the_same_in_two_processes(engine, tmp_path):
             ]
         )
     assert len(runs[0]) == len(rows) and runs[0] == runs[1]
+
+
+def test_a_new_question_is_not_answered_with_what_answered_the_previous_one(engine):
+    """After "Ai chủ trì phiên họp thứ tư?", a question the sample does not answer must not be read with the
+    previous one and answered with the meeting's sentence (a wrong fact with a valid citation)."""
+    first = engine.ask("Ai chủ trì phiên họp thứ tư?")
+    assert not first.refused and "chủ trì" in first.answer
+    history = (("Ai chủ trì phiên họp thứ tư?", first.answer),)
+    for message in ("hien nay ca nuoc co bao nhieu tinh", "Hiện nay cả nước có bao nhiêu tỉnh, thành phố?"):
+        answer = engine.ask(message, AskOptions(history=history))
+        assert not answer.follow_up and "chủ trì" not in answer.answer, answer.answer
+    # an elliptical follow-up still is one
+    follow = engine.ask("Còn phiên họp đó diễn ra ngày nào?", AskOptions(history=history))
+    assert follow.follow_up and "19/4" in follow.answer
