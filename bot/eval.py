@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from bot.answer.citations import is_valid
 from bot.answer.options import AskOptions, GeneratorName, Weights
+from bot.answer.timeline import quoted_only
 from bot.engine import Engine
 from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
@@ -114,8 +115,9 @@ def split_overrides(base: Settings, overrides: dict[str, str]) -> tuple[dict[str
 
 
 def holds_answer(answer: str, expected: Sequence[str]) -> bool:
-    """Whether ``answer`` states one of the expected facts (compared without diacritics or case)."""
-    folded = fold(answer)
+    """Whether ``answer`` states one of the expected facts (compared without diacritics or case) in what it quotes,
+    not in what it says of its sources' dates ("Theo tài liệu ngày 9/6/2025: …" holds no answer "9/6/2025")."""
+    folded = fold(quoted_only(answer))
     return any(fold(normalize(a)) in folded for a in expected)
 
 

@@ -240,6 +240,17 @@ def replaced_note(replacement: Replacement) -> str:
     return f"Đã được thay thế bởi {replacement.by}{since}"
 
 
+_SAID_AS_OF = re.compile(
+    r"^(?:Tính đến ngày [^.]+\. )?Theo (?:tài liệu|văn bản)[^:]*: |(?<=\s)Trước đó, theo tài liệu [^:]+: "
+)
+
+
+def quoted_only(answer: str) -> str:
+    """An answer without what it says of its sources' dates ("Theo tài liệu ngày 9/6/2025: ", "Trước đó, …: "):
+    what the documents say, for checking an answer's facts."""
+    return _SAID_AS_OF.sub("", answer)
+
+
 def dates_label(date: str | None, effective: str | None, number: str | None, kind: str = "law") -> str:
     """What a citation shows of its document's time: "ngày 9/6/2025"; "số 23/2015/NĐ-CP, ban hành 16/2/2015,
     hiệu lực từ 10/4/2015"; for an article about a legal text "ngày 9/6/2025, về văn bản số 118/2025/NĐ-CP";
@@ -265,6 +276,7 @@ __all__ = [
     "covered_years",
     "dates_label",
     "in_time",
+    "quoted_only",
     "replaced_note",
     "time_of",
     "written_as_of",

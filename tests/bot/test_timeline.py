@@ -128,3 +128,12 @@ def test_staff_set_a_date_that_reingest_keeps(engine: Engine, tmp_path: Path) ->
     html = stats_html(engine.store.stats(), engine.store.list_documents())
     assert html.index("tinh-2025") < html.index("tinh-2024") < html.index("nd-138")  # newest first
     assert "0 tài liệu chưa có ngày" in html
+
+
+def test_an_answers_date_is_not_taken_for_the_fact_it_quotes() -> None:
+    from bot.eval import holds_answer
+
+    assert not holds_answer("Theo tài liệu ngày 9/6/2025: Chính phủ ban hành nghị định mới [1].", ["9/6/2025"])
+    assert holds_answer("Theo tài liệu ngày 9/6/2025: Ngày 9/6/2025, Chính phủ ban hành [1].", ["9/6/2025"])
+    labelled = "Theo tài liệu năm 2025: Có 34 tỉnh [1]. Trước đó, theo tài liệu năm 2024: Có 63 tỉnh [2]."
+    assert holds_answer(labelled, ["63 tỉnh"]) and not holds_answer(labelled, ["năm 2024"])
