@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # runtime of a model in ONNX_MODELS: torch, or its ONNX export (python -m workshop.onnx_embedder); int8 vectors
     # differ from fp32 ones (cosine ~0.9998), so int8 is part of the name a store records; fp32 ONNX = torch.
     # Other models always run on torch in fp32 (see embedding_runtime)
-    embedding_backend: Literal["torch", "onnx"] = "torch"
+    embedding_backend: Literal["torch", "onnx"] = "onnx"  # same vectors as torch, query encode ~1.7x faster
     embedding_precision: Literal["fp32", "int8"] = "fp32"  # int8 needs embedding_backend="onnx"
     chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
     chunk_overlap_tokens: int = 40

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.load(**({"store_dir": args.store} if args.store else {}))
-    embedder = Embedder.from_settings(settings)
+    embedder = Embedder.from_settings(settings.model_copy(update={"embedding_backend": "torch"}))  # trainable
     store = Store(settings, embedder.name)
     try:
         chunks = store.all_chunks()

@@ -46,7 +46,7 @@ def embedders(cache_dir: Path) -> dict[str, Embedder]:
     if not (onnx_dir(installed) / ONNX_MANIFEST).is_file():
         unavailable("EmbeddingGemma's ONNX export not built: python -m workshop.onnx_embedder")
     return {
-        "torch": Embedder.from_settings(gemma_settings(cache_dir)),
+        "torch": Embedder.from_settings(gemma_settings(cache_dir, embedding_backend="torch")),
         "fp32": Embedder.from_settings(gemma_settings(cache_dir, embedding_backend="onnx")),
         "int8": Embedder.from_settings(gemma_settings(cache_dir, embedding_backend="onnx", embedding_precision="int8")),
     }
@@ -73,8 +73,10 @@ def test_names_and_stores_keep_precisions_apart(
     assert embedders["torch"].name == embedders["fp32"].name == "embeddinggemma"  # the same vectors
     assert embedders["int8"].name == "embeddinggemma+int8"
     fp32 = gemma_settings(cache_dir, data_dir=tmp_path)
+    assert fp32.embedding_runtime == ("onnx", "fp32")  # the default
     Store(fp32, fp32.embedding_key).close()
-    Store(fp32.model_copy(update={"embedding_backend": "onnx"}), fp32.embedding_key).close()  # fp32 ONNX: same store
+    torch = fp32.model_copy(update={"embedding_backend": "torch"})
+    Store(torch, torch.embedding_key).close()  # torch and fp32 ONNX: the same vectors, the same store
     int8 = fp32.model_copy(update={"embedding_backend": "onnx", "embedding_precision": "int8"})
     with pytest.raises(StoreError) as err:
         Store(int8, int8.embedding_key)
@@ -84,7 +86,7 @@ def test_names_and_stores_keep_precisions_apart(
 
 def test_int8_needs_the_onnx_backend(cache_dir: Path) -> None:
     with pytest.raises(EmbedderUnavailable) as err:
-        Embedder.from_settings(gemma_settings(cache_dir, embedding_precision="int8"))
+        Embedder.from_settings(gemma_settings(cache_dir, embedding_backend="torch", embedding_precision="int8"))
     assert "CCHC_EMBEDDING_BACKEND=onnx" in str(err.value)
 
 
