@@ -6,9 +6,9 @@ Training rows: the development split of ``data/dialogue/messages.jsonl`` (labell
 development questions (``data/questions/reader_dev.jsonl``) as ``policy``. Each message is read as the chain reads
 it (the CCHC store's query parser: diacritics restored, acronyms expanded) and embedded with the model's query
 prompt. The features are standardised and a multinomial logistic regression (scikit-learn) is fitted (the
-scaling is folded into the saved weights); the policy threshold is
-chosen by 5-fold cross-validation on the same rows (by group): the highest one that still keeps at least 99% of the policy
-rows as policy (when unsure, retrieve). The follow-up model is fitted on the development conversations
+scaling is folded into the saved weights); the policy threshold is chosen by 5-fold cross-validation on the same
+rows (by group): the highest one that still keeps at least 99% of the policy rows as policy (when unsure, retrieve).
+The follow-up model is fitted on the development conversations
 (``data/dialogue/conversations.jsonl``): each second message read alone and with its first, as the chain does.
 The test split is never read here. Writes ``bot/data/dialogue_model.json`` (one entry per model; entries for
 other models are kept). Training engines run without a dialogue model: remove the file first when its schema
