@@ -422,8 +422,16 @@ def test_admin_ingests_after_login_and_shows_an_xss_document_inert(page: Any, se
     assert "mới 1" in summary.inner_text()
     assert served.engine.store.stats()["documents"] == documents_before + 1
     assert (served.settings.data_dir / "uploads" / "van_ban_thu_xss.txt").is_file()
-    page.locator("#admin-stats details summary").click()
+    page.locator("#admin-stats details.doc-list summary").click()
     assert XSS_PAYLOAD in page.locator("#admin-stats").inner_text()  # the title, shown as text
+    # the upload states no date of its own: it is listed as undated, and staff set one
+    page.locator("#admin-stats details.doc-undated summary").click()
+    assert "van_ban_thu_xss" in page.locator("#admin-stats details.doc-undated").inner_text()
+    choose(page, "admin-doc", re.compile("van_ban_thu_xss"))
+    textbox(page, "admin-date").fill("1/6/2023")
+    page.click("#admin-set-date")
+    page.wait_for_selector("#admin-date-out :text('Đã lưu ngày 1/6/2023')")
+    assert served.engine.store.timelines(["van_ban_thu_xss"])["van_ban_thu_xss"].date_from == "staff"
 
     # the document's text is shown as text everywhere and runs nothing
     page.get_by_role("tab", name="Hỏi đáp").click()
