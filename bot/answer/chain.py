@@ -394,8 +394,12 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         assert turn.query is not None
         if not turn.passages:
             return replace(turn, refusal=Refusal("no_sources"))
+        documents = [parts.get_document(d) for d in dict.fromkeys(p.doc_id for p in turn.passages)]
         missing = missing_specifics(
-            turn.query.text, [t for p in turn.passages for t in (p.title, p.text)], load_glossary()
+            turn.query.text,
+            [t for p in turn.passages for t in (p.title, p.text)],
+            load_glossary(),
+            [d.text for d in documents if d is not None],
         )
         best = turn.reading.best if turn.reading else None  # the sentence that would be quoted speaks for its year
         missing = covered_years(missing, [best.passage.doc_id] if best else [], turn.snapshot.chronology)

@@ -129,10 +129,15 @@ def _stated(source: str) -> list[Detail]:
 
 
 def missing_specifics(
-    question: str, sources: Iterable[str], glossary: Mapping[str, tuple[str, str]] | None = None
+    question: str,
+    sources: Iterable[str],
+    glossary: Mapping[str, tuple[str, str]] | None = None,
+    documents: Iterable[str] = (),
 ) -> list[str]:
     """The specifics of ``question`` found in none of ``sources``: years, dates, document numbers and ordinals
-    compared by meaning, everything else as words without diacritics or case."""
+    compared by meaning, everything else as words without diacritics or case. A glossary term (CCHC, TTHC, …) names
+    a topic, not a detail: it may be stated anywhere in the ``documents`` the sources come from (a passage of an
+    article on CCHC that does not repeat the words is still about CCHC)."""
     wanted = _specifics(question, glossary)
     if not wanted:
         return []
@@ -140,10 +145,14 @@ def missing_specifics(
     haystack = "\n".join(folded_key(s) for s in sources)
     stated = [d for s in sources for d in _stated(s)] if any(wanted.values()) else []
     expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
+    topic = "\n".join(folded_key(d) for d in documents) if expansions else ""
 
     def present(term: str, detail: Detail | None) -> bool:
         if detail is not None:
             return details.matches(detail, stated)
-        return folded_key(term) in haystack or (term in expansions and folded_key(expansions[term]) in haystack)
+        if folded_key(term) in haystack:
+            return True
+        return term in expansions and any(folded_key(t) in where for t in (term, expansions[term])
+                                          for where in (haystack, topic))  # fmt: skip
 
     return [term for term, detail in wanted.items() if not present(term, detail)]

@@ -63,3 +63,11 @@ def test_a_year_before_a_name_a_sentence_opener_or_a_lone_letter_is_not_part_of_
     assert proper_names("Năm 2022 Quảng Ninh đạt bao nhiêu điểm?") == ["Quảng Ninh"]
     assert proper_names("Trong Ban chỉ đạo, Thủ tướng Phạm Minh Chính giữ cương vị gì?") == ["Phạm Minh Chính"]
     assert proper_names("Những địa phương nào thuộc nhóm A Chỉ số CCHC năm 2022?") == []
+
+
+def test_a_glossary_topic_may_be_stated_anywhere_in_the_passages_document_a_detail_may_not() -> None:
+    question = "Nguyên nhân chính của những tồn tại trong cải cách hành chính năm 2023 là gì?"
+    passage = ["Nguyên nhân của tồn tại, hạn chế có cả chủ quan và khách quan."]
+    article = "Thủ tướng, Trưởng Ban chỉ đạo CCHC, chủ trì phiên họp. " + passage[0]
+    assert missing_specifics(question, passage, load_glossary()) == ["2023", "CCHC"]
+    assert missing_specifics(question, passage, load_glossary(), [article]) == ["2023"]  # the year stays a detail
