@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import delete
 
 from bot.answer.options import AskOptions
+from bot.answer.timeline import quoted_only
 from bot.engine import Engine
 from bot.eval import bench_store, holds_answer, load_questions
 from ingest.dating import date_documents
@@ -47,7 +48,6 @@ from vectorstore.embeddings import Embedder
 LABELS = PROJECT_DIR / "data" / "timeline" / "date_labels.jsonl"
 QUESTIONS = PROJECT_DIR / "data" / "questions" / "timeline.jsonl"
 CORPUS = [PROJECT_DIR / "data" / "timeline", PROJECT_DIR / "data" / "heldout"]
-SAYS_DATE = re.compile(r"^(?:Tính đến ngày [^.]+\. )?Theo (?:tài liệu (?:ngày|tháng|năm) |văn bản số )")
 
 
 def label_split(doc_id: str) -> str:
@@ -141,7 +141,7 @@ def _ask(engine: Engine, q: dict[str, Any], given_as_of: bool) -> dict[str, Any]
         "refused": answer.refused,
         "hit": bool(hit),
         "stale_lead": lead in set(q.get("stale_ids") or ()),
-        "says_date": bool(SAYS_DATE.match(answer.answer)) if not answer.refused else None,
+        "says_date": quoted_only(answer.answer) != answer.answer if not answer.refused else None,
         "lead_dated": bool(answer.citations[0].date or answer.citations[0].effective) if answer.citations else None,
         "replaced_cited": len(cited_replaced),
         "replaced_flagged": sum(1 for c in cited_replaced if c.superseded_by),

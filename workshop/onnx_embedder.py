@@ -29,7 +29,6 @@ sha256 of the graph it loads and refuses a mismatch.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -40,19 +39,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.models.install import file_sha256
+from settings import Settings
+from vectorstore.embeddings import INSTALLED_MODELS, ONNX_MANIFEST, onnx_dir
+
 log = logging.getLogger(__name__)
 
-MANIFEST = "cchc_onnx.json"  # the runtime reads the same name: vectorstore.embeddings.ONNX_MANIFEST
 FILES = {"fp32": "model.onnx", "int8": "model_int8.onnx"}
 INT8_BLOCK = 32
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(8 * 1024 * 1024):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_fp32(model_dir: Path, out: Path) -> Path:
@@ -117,7 +111,7 @@ def build(model_dir: Path, target: Path, precisions: Sequence[str] = ("fp32", "i
     if not marker.is_file():
         raise FileNotFoundError(f"{model_dir} is not an installed model (no {marker.name})")
     source = json.loads(marker.read_text(encoding="utf-8"))
-    manifest_file = target / MANIFEST
+    manifest_file = target / ONNX_MANIFEST
     if manifest_file.is_file() and not force:
         old = json.loads(manifest_file.read_text(encoding="utf-8"))
         if old.get("source_weights_sha256") == source.get("weights_sha256") and set(precisions) <= set(
@@ -134,7 +128,7 @@ def build(model_dir: Path, target: Path, precisions: Sequence[str] = ("fp32", "i
             started = time.perf_counter()
             quantize_int8(fp32, work / FILES["int8"])
             seconds["int8"] = round(time.perf_counter() - started, 1)
-        files = {p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()}
+        files = {p.name: file_sha256(p) for p in sorted(work.iterdir()) if p.is_file()}
         manifest = {
             "model": source.get("name"),
             "source_weights_sha256": source.get("weights_sha256"),
@@ -144,7 +138,7 @@ def build(model_dir: Path, target: Path, precisions: Sequence[str] = ("fp32", "i
             "versions": versions(),
             "build_seconds": seconds,
         }
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        (work / ONNX_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         for path in [work, *work.iterdir()]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
         if target.exists():
@@ -157,10 +151,6 @@ def build(model_dir: Path, target: Path, precisions: Sequence[str] = ("fp32", "i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from settings import Settings
-    from vectorstore.embeddings import INSTALLED_MODELS, onnx_dir
-
     parser = argparse.ArgumentParser(prog="python -m workshop.onnx_embedder", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", default="embeddinggemma", choices=sorted(INSTALLED_MODELS))
     parser.add_argument("--force", action="store_true", help="rebuild even if the graphs are there")

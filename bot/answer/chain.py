@@ -30,7 +30,16 @@ from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, same_content
 from bot.answer.retriever import HybridRetriever
-from bot.answer.timeline import Chronology, QuestionTime, covered_years, in_time, replaced_note, time_of, written_as_of
+from bot.answer.timeline import (
+    Chronology,
+    QuestionTime,
+    covered_years,
+    in_time,
+    replaced_note,
+    time_of,
+    when_said,
+    written_as_of,
+)
 from bot.answer.types import Candidate, Hit, Passage
 from vectorstore.details import extract
 from vectorstore.records import Document, date_key, vi_date
@@ -271,16 +280,8 @@ def refusal_text(
     newest = chronology.newest([h.chunk.doc_id for h in hits[:3]]) if chronology else None  # of those named
     if chronology is not None and newest is not None:
         title = next(h.chunk.title for h in hits if h.chunk.doc_id == newest)
-        text += f" Tài liệu mới nhất về chủ đề này: «{title}» ({_when(chronology, newest)})."
+        text += f" Tài liệu mới nhất về chủ đề này: «{title}» ({when_said(chronology.of(newest))})."
     return text
-
-
-def _when(chronology: Chronology, doc_id: str) -> str:
-    """ "ngày 10/6/2025", "tháng 6/2025", "năm 2024" or "có hiệu lực từ 1/7/2014" for a document."""
-    t = chronology.of(doc_id)
-    if not t.date:
-        return f"có hiệu lực từ {vi_date(t.effective)}"
-    return ("ngày", "tháng", "năm")[2 - t.date.count("-")] + " " + vi_date(t.date)
 
 
 def dated_answer(turn: Turn, text: str, citations: list[Citation]) -> tuple[str, list[Citation], list[str]]:
@@ -297,7 +298,7 @@ def dated_answer(turn: Turn, text: str, citations: list[Citation]) -> tuple[str,
             numbers = {int(n) for n in re.findall(r"\[(\d+)\]", claim)}
             older = [c for c in dated if c.n in numbers and c.doc_id != dated[0].doc_id]
             if older and 0 < date_key(chronology.when(older[0].doc_id)) < date_key(chronology.when(dated[0].doc_id)):
-                claims[i] = f"Trước đó, theo tài liệu {_when(chronology, older[0].doc_id)}: {claim}"
+                claims[i] = f"Trước đó, theo tài liệu {when_said(chronology.of(older[0].doc_id))}: {claim}"
         text = " ".join(claims)
     said = written_as_of(lead)
     if said:
@@ -394,12 +395,12 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         assert turn.query is not None
         if not turn.passages:
             return replace(turn, refusal=Refusal("no_sources"))
-        documents = [parts.get_document(d) for d in dict.fromkeys(p.doc_id for p in turn.passages)]
+        documents = (parts.get_document(d) for d in dict.fromkeys(p.doc_id for p in turn.passages))
         missing = missing_specifics(
             turn.query.text,
             [t for p in turn.passages for t in (p.title, p.text)],
             load_glossary(),
-            [d.text for d in documents if d is not None],
+            (d.text for d in documents if d is not None),  # read only when a glossary term needs them
         )
         best = turn.reading.best if turn.reading else None  # the sentence that would be quoted speaks for its year
         missing = covered_years(missing, [best.passage.doc_id] if best else [], turn.snapshot.chronology)

@@ -145,14 +145,19 @@ def missing_specifics(
     haystack = "\n".join(folded_key(s) for s in sources)
     stated = [d for s in sources for d in _stated(s)] if any(wanted.values()) else []
     expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
-    topic = "\n".join(folded_key(d) for d in documents) if expansions else ""
+    topic: list[str] = []  # the documents, folded: read on the first glossary term the passages lack
 
     def present(term: str, detail: Detail | None) -> bool:
         if detail is not None:
             return details.matches(detail, stated)
         if folded_key(term) in haystack:
             return True
-        return term in expansions and any(folded_key(t) in where for t in (term, expansions[term])
-                                          for where in (haystack, topic))  # fmt: skip
+        if term not in expansions:
+            return False
+        if folded_key(expansions[term]) in haystack:
+            return True
+        if not topic:
+            topic.append("\n".join(folded_key(d) for d in documents))
+        return any(folded_key(t) in topic[0] for t in (term, expansions[term]))
 
     return [term for term, detail in wanted.items() if not present(term, detail)]

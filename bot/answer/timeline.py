@@ -229,10 +229,15 @@ def written_as_of(timeline: Timeline) -> str:
     if timeline.number and timeline.effective:
         issued = f"ban hành ngày {vi_date(timeline.date)}, " if timeline.date else ""
         return f"Theo văn bản số {timeline.number} ({issued}có hiệu lực từ {vi_date(timeline.effective)})"
+    return f"Theo tài liệu {when_said(timeline)}" if timeline.date else ""
+
+
+def when_said(timeline: Timeline) -> str:
+    """A document's time in words: "ngày 10/6/2025", "tháng 6/2025", "năm 2024", or for a legal text known only by
+    its entry into force "có hiệu lực từ 1/7/2014"."""
     if not timeline.date:
-        return ""
-    unit = "ngày" if timeline.date.count("-") == 2 else "tháng" if timeline.date.count("-") == 1 else "năm"
-    return f"Theo tài liệu {unit} {vi_date(timeline.date)}"
+        return f"có hiệu lực từ {vi_date(timeline.effective)}"
+    return ("ngày", "tháng", "năm")[2 - timeline.date.count("-")] + " " + vi_date(timeline.date)
 
 
 def replaced_note(replacement: Replacement) -> str:
@@ -279,5 +284,6 @@ __all__ = [
     "quoted_only",
     "replaced_note",
     "time_of",
+    "when_said",
     "written_as_of",
 ]

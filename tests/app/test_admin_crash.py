@@ -57,16 +57,22 @@ def start_app(data: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("the app did not start")
 
 
-def login(browser: Any, port: int) -> Any:
-    """A page on the app's admin tab, logged in."""
+def submit_login(browser: Any, port: int, password: str = ADMIN_PASSWORD) -> Any:
+    """A new page on the app's admin tab, the login form sent (not waited for)."""
     page = browser.new_page()
     page.set_default_timeout(120_000)
     page.goto(f"http://127.0.0.1:{port}/")
     page.wait_for_selector("#status [data-state=ready]")
     page.get_by_role("tab", name="Quản trị").click()
     page.locator("#admin-user").locator("input, textarea").first.fill(ADMIN_USER)
-    page.locator("#admin-password").locator("input, textarea").first.fill(ADMIN_PASSWORD)
+    page.locator("#admin-password").locator("input, textarea").first.fill(password)
     page.click("#admin-login-btn")
+    return page
+
+
+def login(browser: Any, port: int) -> Any:
+    """A page on the app's admin tab, logged in."""
+    page = submit_login(browser, port)
     page.locator("#admin-panel").wait_for(state="visible")
     return page
 

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.app.fixtures import CHROMIUM, CHROMIUM_ARGS
-from tests.app.test_admin_crash import ADMIN_PASSWORD, ADMIN_USER
+from tests.app.test_admin_crash import ADMIN_PASSWORD, submit_login
 from tests.conftest import unavailable
 from tests.scale.test_replicas import Replicas
 from tests.servers import ChromaServer, PostgresServer, free_port
@@ -250,14 +250,7 @@ def test_two_app_replicas_share_the_question_rate_and_the_admin_lock_out(
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
             def try_login(port: int, password: str) -> str:
-                page = browser.new_page()
-                page.set_default_timeout(120_000)
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.wait_for_selector("#status [data-state=ready]")
-                page.get_by_role("tab", name="Quản trị").click()
-                page.locator("#admin-user").locator("input, textarea").first.fill(ADMIN_USER)
-                page.locator("#admin-password").locator("input, textarea").first.fill(password)
-                page.click("#admin-login-btn")
+                page = submit_login(browser, port, password)
                 page.wait_for_function(  # the answer (not Gradio's "processing" line), or the admin panel
                     "document.querySelector('#admin-panel')?.offsetParent"
                     " || /Sai tên|quá nhiều/.test(document.querySelector('#admin-login-msg')?.innerText || '')"
