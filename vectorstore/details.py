@@ -158,7 +158,8 @@ def _extract(text: str, kinds: frozenset[Kind]) -> tuple[Detail, ...]:
     end = 0
     for run in _DIGITS.finditer(text):
         start = run.start()
-        if start >= end and not taken[start] and (start == 0 or text[start - 1] not in ".,/"):
+        after_no = text[max(0, start - 3) : start].lower() == "no."  # "Resolution No.202/2025/QH15"
+        if start >= end and not taken[start] and (start == 0 or text[start - 1] not in ".,/" or after_no):
             led = _NUMBER_LED.match(text, start)
             if led is not None:
                 take(led)

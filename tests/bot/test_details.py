@@ -28,6 +28,13 @@ def test_a_dotted_document_number_is_read_whole():
     assert missing_specifics(question, ["Nghị quyết số 7/2025/NQ-CP"]) == ["66.7/2025/NQ-CP"]
 
 
+def test_an_english_document_number_after_no_is_read():
+    stated = "On June 12, NA Chairman Tran Thanh Man signed Resolution No.202/2025/QH15 on the restructuring."
+    assert one(stated, "doc_number").value == ("202", 2025, "qh15")
+    assert missing_specifics("Ai ký Nghị quyết số 202/2025/QH15?", [stated]) == []
+    assert one("Có 1.000 người", "number").value == (Decimal("1000"),)  # a dot inside a number still joins it
+
+
 def test_a_date_without_a_year_meets_the_same_day_and_month():
     assert missing_specifics("Ngày 2/9/2025 có được nghỉ không?", ["Người lao động được nghỉ dịp 2/9."]) == []
     assert missing_specifics("Lễ 2/9 năm nay", ["Kỷ niệm 80 năm Quốc khánh 2/9/2025"]) == []
