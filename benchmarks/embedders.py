@@ -54,6 +54,7 @@ from bot.eval import BENCH_STORES, bench_store
 from ingest.pipeline import Ingestor
 from settings import E5_SMALL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
+from vectorstore.sentences import sentence_key
 from vectorstore.store import Store
 
 SHARED = PROJECT_DIR.parent / "shared"
@@ -320,15 +321,23 @@ def speed(variant: str) -> dict[str, Any]:
 
 
 class FromStore:
-    """Passage vectors read back from a store of the same model (fp32 torch = fp32 ONNX to ~1e-7)."""
+    """Passage vectors read back from a store of the same model (fp32 torch = fp32 ONNX to ~1e-7): its chunks' and
+    its sentences' vectors; a text it has neither of is embedded by ``embedder``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, embedder: Embedder) -> None:
         rows = store.embed_texts()
         vectors = store.vectors([r[0] for r in rows])
         self.by_text = {text: vectors[i] for i, (_, text) in enumerate(rows)}
+        self.sentences = store
+        self.embedder = embedder
 
     def embed_passages(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
-        return np.stack([self.by_text[t] for t in texts]).astype(np.float32)
+        keys = {t: sentence_key(t) for t in texts if t not in self.by_text}
+        stored = self.sentences.sentence_vectors(list(keys.values()))
+        missing = [t for t, k in keys.items() if k not in stored]
+        fresh = dict(zip(missing, self.embedder.embed_passages(missing))) if missing else {}
+        rows = [self.by_text[t] if t in self.by_text else stored.get(keys[t], fresh.get(t)) for t in texts]
+        return np.stack(rows).astype(np.float32)
 
 
 def quality(variant: str) -> dict[str, Any]:
@@ -347,11 +356,13 @@ def quality(variant: str) -> dict[str, Any]:
     ingestor = Ingestor(settings, embedder=embedder)
     full_key = variant_settings("torch-fp32").embedding_key
     full_dir = BENCH_STORES / f"phapdien-{full_key}"
+    full = None
     if settings.embedding_key == full_key and (full_dir / "documents.sqlite3").is_file():
         full = Store(base.model_copy(update={"store_dir": full_dir}), full_key)
-        ingestor.embed = FromStore(full).embed_passages  # type: ignore[method-assign]
-        full.close()
+        ingestor.embed = FromStore(full, embedder).embed_passages  # type: ignore[method-assign]
     summary = ingestor.run([corpus_subset(gold, extra=CITIZEN_DISTRACTORS)])
+    if full is not None:
+        full.close()
     ingestor.store.close()
     engine = Engine(settings, embedder=embedder)
     engine.warm_up(AskOptions())

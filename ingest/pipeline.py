@@ -23,6 +23,7 @@ from ingest.loaders import Failure, discover, load_file
 from settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.records import Document
+from vectorstore.sentences import fill as fill_sentence_vectors
 from vectorstore.sparse import segment
 from vectorstore.store import IndexedChunk, Store, StoreError
 from vectorstore.text import fold
@@ -44,6 +45,8 @@ class IngestSummary:
     chunks_unchanged: int = 0
     chunks_deleted: int = 0
     documents_dated: int = 0  # documents whose dates were stored or changed (no re-embedding)
+    sentences_embedded: int = 0  # the reader's sentence vectors computed (vectorstore.sentences)
+    sentences_seconds: float = 0.0  # of ``seconds``, the time spent on them
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     store: str = ""
@@ -68,7 +71,9 @@ class IngestSummary:
         ]
         if self.documents_dated:
             lines.append(f"Ngày tháng của tài liệu: cập nhật {self.documents_dated}")
-        if not self.changed and not self.documents_dated:
+        if self.sentences_embedded:
+            lines.append(f"Véc-tơ câu cho bộ đọc: nhúng thêm {self.sentences_embedded} câu")
+        if not self.changed and not self.documents_dated and not self.sentences_embedded:
             lines.append("Không có thay đổi: kho dữ liệu giữ nguyên, không ghi gì.")
         elif not self.changed:
             lines.append("Nội dung không đổi: chỉ cập nhật ngày tháng, không nhúng lại đoạn nào.")
@@ -190,6 +195,9 @@ class Ingestor:
             if gone:
                 summary.chunks_deleted += self.store.delete_documents(gone)
                 summary.documents_deleted += len(gone)
+        filling = time.perf_counter()
+        summary.sentences_embedded = self._fill_sentences()
+        summary.sentences_seconds = round(time.perf_counter() - filling, 3)
         summary.chunks_unchanged = self.store.stats()["chunks"] - summary.chunks_added
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
@@ -207,6 +215,14 @@ class Ingestor:
             return
         summary.chunks_added += added
         summary.chunks_deleted += deleted
+
+    def _fill_sentences(self) -> int:
+        """Embed the sentences of the stored chunks that have no vector yet (the reader's semantic score)."""
+        try:
+            return fill_sentence_vectors(self.store, self.embed)[0]
+        except StoreError as exc:
+            log.error("sentence vectors not stored: %s", exc.detail)
+            return 0
 
     def _date(self, docs: Sequence[Document]) -> int:
         """Store the dates of ``docs`` (a date set by staff is kept); returns how many changed."""

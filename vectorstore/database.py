@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -86,6 +87,16 @@ timelines = Table(
     Column("effective", Text),
     Column("number", Text),
     Column("replaces", Text, nullable=False, server_default="[]"),  # JSON [[new, old], ...]
+)
+
+# the reader's sentence vectors (``vectorstore.sentences``): one per sentence or clause of the chunks, keyed by a
+# hash of its text, so they need no reconciling with the chunks (a text seen again reuses its vector; one no chunk
+# holds any more is dropped at the next fill)
+sentence_vectors = Table(
+    "sentence_vectors",
+    STORE,
+    Column("key", Text, primary_key=True),
+    Column("vector", LargeBinary, nullable=False),  # float16, L2-normalised
 )
 
 FEEDBACK = MetaData()

@@ -89,7 +89,7 @@ class DisplayFields:
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
-D, C, M, T = tables.documents, tables.chunks, tables.meta, tables.timelines
+D, C, M, T, S = tables.documents, tables.chunks, tables.meta, tables.timelines, tables.sentence_vectors
 _DOCUMENT_COLUMNS = (
     D.c.doc_id,
     D.c.title,
@@ -330,6 +330,34 @@ class Store:
             )
         return np.asarray([found[cid] for cid in chunk_ids], dtype=np.float32).reshape(len(chunk_ids), -1)
 
+    def chunk_texts(self) -> list[str]:
+        """The text of every chunk (what the reader reads), in a stable order."""
+        return [r[0] for r in self._read(select(C.c.text).order_by(C.c.doc_id, C.c.position))]
+
+    def sentence_keys(self) -> set[str]:
+        """The keys of every stored sentence vector."""
+        return {r[0] for r in self._read(select(S.c.key))}
+
+    def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of ``keys`` (float32); a key without one is left out."""
+        found: dict[str, np.ndarray] = {}
+        for batch in _batched(list(dict.fromkeys(keys)), 500):
+            for key, blob in self._read(select(S.c.key, S.c.vector).where(S.c.key.in_(batch))):
+                found[key] = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        return found
+
+    def put_sentence_vectors(self, vectors: Mapping[str, np.ndarray], drop: Iterable[str] = ()) -> None:
+        """Store ``vectors`` (key -> vector, kept as float16) and delete the keys in ``drop``, in one transaction.
+        Sentence vectors are derived data: nothing else changes, so the store's revision does not move."""
+        rows = [{"key": k, "vector": np.asarray(v, dtype=np.float16).tobytes()} for k, v in vectors.items()]
+        stale = list(drop)
+        with self.writing(), self._transaction() as db:
+            for batch in _batched(stale, 500):
+                db.execute(delete(S).where(S.c.key.in_(batch)))
+            for part in _batched(rows, 500):
+                db.execute(delete(S).where(S.c.key.in_([r["key"] for r in part])))
+                db.execute(insert(S), part)
+
     # --- writes --------------------------------------------------------------------------
     def write(self, batch: Sequence[tuple[Document, str, list[IndexedChunk]]], embed: Embed) -> tuple[int, int]:
         """Replace each document (with its hash and chunks) atomically; return (added, deleted) chunks.
@@ -392,6 +420,7 @@ class Store:
                 db.execute(delete(C))
                 db.execute(delete(D))
                 db.execute(delete(T))
+                db.execute(delete(S))
                 db.execute(delete(M).where(M.c.key != "generation"))
                 db.execute(insert(M).values(key="embedding_model", value=self.embedding_model))
                 db.execute(insert(M).values(key="vector_schema", value=VECTOR_SCHEMA))

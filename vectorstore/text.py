@@ -76,6 +76,21 @@ def has_diacritics(text: str) -> bool:
     return fold(text) != text.lower()
 
 
+_ENGLISH_WORDS = frozenset(
+    "the of and to in is are was were for on with by from that this as at be has have it its an or which will "
+    "not their from been also more than who what when how".split()
+)
+
+
+def is_english(text: str) -> bool:
+    """Whether ``text`` reads as English: no Vietnamese diacritics, and a fifth of its words English function
+    words ("thu tuc cap lai cccd" is Vietnamese typed without marks, not English)."""
+    tokens = words(text)
+    if not tokens or has_diacritics(text):
+        return False
+    return sum(t in _ENGLISH_WORDS for t in tokens) >= max(1, 0.2 * len(tokens))
+
+
 def clean_whitespace(text: str) -> str:
     """Collapse runs of spaces/tabs, trim lines, keep at most one blank line between paragraphs."""
     lines = [re.sub(r"[ \t\f\v]+", " ", line).strip() for line in text.split("\n")]
@@ -130,6 +145,24 @@ def sentence_spans(
 def sentences(text: str, ends: str = SENTENCE_ENDS) -> list[str]:
     """The sentences of ``text`` (see :func:`sentence_spans`)."""
     return [text[s:e] for s, e in sentence_spans(text, ends=ends)]
+
+
+READING_MIN_WORDS = 4  # a shorter sentence or clause is never a reading unit
+CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separated clauses
+
+
+def reading_units(text: str) -> list[str]:
+    """The sentences of ``text`` and, for long ones, their ";"-separated clauses, each of at least
+    :data:`READING_MIN_WORDS` words, without repeats: what the reader weighs as possible answers, and what ingest
+    embeds one by one for it."""
+    out: dict[str, None] = {}
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        pieces = [sentence]
+        if len(words(sentence)) > CLAUSE_MIN_WORDS and ";" in sentence:
+            pieces += [text[s:e] for s, e in sentence_spans(text, start, end, ends=";")]
+        out.update((p, None) for p in pieces if len(words(p)) >= READING_MIN_WORDS)
+    return list(out)
 
 
 def _followed_by_blank(text: str, at: int) -> bool:
