@@ -27,7 +27,7 @@ from bot.answer.generators.extractive import ExtractiveGenerator
 from bot.answer.generators.llm import PROMPT_TOKENS_PER_S, Endpoint, LLMGenerator
 from bot.answer.options import MAX_QUESTION_CHARS, AskOptions, InputError, clip
 from bot.answer.query import clean, load_glossary
-from bot.answer.reader import MODEL_FILE, Reader, ReaderModel
+from bot.answer.reader import MODEL_FILE, Reader, ReaderModel, model_file
 from bot.answer.retriever import HybridRetriever
 from bot.answer.types import Hit
 from bot.models.server import LLMServers
@@ -38,6 +38,7 @@ from prompts import PromptTemplate, load_prompt
 from settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.records import Document, Timeline
+from vectorstore.sentences import SentenceVectors
 from vectorstore.store import Store, StoreError
 from vectorstore.text import fold, normalize, words
 
@@ -56,9 +57,11 @@ class Engine:
         self.embedder = embedder or Embedder.from_settings(settings)
         self.store = store or Store(settings, self.embedder.name)
         self.snapshots = SnapshotHolder(self.store, settings.exact_search_max_chunks)
+        self.sentences = SentenceVectors(self.store, self.embedder)
         self.llm_servers = LLMServers(settings)
         try:
-            model = ReaderModel.load(settings.reader_model or MODEL_FILE)
+            fitted = model_file(settings.embedding_space)
+            model = ReaderModel.load(settings.reader_model or (fitted if fitted.is_file() else MODEL_FILE))
             dialogue_model = DialogueModel.load(settings.embedding_space)
         except (ValueError, KeyError, OSError) as exc:  # a weights file that does not match this code
             raise StoreError(
@@ -98,8 +101,14 @@ class Engine:
                 get_document=self.document,
                 reader=self.reader,
                 dialogue=self.dialogue,
+                similarity=self._similarity,
             )
         )
+
+    def _similarity(self, query_text: str, texts: Sequence[str]) -> list[float]:
+        """The cosine similarity of each of ``texts`` to the query ``query_text`` (its vector is cached from
+        retrieval; the texts' vectors were stored at ingest)."""
+        return self.sentences.similarities(self.embedder.embed_query(query_text), texts)
 
     # --- questions ---------------------------------------------------------------------
     def ask(

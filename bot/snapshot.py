@@ -25,7 +25,7 @@ from bot.wording import WordingDoc, wording_doc
 from vectorstore.records import Timeline
 from vectorstore.sparse import BM25Index, folded_tokens, word_tokens
 from vectorstore.store import Store, StoredChunk, StoreError
-from vectorstore.text import fold, words
+from vectorstore.text import fold, is_english, words
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class CorpusSnapshot:
         self.row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
         self.kinds = np.array([c.kind for c in chunks])
         self.doc_ids = np.array([c.doc_id for c in chunks])
+        self.english = np.array([is_english(c.text) for c in chunks], dtype=bool)  # the rest: Vietnamese
         self.bm25 = BM25Index([word_tokens(c.segmented) for c in chunks])
         folded = [folded_tokens(c.folded) for c in chunks]
         self.folded = BM25Index(folded)

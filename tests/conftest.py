@@ -52,3 +52,14 @@ def embedder(cache_dir: Path):
     from vectorstore.embeddings import Embedder
 
     return Embedder.from_settings(Settings(cache_dir=cache_dir))
+
+
+@pytest.fixture(scope="session")
+def gemma(cache_dir: Path):
+    """EmbeddingGemma, the model users get (its ONNX export, as installed): for the tests of behaviour that
+    depends on the model's geometry — the reader's weights were fitted on its retrieval and its sentence vectors."""
+    from vectorstore.embeddings import INSTALLED_MODELS, Embedder, installed_model_dir
+
+    if installed_model_dir(cache_dir / "models" / INSTALLED_MODELS["embeddinggemma"]) is None:
+        unavailable("EmbeddingGemma not installed: python -m bot.models install-embedder embeddinggemma --accept-terms")
+    return Embedder.from_settings(Settings(cache_dir=cache_dir, embedding_model="embeddinggemma"))

@@ -1,7 +1,7 @@
 """Retrain the reader's answerability model on the team's development questions.
 
-    python -m workshop.train_reader [--questions data/questions/reader_dev.jsonl] [--out bot/data/reader_model.json]
-                                    [--ablate]
+    [CCHC_EMBEDDING_MODEL=...] python -m workshop.train_reader [--questions data/questions/reader_dev.jsonl]
+                                                               [--out FILE] [--ablate]
 
 Each question is read against the store of its corpus (``set``: ``cchc`` -> the bundled sample plus
 ``data/cchc/``, ingested into ``data/bench-stores/cchc[-MODEL]`` when empty; ``phapdien`` -> ``.../phapdien[-MODEL]``,
@@ -20,13 +20,20 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.answer.reader import ANSWER_FEATURES, FEATURES, MODEL_FILE, ReaderModel
+from bot.answer.reader import (
+    ANSWER_FEATURES,
+    FEATURES,
+    WORD_SIGNALS,
+    ReaderModel,
+    impute_word_signals,
+    model_file,
+)
 from bot.engine import Engine
 from bot.eval import bench_store
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
@@ -103,6 +110,28 @@ def read_examples(rows: list[dict[str, Any]], by_set: dict[str, Engine]) -> list
             holds_answer=[any(a in fold(c.text) for a in answers) for c in candidates],
         ))  # fmt: skip
     return examples
+
+
+def fit_imputation(examples: list[Example]) -> dict[str, tuple[float, float]]:
+    """Each word signal as a linear function of the semantic signal, fitted on the same-language candidates (what a
+    foreign candidate's word signals would be expected to be, see ``ReaderModel.imputed``)."""
+    semantic, foreign = FEATURES.index("semantic"), FEATURES.index("foreign")
+    rows = np.array([r for e in examples for r in e.features if not r[foreign]])
+    out = {}
+    for name in WORD_SIGNALS:
+        slope, intercept = np.polyfit(rows[:, semantic], rows[:, FEATURES.index(name)], 1)
+        out[name] = (float(intercept), float(slope))
+    return out
+
+
+def impute(examples: list[Example], imputed: dict[str, tuple[float, float]]) -> list[Example]:
+    """``examples`` with each foreign candidate's word signals replaced as the reader replaces them."""
+    out = []
+    for e in examples:
+        rows = [dict(zip(FEATURES, row)) for row in e.features]
+        impute_word_signals(rows, imputed)
+        out.append(replace(e, features=[[row[f] for f in FEATURES] for row in rows]))
+    return out
 
 
 def _lr(x: np.ndarray, y: np.ndarray) -> tuple[list[float], float]:
@@ -207,7 +236,7 @@ def cross_validated(examples: list[Example], features: tuple[str, ...], folds: i
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workshop.train_reader", description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=Path, default=PROJECT_DIR / "data/questions/reader_dev.jsonl")
-    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--out", type=Path, help="default: the configured embedding model's weights file")
     parser.add_argument("--ablate", action="store_true", help="report each signal's cross-validated contribution")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -215,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     if any(r.get("split") == "test" for r in rows):
         raise SystemExit("Lỗi: tệp câu hỏi chứa phần kiểm tra (split=test); chỉ huấn luyện trên phần phát triển.")
     embedder = Embedder.from_settings(Settings.load())
+    args.out = args.out or model_file(Settings.load().embedding_space)
     by_set = engines(embedder, (r.get("set", "cchc") for r in rows))
-    examples = read_examples(rows, by_set)
+    for engine in by_set.values():  # the raw word signals: imputation is fitted here
+        engine.reader.model = replace(engine.reader.model, imputed={})
+    raw = read_examples(rows, by_set)
+    imputed = fit_imputation(raw)
+    examples = impute(raw, imputed)
     model = fit(examples)
     results = outcomes(examples, model)
     threshold = choose_threshold(results)
@@ -231,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "training": {"split": "dev", "questions": args.questions.name, "n_questions": len(examples)},
     }
     data = {"schema": schema, "weights": model.weights, "bias": model.bias, "answer_weights": model.answer_weights,
-            "answer_bias": model.answer_bias, "threshold": threshold, "notes": notes}  # fmt: skip
+            "answer_bias": model.answer_bias, "threshold": threshold, "imputed": imputed, "notes": notes}  # fmt: skip
     args.out.write_text(json.dumps(_rounded(data), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(notes)
     for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
@@ -250,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
 def _rounded(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
     return round(value, 4) if isinstance(value, float) else value
 
 

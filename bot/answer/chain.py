@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
@@ -25,7 +26,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from bot.answer.citations import Citation, verify
 from bot.answer.dialogue import Intent, phrase_intent
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
-from bot.answer.grounding import missing_specifics, proper_names
+from bot.answer.grounding import missing_specifics, proper_names, worded
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, same_content
@@ -180,6 +181,7 @@ class ChainParts:
     get_document: Callable[[str], Document | None]
     reader: Reader
     dialogue: Dialogue | None = None  # None: every message is a policy question
+    similarity: Callable[[str, Sequence[str]], Sequence[float]] | None = None  # (query text, sentences) -> cosines
 
 
 # what asks (the previous question's) and what only points back (the message's), as folded word runs
@@ -386,7 +388,9 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             for i, h in enumerate(turn.hits, start=1)
         ]
         assert turn.query is not None
-        reading = parts.reader.read(turn.query.restored, passages, turn.snapshot.idf)
+        query = turn.query
+        similarity = None if parts.similarity is None else partial(parts.similarity, query.dense_text)
+        reading = parts.reader.read(query.restored, passages, turn.snapshot.idf, similarity)
         passages, reading = _prefer_official(passages, reading, parts.get_document)
         ordered = in_time(reading.candidates, turn.snapshot.chronology, turn.time, parts.reader.model.threshold)
         return replace(turn, passages=passages, reading=replace(reading, candidates=ordered))
@@ -404,6 +408,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         )
         best = turn.reading.best if turn.reading else None  # the sentence that would be quoted speaks for its year
         missing = covered_years(missing, [best.passage.doc_id] if best else [], turn.snapshot.chronology)
+        if best is not None and best.features.get("foreign"):  # an English source says "provincial", not "cấp tỉnh"
+            missing = [m for m in missing if m not in worded(turn.query.text, load_glossary())]
         if missing:
             return replace(turn, refusal=Refusal("missing_specifics", tuple(missing)))
         if turn.reading is None or turn.reading.probability < parts.reader.model.threshold:

@@ -117,6 +117,22 @@ def _specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None) ->
     return unique
 
 
+_BODY_WORDS = frozenset(fold("bộ ban sở cục ủy uỷ văn tổng thanh ngân chính quốc hội đảng trung viện tòa tòa").split())
+
+
+def worded(question: str, glossary: Mapping[str, tuple[str, str]] | None = None) -> set[str]:
+    """The specifics of ``question`` that only its own language's words state — administrative levels, officials'
+    titles, bodies' names ("Bộ Nội vụ"), glossary terms — which a source in another language states in its own
+    words ("provincial", "Ministry of Home Affairs"); years, dates, numbers, ordinals and the names of places and
+    people read the same in both."""
+    wanted = _specifics(question, glossary)
+    return {
+        term
+        for term, detail in wanted.items()
+        if detail is None and not (term in proper_names(question) and fold(term.split()[0]) not in _BODY_WORDS)
+    }
+
+
 def folded_key(text: str) -> str:
     """Folded words joined by single blanks and padded with one, for whole-word containment tests."""
     return " " + " ".join(words(fold(text))) + " "

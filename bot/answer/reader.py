@@ -14,9 +14,15 @@ its document title. Each candidate gets a few signals, measured on the team's de
   than the question names; or, for a question asking a figure, a date, a place or a body, lacks the name the
   question attaches it to; or, asked a number, percentage, date or duration, holds none; it never answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
-- ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment.
+- ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
+- ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
+  ``vectorstore.sentences``), standardised among the candidates of the sentence's language; ``foreign``: the
+  sentence's passage is in English and the question is not, and then its word signals (``lexical``, ``title``,
+  ``missing``), which cannot be observed across languages, are those of the same-language candidate nearest in
+  ``semantic`` (:func:`impute_word_signals`).
 
-Two logistic models (weights in ``bot/data/reader_model.json``, refitted by the command above) turn the signals
+Two logistic models (weights per embedding model in ``bot/data/reader_model*.json``, see :func:`model_file`,
+refitted by the command above) turn the signals
 into the probability that a candidate answers, and the best candidate's signals into the probability that the
 question is answered at all (the answerability, compared with the threshold chosen on the development split).
 """
@@ -27,22 +33,34 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from bot.answer.grounding import folded_key, proper_names, specifics
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import extract as extract_details
-from vectorstore.text import content_words, fold, sentence_spans, words
+from vectorstore.text import content_words, fold, is_english, reading_units, words
 
-MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"
+MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"  # EmbeddingGemma's (the default)
+DEFAULT_SPACE = "embeddinggemma"
+
+
+def model_file(embedding_space: str) -> Path:
+    """The reader's weights for an embedding model (its retrieval and its sentence vectors shape the signals):
+    ``reader_model.json`` for EmbeddingGemma, ``reader_model@<model>.json`` beside it for another."""
+    if embedding_space == DEFAULT_SPACE:
+        return MODEL_FILE
+    return MODEL_FILE.with_name(f"reader_model@{embedding_space.replace('/', '_')}.json")
+
+
 FEATURES = ("lexical", "title", "type_expected", "type_found", "constraints", "in_sentence",
-            "conflict", "missing", "rank", "comment")  # fmt: skip
+            "conflict", "missing", "rank", "comment", "semantic", "foreign", "semantic_foreign")  # fmt: skip
+WORD_SIGNALS = ("lexical", "title", "missing")  # what a candidate in another language cannot share with the question
 ANSWER_FEATURES = (*FEATURES, "best", "margin")  # the question-level model: the best candidate's signals + its score
-MIN_WORDS = 4
 ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (quoted, verified against)
-CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separated clauses
 
 # asked for these, a sentence without one cannot answer
 _FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person"})
@@ -105,6 +123,10 @@ class ReaderModel:
     threshold: float
     notes: str = ""
     embedder: str = ""  # the embedding model whose retrieval the weights were fitted on
+    # for a candidate in another language than the question, the word signals cannot be observed: each of these
+    # is taken as its expected value given the candidate's semantic signal, (intercept, slope) fitted on the
+    # same-language candidates of the development questions
+    imputed: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> ReaderModel:
@@ -121,10 +143,13 @@ class ReaderModel:
                 f"{path}: the reader's weights were fitted for other signals than this code computes "
                 f"(file: {schema.get('features')}, code: {list(FEATURES)}); refit: python -m workshop.train_reader"
             )
+        imputed = {k: (float(a), float(b)) for k, (a, b) in (data.get("imputed") or {}).items()}
+        if not set(imputed) <= set(WORD_SIGNALS):
+            raise ValueError(f"{path}: imputed signals {sorted(imputed)} are not word signals {list(WORD_SIGNALS)}")
         return cls(
             {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]),
             {k: float(v) for k, v in data["answer_weights"].items()}, float(data["answer_bias"]),
-            float(data["threshold"]), data.get("notes", ""), str(schema.get("embedder", "")),
+            float(data["threshold"]), data.get("notes", ""), str(schema.get("embedder", "")), imputed,
         )  # fmt: skip
 
     def probability(self, features: Mapping[str, float]) -> float:
@@ -147,6 +172,56 @@ def answer_features(candidates: Sequence[Candidate]) -> dict[str, float]:
     best = candidates[0]
     runner_up = candidates[1].probability if len(candidates) > 1 else 0.0
     return {**best.features, "best": best.probability, "margin": best.probability - runner_up}
+
+
+Similarity = Callable[[Sequence[str]], Sequence[float]]
+
+
+def semantic_signals(
+    rows: list[dict[str, float]], candidates: Sequence[Candidate], question: str, similarity: Similarity | None
+) -> None:
+    """Add the semantic signals to each candidate's ``rows``: ``semantic``, its cosine similarity to the question
+    standardised among the candidates of its own language (cross-lingual cosines run lower than same-language
+    ones, and models differ in scale); ``foreign``, whether its passage is in English and the question is not
+    (its words cannot overlap the question's); and their product. Without ``similarity`` all are 0."""
+    english: dict[str, bool] = {}
+    asked_english = is_english(question)
+    for row, c in zip(rows, candidates):
+        if c.passage.chunk_id not in english:
+            english[c.passage.chunk_id] = is_english(c.passage.text)
+        row["foreign"] = float(english[c.passage.chunk_id] != asked_english)
+        row["semantic"] = row["semantic_foreign"] = 0.0
+    if similarity is None:
+        return
+    cosines = np.asarray(similarity([c.text for c in candidates]), dtype=np.float64)
+    for foreign in (0.0, 1.0):
+        group = [i for i, row in enumerate(rows) if row["foreign"] == foreign]
+        if len(group) < 2:
+            continue
+        values = cosines[group]
+        spread = float(values.std()) or 1.0
+        for i, value in zip(group, values):
+            z = max(-3.0, min(3.0, (float(value) - float(values.mean())) / spread))
+            rows[i]["semantic"] = z
+            rows[i]["semantic_foreign"] = z * foreign
+
+
+def impute_word_signals(rows: list[dict[str, float]], imputed: Mapping[str, tuple[float, float]]) -> None:
+    """Replace the word signals of each foreign candidate: by those of the same-language candidate whose semantic
+    signal is nearest (a foreign sentence that stands out as much as a Vietnamese one is credited with that
+    one's overlap), or, with none, by their expected value given its semantic signal (``imputed``)."""
+    if not imputed:
+        return
+    own = [row for row in rows if not row["foreign"]]
+    for row in rows:
+        if not row["foreign"]:
+            continue
+        if own:
+            twin = min(own, key=lambda r: abs(r["semantic"] - row["semantic"]))
+            row.update({name: twin[name] for name in imputed})
+        else:
+            for name, (intercept, slope) in imputed.items():
+                row[name] = max(0.0, min(1.0, intercept + slope * row["semantic"]))
 
 
 def question_type(question: str) -> str | None:
@@ -228,16 +303,10 @@ class Reader:
         out: list[Candidate] = []
         seen: set[str] = set()
         for rank, passage in enumerate(passages):
-            for start, end in sentence_spans(passage.text):
-                sentence = passage.text[start:end]
-                n = len(words(sentence))
-                pieces = [sentence]
-                if n > CLAUSE_MIN_WORDS and ";" in sentence:
-                    pieces += [passage.text[s:e] for s, e in sentence_spans(passage.text, start, end, ends=";")]
-                for piece in pieces:
-                    if len(words(piece)) >= MIN_WORDS and piece not in seen:
-                        seen.add(piece)
-                        out.append(Candidate(passage, piece, rank))
+            for piece in reading_units(passage.text):
+                if piece not in seen:
+                    seen.add(piece)
+                    out.append(Candidate(passage, piece, rank))
         return out
 
     # --- signals -------------------------------------------------------------------------------------------------
@@ -255,8 +324,15 @@ class Reader:
                     found.update(f"{a}_{b}" for a, b in itertools.pairwise(exp))
         return found
 
-    def read(self, question: str, passages: Sequence[Passage], idf: Mapping[str, float]) -> Reading:
-        """Every candidate of ``passages`` scored for ``question`` (``idf``: the corpus snapshot's), best first."""
+    def read(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        idf: Mapping[str, float],
+        similarity: Similarity | None = None,
+    ) -> Reading:
+        """Every candidate of ``passages`` scored for ``question`` (``idf``: the corpus snapshot's; ``similarity``:
+        the question's cosine similarity to each candidate text, from the stored sentence vectors), best first."""
         default_idf = max(idf.values(), default=1.0)
 
         def weight(term: str) -> float:
@@ -305,6 +381,8 @@ class Reader:
                 "conflict": float(conflict), "missing": missing,
                 "rank": 1.0 / (1 + c.rank), "comment": float(c.passage.kind == "comment"),
             })  # fmt: skip
+        semantic_signals(rows, candidates, question, similarity)
+        impute_word_signals(rows, self.model.imputed)
         scored = [Candidate(c.passage, c.text, c.rank, f, self.model.probability(f)) for c, f in zip(candidates, rows)]
         # A sentence that contradicts a detail the question names (another year or ordinal, without the entity a
         # figure is asked for) never answers it, whatever its other signals: such candidates go last, and when no

