@@ -483,8 +483,9 @@ class Store:
         return out, shown
 
     def copy_to(self, target: Store, batch_docs: int = 200) -> int:
-        """Copy every document, chunk and vector of this store into ``target`` (e.g. an embedded store into the
-        shared servers), without re-embedding; documents already there are replaced. Returns the chunks copied."""
+        """Copy every document, chunk, vector and sentence vector of this store into ``target`` (e.g. an embedded
+        store into the shared servers), without re-embedding; documents already there are replaced. Returns the
+        chunks copied."""
         if target.embedding_model != self.embedding_model:
             raise _model_mismatch(self.embedding_model, target.embedding_model)
         copied = 0
@@ -504,6 +505,9 @@ class Store:
                     _bump_generation(db)
                 copied += len(chunks)
             target._describe_vectors()
+            keys = sorted(self.sentence_keys())
+            for batch in _batched(keys, 2000):  # the reader's sentence vectors: copied too, never re-embedded
+                target.put_sentence_vectors(self.sentence_vectors(batch))
         return copied
 
     def close(self) -> None:

@@ -208,6 +208,10 @@ def test_an_embedded_store_is_copied_into_the_shared_one_without_re_embedding(
     assert store_snapshot(copy) == store_snapshot(source)
     ids = sorted(copy.chunk_ids())
     assert np.allclose(copy.vectors(ids), source.vectors(ids), atol=1e-6)  # copied, not re-embedded
+    keys = sorted(source.sentence_keys())
+    assert keys and sorted(copy.sentence_keys()) == keys  # the reader's sentence vectors too
+    first = keys[0]
+    assert np.array_equal(copy.sentence_vectors([first])[first], source.sentence_vectors([first])[first])
     assert copy.generation() > 0
     got = copy.collection.get(ids=ids[:1], include=["documents"])
     assert got["documents"] == [next(c.text for c in copy.all_chunks() if c.chunk_id == ids[0])]
