@@ -196,7 +196,7 @@ class Ingestor:
                 summary.chunks_deleted += self.store.delete_documents(gone)
                 summary.documents_deleted += len(gone)
         filling = time.perf_counter()
-        summary.sentences_embedded = self._fill_sentences()
+        summary.sentences_embedded = self._fill_sentences([d.doc_id for d in loaded])
         summary.sentences_seconds = round(time.perf_counter() - filling, 3)
         summary.chunks_unchanged = self.store.stats()["chunks"] - summary.chunks_added
         summary.seconds = round(time.perf_counter() - started, 3)
@@ -216,10 +216,12 @@ class Ingestor:
         summary.chunks_added += added
         summary.chunks_deleted += deleted
 
-    def _fill_sentences(self) -> int:
-        """Embed the sentences of the stored chunks that have no vector yet (the reader's semantic score)."""
+    def _fill_sentences(self, doc_ids: Sequence[str]) -> int:
+        """Embed the sentences of ``doc_ids``' chunks that have no vector yet (the reader's semantic signal): an
+        ingest fills what it read, so re-ingesting a corpus fills a store built before sentence vectors, and one
+        upload never embeds the rest of the store."""
         try:
-            return fill_sentence_vectors(self.store, self.embed)[0]
+            return fill_sentence_vectors(self.store, self.embed, doc_ids)[0]
         except StoreError as exc:
             log.error("sentence vectors not stored: %s", exc.detail)
             return 0

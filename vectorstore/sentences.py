@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -31,13 +31,17 @@ def sentence_key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-def fill(store: Store, embed: Embed) -> tuple[int, int]:
+def fill(store: Store, embed: Embed, doc_ids: Iterable[str] | None = None) -> tuple[int, int]:
     """Embed (with ``embed``, the store's model on passages) and store the vector of every reading unit of the
-    stored chunks that has none, and drop the vectors no chunk uses any more; returns (added, dropped)."""
-    wanted = {sentence_key(u): u for text in store.chunk_texts() for u in reading_units(text)}
+    stored chunks (of ``doc_ids`` only, when given) that has none, and drop the vectors no chunk uses any more;
+    returns (added, dropped)."""
+    used = {sentence_key(u): u for text in store.chunk_texts() for u in reading_units(text)}
+    wanted = (
+        used if doc_ids is None else {sentence_key(u): u for t in store.chunk_texts(doc_ids) for u in reading_units(t)}
+    )
     have = store.sentence_keys()
     missing = [k for k in wanted if k not in have]
-    stale = have - wanted.keys()
+    stale = have - used.keys()
     if stale and not missing:
         store.put_sentence_vectors({}, stale)
     for start in range(0, len(missing), FILL_BATCH):

@@ -330,9 +330,16 @@ class Store:
             )
         return np.asarray([found[cid] for cid in chunk_ids], dtype=np.float32).reshape(len(chunk_ids), -1)
 
-    def chunk_texts(self) -> list[str]:
-        """The text of every chunk (what the reader reads), in a stable order."""
-        return [r[0] for r in self._read(select(C.c.text).order_by(C.c.doc_id, C.c.position))]
+    def chunk_texts(self, doc_ids: Iterable[str] | None = None) -> list[str]:
+        """The text of every chunk (of ``doc_ids`` only, when given): what the reader reads, in a stable order."""
+        query = select(C.c.text).order_by(C.c.doc_id, C.c.position)
+        if doc_ids is None:
+            return [r[0] for r in self._read(query)]
+        return [
+            r[0]
+            for batch in _batched(sorted(set(doc_ids)), 500)
+            for r in self._read(query.where(C.c.doc_id.in_(batch)))
+        ]
 
     def sentence_keys(self) -> set[str]:
         """The keys of every stored sentence vector."""

@@ -76,6 +76,20 @@ def test_a_store_built_before_sentence_vectors_is_filled_and_reads_meanwhile(set
     assert np.allclose(on_the_fly, stored, atol=5e-3)
 
 
+def test_an_ingest_embeds_the_sentences_of_what_it_read_not_the_whole_store(
+    settings: Settings, embedder, tmp_path: Path
+) -> None:
+    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor.run([SAMPLE_FILE])
+    store = ingestor.store
+    store.put_sentence_vectors({}, store.sentence_keys())  # a store built before sentence vectors
+    upload = Ingestor(settings, embedder=embedder, store=store).run([write_article(tmp_path, "Một câu có năm từ.")])
+    assert upload.sentences_embedded == 1  # one upload never embeds the rest of the store
+    again = Ingestor(settings, embedder=embedder, store=store).run([SAMPLE_FILE])  # re-ingesting the corpus fills it
+    assert again.documents_unchanged > 0 and again.sentences_embedded > 20
+    assert store.sentence_keys() == units_of(store)
+
+
 def test_reset_drops_the_sentence_vectors(settings: Settings, embedder) -> None:
     ingestor = Ingestor(settings, embedder=embedder)
     ingestor.run([SAMPLE_FILE])
