@@ -4,7 +4,7 @@ semantic score — how close a candidate sentence is to the question, across lan
 dot product at question time instead of a forward pass per sentence.
 
 Vectors are keyed by a hash of the sentence's text: identical sentences share one, nothing needs reconciling with
-the chunks after a crash (:meth:`SentenceVectors.fill` embeds whatever is missing and drops what no chunk holds),
+the chunks after a crash (:func:`fill` embeds whatever is missing and drops what no chunk holds),
 and a sentence found without a vector at question time (a store filled by an older version, or a shared database
 that does not answer) is embedded then.
 """
@@ -42,12 +42,11 @@ def fill(store: Store, embed: Embed, doc_ids: Iterable[str] | None = None) -> tu
     have = store.sentence_keys()
     missing = [k for k in wanted if k not in have]
     stale = have - used.keys()
-    if stale and not missing:
+    if stale:
         store.put_sentence_vectors({}, stale)
     for start in range(0, len(missing), FILL_BATCH):
         keys = missing[start : start + FILL_BATCH]
-        vectors = embed([wanted[k] for k in keys])
-        store.put_sentence_vectors(dict(zip(keys, vectors)), stale if start == 0 else ())
+        store.put_sentence_vectors(dict(zip(keys, embed([wanted[k] for k in keys]))))
     if missing or stale:
         log.info("sentence vectors: %d embedded, %d dropped", len(missing), len(stale))
     return len(missing), len(stale)

@@ -123,9 +123,9 @@ class ReaderModel:
     threshold: float
     notes: str = ""
     embedder: str = ""  # the embedding model whose retrieval the weights were fitted on
-    # for a candidate in another language than the question, the word signals cannot be observed: each of these
-    # is taken as its expected value given the candidate's semantic signal, (intercept, slope) fitted on the
-    # same-language candidates of the development questions
+    # for a candidate in another language than the question, the word signals cannot be observed: they are taken
+    # from its nearest same-language candidate, or with none from these lines, (intercept, slope) over the semantic
+    # signal fitted on the development questions' same-language candidates (see impute_word_signals)
     imputed: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
