@@ -316,7 +316,9 @@ class Store:
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
     def vectors(self, chunk_ids: Sequence[str]) -> np.ndarray:
-        """The stored vectors of ``chunk_ids``, in that order (float32, one row each)."""
+        """The stored vectors of ``chunk_ids``, in that order (float32, one row each; none: an empty array)."""
+        if not chunk_ids:
+            return np.zeros((0, 0), dtype=np.float32)
         found: dict[str, Any] = {}
         for batch in _batched(list(chunk_ids), 5000):
             with self._vector_calls():

@@ -66,6 +66,15 @@ def test_stream_yields_the_draft_then_the_verified_answer(engine):
     assert sum(chunks, AnswerChunk()).answer is last.answer  # chunks add up, as LangChain's invoke() does
 
 
+def test_an_empty_store_refuses_instead_of_failing(settings, embedder):
+    """Before any ingest (a fresh replica, the CLI on a new folder) a question is refused, not a crash."""
+    with Engine(settings, embedder=embedder) as empty:
+        empty.warm_up(AskOptions())
+        answer = empty.ask("Thủ tục cấp lại căn cước công dân?")
+        assert answer.refused and not answer.citations and "không đề cập" in answer.answer
+        assert empty.ask("xin chào").intent == "chitchat"
+
+
 def test_question_without_diacritics_and_acronyms(engine):
     answer = engine.ask("thu tuong yeu cau gi ve cchc va chi so hai long nam 2022")
     assert not answer.refused
