@@ -106,14 +106,15 @@ def _sha256(path: Path) -> str:
 
 class OnnxSentenceEncoder:
     """A sentence-transformers folder's exported graph (``workshop.onnx_embedder``) run by ONNX Runtime: token ids
-    in, the model's unit vector out. Only the tokenizer and the graph are loaded (no torch weights).
+    in, the model's unit vector out. Only the tokenizer (``tokenizers``) and the graph are loaded: no torch, no
+    transformers (~240 MB resident the app does not need).
 
     The session runs each forward on one thread and never spins (``allow_spinning=0``: on two shared cores a
     spinning pool steals the other forward's core); :class:`Embedder` spreads batches over one worker per core."""
 
     def __init__(self, model_dir: Path, graph_dir: Path, precision: str) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
+        from tokenizers import Tokenizer
 
         manifest = json.loads((graph_dir / ONNX_MANIFEST).read_text(encoding="utf-8"))
         installed = json.loads((model_dir / INSTALL_MARKER).read_text(encoding="utf-8"))
@@ -131,9 +132,20 @@ class OnnxSentenceEncoder:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(graph_dir / graph), options, providers=["CPUExecutionProvider"])
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        # the fast tokenizer alone (not transformers': that imports torch), never truncating nor padding itself, so
+        # one object serves every thread for counting and encoding (truncation and padding are done per call below)
+        self.model_dir = model_dir
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
         st_config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        self.max_seq_length = int(st_config.get("max_seq_length") or self.tokenizer.model_max_length)
+        self.max_seq_length = int(st_config.get("max_seq_length") or tokenizer_config["model_max_length"])
+        pad_id = self.tokenizer.token_to_id(tokenizer_config["pad_token"])
+        if pad_id is None:
+            raise _onnx_unusable(model_dir, f"the pad token {tokenizer_config['pad_token']!r} is not in tokenizer.json")
+        self.pad_id = int(pad_id)
+        self.special_tokens = self.tokenizer.num_special_tokens_to_add(False)
         prompts_file = model_dir / "config_sentence_transformers.json"
         config = json.loads(prompts_file.read_text(encoding="utf-8")) if prompts_file.is_file() else {}
         self.prompts: dict[str, str] = config.get("prompts") or {}
@@ -142,18 +154,25 @@ class OnnxSentenceEncoder:
     def get_sentence_embedding_dimension(self) -> int:
         return self.dim
 
+    def count(self, texts: list[str]) -> list[int]:
+        """Tokens of each text with the special tokens, before truncation."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=True)]
+
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
-        enc = self.tokenizer(
-            texts,
-            padding=True,
-            truncation="longest_first",
-            max_length=self.max_seq_length,
-            return_tensors="np",
-        )
-        return {
-            "input_ids": enc["input_ids"].astype(np.int64),
-            "attention_mask": enc["attention_mask"].astype(np.int64),
-        }
+        """Token ids and attention mask as transformers' ``padding=True, truncation="longest_first"`` gives them:
+        each text cut to ``max_seq_length`` with its special tokens, padded on the right to the longest."""
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        rows = []
+        for encoding in encodings:
+            encoding.truncate(self.max_seq_length - self.special_tokens)
+            rows.append(self.tokenizer.post_process(encoding, add_special_tokens=True).ids)
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
 
     def forward(self, features: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, features)[0]
@@ -186,7 +205,7 @@ class Embedder:
         name: str,
         query_prompt: str = QUERY_PROMPT,
         passage_prompt: str = PASSAGE_PROMPT,
-        batch_tokens: int = 4096,
+        batch_tokens: int = 1024,
         workers: int | None = None,
     ):
         self.model = model
@@ -197,7 +216,7 @@ class Embedder:
         self.workers = max(1, workers or os.cpu_count() or 1)
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
-        self.max_tokens = int(model.max_seq_length or model.tokenizer.model_max_length or 512)
+        self.max_tokens = int(model.max_seq_length or getattr(model.tokenizer, "model_max_length", 0) or 512)
         self._onnx = isinstance(model, OnnxSentenceEncoder)
         if not self._onnx:
             import torch
@@ -212,6 +231,8 @@ class Embedder:
         self._queries_lock = threading.Lock()
 
     def _count(self, texts: list[str]) -> list[int]:
+        if isinstance(self.model, OnnxSentenceEncoder):
+            return self.model.count(texts)
         backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
         if backend is None:  # a slow (Python) tokenizer: no shared truncation state to avoid
             enc = self.model.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)
@@ -227,7 +248,8 @@ class Embedder:
                 if self._counter_obj is None:
                     from tokenizers import Tokenizer
 
-                    counter = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+                    model: Any = self.model  # a transformers tokenizer (the ONNX path counts with its own)
+                    counter = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
                     counter.no_truncation()
                     counter.no_padding()
                     self._counter_obj = counter
@@ -303,9 +325,7 @@ class Embedder:
         """One batch, on the calling thread: unit vectors of the model's (possibly truncated) size."""
         model = self.model
         if isinstance(model, OnnxSentenceEncoder):
-            with self._tokenize_lock:
-                arrays = model.tokenize(texts)
-            vecs = model.forward(arrays)
+            vecs = model.forward(model.tokenize(texts))  # its tokenizer keeps no per-call state
         else:
             import torch
 
