@@ -52,8 +52,10 @@ class Settings(BaseSettings):
     # runtime of a model in ONNX_MODELS: torch, or its ONNX export (python -m workshop.onnx_embedder); int8 vectors
     # differ from fp32 ones (cosine ~0.9998), so int8 is part of the name a store records; fp32 ONNX = torch.
     # Other models always run on torch in fp32 (see embedding_runtime)
-    embedding_backend: Literal["torch", "onnx"] = "onnx"  # same vectors as torch, query encode ~1.7x faster
-    embedding_precision: Literal["fp32", "int8"] = "fp32"  # int8 needs embedding_backend="onnx"
+    embedding_backend: Literal["torch", "onnx", "openvino"] = "onnx"  # same vectors as torch, query encode ~1.7x faster
+    # int8 needs embedding_backend="onnx", bf16 "openvino" (its IR, weights stored in fp16, run in bf16 on a CPU
+    # with bf16 units); openvino fp32 vectors equal torch's as ONNX fp32 ones do
+    embedding_precision: Literal["fp32", "int8", "bf16"] = "fp32"
     chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
     chunk_overlap_tokens: int = 40
     ingest_batch_chunks: int = 256  # chunks embedded and committed together
@@ -154,9 +156,11 @@ class Settings(BaseSettings):
 
     @property
     def embedding_key(self) -> str:
-        """The embedding model as a store records it: the model, its truncated size if any, and ``+int8`` for
-        int8 vectors (fp32 ONNX vectors equal torch's to ~1e-7, so they share the name)."""
-        return f"{self.embedding_space}+int8" if self.embedding_runtime[1] == "int8" else self.embedding_space
+        """The embedding model as a store records it: the model, its truncated size if any, and ``+int8`` /
+        ``+bf16`` for vectors of that precision (fp32 ONNX and OpenVINO vectors equal torch's, so they share the
+        name)."""
+        precision = self.embedding_runtime[1]
+        return self.embedding_space if precision == "fp32" else f"{self.embedding_space}+{precision}"
 
     @property
     def embedding_runtime(self) -> tuple[str, str]:

@@ -224,6 +224,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "torch-fp32": {"embedding_model": "embeddinggemma", "embedding_backend": "torch"},
     "onnx-fp32": {"embedding_model": "embeddinggemma", "embedding_backend": "onnx"},
     "onnx-int8": {"embedding_model": "embeddinggemma", "embedding_backend": "onnx", "embedding_precision": "int8"},
+    "openvino-fp32": {"embedding_model": "embeddinggemma", "embedding_backend": "openvino"},
+    "openvino-bf16": {
+        "embedding_model": "embeddinggemma",
+        "embedding_backend": "openvino",
+        "embedding_precision": "bf16",
+    },
 }
 SPEED_ARTICLES = 130  # the first articles of the pháp điển corpus: ~300 chunks
 CITIZEN_DISTRACTORS = 170  # articles drawn (seed 0) besides the citizen set's gold articles

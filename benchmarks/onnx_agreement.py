@@ -1,4 +1,4 @@
-"""How close EmbeddingGemma's ONNX graphs are to torch, and what a session costs in memory.
+"""How close EmbeddingGemma's ONNX graphs (and OpenVINO IR) are to torch, and what a session costs in memory.
 
     python benchmarks/onnx_agreement.py [--alternatives]
 
@@ -26,14 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from settings import PROJECT_DIR, Settings
-from vectorstore.embeddings import INSTALLED_MODELS, Embedder, OnnxSentenceEncoder, onnx_dir
+from vectorstore.embeddings import INSTALLED_MODELS, Embedder, OnnxSentenceEncoder, OpenVinoRunner, OrtRunner, onnx_dir
 
 CORPUS = PROJECT_DIR.parent / "shared/corpus/phapdien/corpus.jsonl"
 CITIZEN = PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl"
 SESSION = """
-import sys, onnxruntime as ort
-options = ort.SessionOptions(); options.intra_op_num_threads = 1
-ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+import sys
+from pathlib import Path
+from vectorstore.embeddings import OpenVinoRunner, OrtRunner
+OpenVinoRunner(Path(sys.argv[1]), sys.argv[2]) if sys.argv[1].endswith(".xml") else OrtRunner(Path(sys.argv[1]))
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
 print(int(status["VmHWM"].split()[0]) // 1024, int(status["VmRSS"].split()[0]) // 1024)
 """  # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child would report this (large) process's peak
@@ -78,28 +79,30 @@ def main() -> int:
     torch = Embedder.from_settings(settings)
     passages, questions = texts()
     reference = torch.embed_passages(passages), torch.embed_queries(questions)
-    candidates = {f"onnx-{p}": graphs / name for p, name in manifest["graphs"].items()}
+    candidates = {f"onnx-{p}": (graphs / name, p) for p, name in manifest["graphs"].items() if p != "openvino"}
+    if "openvino" in manifest["graphs"]:
+        candidates.update({f"openvino-{p}": (graphs / manifest["graphs"]["openvino"], p) for p in ("fp32", "bf16")})
     tmp = tempfile.TemporaryDirectory(prefix="onnx-alternatives-")
     if args.alternatives:
-        candidates.update(alternatives(graphs / manifest["graphs"]["fp32"], Path(tmp.name)))
+        made = alternatives(graphs / manifest["graphs"]["fp32"], Path(tmp.name))
+        candidates.update({name: (path, "int8") for name, path in made.items()})
     print(
         "| graph | passages cosine min / mean | queries cosine min / mean | max abs diff | session peak / resident MB |"
     )
     print("|---|---|---|---|---|")
-    import onnxruntime as ort
-
-    loaded = OnnxSentenceEncoder(model_dir, graphs, "fp32")  # tokenizer and config; each graph swaps the session
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    for name, path in candidates.items():
+    loaded = OnnxSentenceEncoder(model_dir, graphs, "fp32")  # tokenizer and config; each graph swaps the runner
+    for name, (path, precision) in candidates.items():
         encoder = OnnxSentenceEncoder.__new__(OnnxSentenceEncoder)
         encoder.__dict__.update(loaded.__dict__)
-        encoder.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        encoder.runner = OpenVinoRunner(path, precision) if path.suffix == ".xml" else OrtRunner(path)
         embedder = Embedder(encoder, name, torch.query_prompt, torch.passage_prompt)
         got = embedder.embed_passages(passages), embedder.embed_queries(questions)
         cos = [(a * b).sum(axis=1) for a, b in zip(got, reference)]
         diff = max(float(np.abs(a - b).max()) for a, b in zip(got, reference))
-        memory = subprocess.run([sys.executable, "-c", SESSION, str(path)], capture_output=True, text=True, check=True)
+        memory = subprocess.run(
+            [sys.executable, "-c", SESSION, str(path), precision],
+            cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
+        )  # fmt: skip
         peak, resident = memory.stdout.split()
         print(
             f"| {name} | {cos[0].min():.4f} / {cos[0].mean():.4f} | {cos[1].min():.4f} / {cos[1].mean():.4f} "

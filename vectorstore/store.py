@@ -717,9 +717,16 @@ def _unusable(path: Path, exc: BaseException) -> StoreError:
 
 
 def _model_mismatch(stored: str, wanted: str) -> StoreError:
+    same_model = stored.split("+")[0] == wanted.split("+")[0]  # "embeddinggemma" vs "embeddinggemma+bf16"
+    if same_model:
+        precision = stored.split("+")[1] if "+" in stored else "fp32"
+        backend = {"int8": "onnx", "bf16": "openvino"}.get(precision, "onnx")
+        fix = f"đặt CCHC_EMBEDDING_PRECISION={precision} (và CCHC_EMBEDDING_BACKEND={backend}) như khi tạo kho"
+    else:
+        fix = "đặt lại CCHC_EMBEDDING_MODEL về mô hình cũ"
     return StoreError(
         f"Kho dữ liệu này được tạo bằng mô hình nhúng '{stored}', nhưng cấu hình hiện tại là '{wanted}'. "
-        "Không thể trộn hai mô hình trong một kho. Cách sửa: đặt lại CCHC_EMBEDDING_MODEL về mô hình cũ, "
+        f"Không thể trộn hai mô hình trong một kho. Cách sửa: {fix}, "
         "hoặc chạy lại nạp dữ liệu với --reset (hoặc dùng --store trỏ tới thư mục khác).",
         detail=f"store built with {stored!r}, settings ask for {wanted!r}",
     )

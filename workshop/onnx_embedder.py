@@ -1,4 +1,5 @@
-"""An installed embedding model as ONNX (fp32 and int8), offline, once: ``python -m workshop.onnx_embedder``.
+"""An installed embedding model as ONNX (fp32 and int8) and OpenVINO IR, offline, once: ``python -m
+workshop.onnx_embedder``.
 
 The ecosystem's path (``SentenceTransformer(path, backend="onnx")`` and ``export_dynamic_quantized_onnx_model``)
 goes through Optimum, and no Optimum release installs beside our transformers 5.25: optimum-onnx 0.1.0 wants
@@ -17,7 +18,11 @@ Precisions, measured on EmbeddingGemma-300M (benchmarks/embedders.py prints the 
   channel, activations per tensor, what ``export_dynamic_quantized_onnx_model`` does) gave cosine 0.965-0.976 to
   torch's vectors: Gemma's activations have outliers that one scale per tensor cannot hold.
 
-Both graphs keep their weights as external data (``*.onnx.data``), which ONNX Runtime maps into memory: only the
+* ``openvino``: the fp32 graph converted to OpenVINO's IR (``openvino.save_model``) with its weights stored in fp16
+  (615 MB, memory-mapped at load); OpenVINO runs it in bf16 where the CPU has bf16 units (AMX / AVX512-BF16) or
+  fp32 (``embedding_precision``). Vectors: bf16 cosine to torch's min 0.9999, fp32 1.0000 (benchmarks/embedders.py).
+
+Both ONNX graphs keep their weights as external data (``*.onnx.data``), which ONNX Runtime maps into memory: only the
 rows of the 262k-token embedding table that texts touch become resident (an fp32 session: 480 MB resident after
 load, for 1.2 GB of weights; the int8 graph saved inline peaked at 1.7 GB while its protobuf was parsed).
 
@@ -45,7 +50,7 @@ from vectorstore.embeddings import INSTALLED_MODELS, ONNX_MANIFEST, onnx_dir
 
 log = logging.getLogger(__name__)
 
-FILES = {"fp32": "model.onnx", "int8": "model_int8.onnx"}
+FILES = {"fp32": "model.onnx", "int8": "model_int8.onnx", "openvino": "openvino_model.xml"}  # + .onnx.data / .bin
 INT8_BLOCK = 32
 
 
@@ -94,48 +99,111 @@ def quantize_int8(fp32: Path, target: Path) -> Path:
     return target
 
 
+def convert_openvino(fp32: Path, target: Path) -> Path:
+    """The fp32 graph as OpenVINO IR (``target`` .xml, weights beside it in a .bin), weights stored in fp16."""
+    import openvino as ov
+
+    ov.save_model(ov.Core().read_model(str(fp32)), str(target), compress_to_fp16=True)
+    return target
+
+
+PROBES = [  # where tokenizers differ: marks, no marks, NFD, English, numbers, emoji, spaces, a long text
+    "Thủ tục cấp lại thẻ Căn cước công dân khi bị mất, lệ phí 70.000 đồng (Thông tư 59/2019/TT-BTC).",
+    "thu tuc cap lai cccd o dau? UBND xa co nhan ho so khong",
+    "Tho\u0302\u0309ng ti\u0301n ha\u0300nh chi\u0301nh",  # NFD
+    "The e-Cabinet system saved 1,800 billion VND a year; PAR INDEX 2023 ranked Quang Ninh 1st.",
+    "😀👍 ok!!!  ??\t\n  hai  khoảng   trắng",
+    "Ｆｕｌｌｗｉｄｔｈ １２３ \u200b\u00a0",
+    " ".join(["Điều 12. Thời hạn giải quyết là 15 ngày làm việc kể từ ngày nhận đủ hồ sơ hợp lệ."] * 60),
+]
+
+
+def tokenizer_record(model_dir: Path) -> dict[str, str]:
+    """Which tokenizer the runtime may load without transformers: the model's SentencePiece file (~50 MB
+    resident against ~290 MB for Gemma's tokenizer.json) when it gives transformers' ids, special tokens
+    included, on every probe; else the fast tokenizer."""
+    model = model_dir / "tokenizer.model"
+    if not model.is_file():
+        return {"kind": "tokenizers"}
+    import sentencepiece
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
+    prefix = [sp.piece_to_id(config["bos_token"])] if config.get("add_bos_token") else []
+    suffix = [sp.piece_to_id(config["eos_token"])] if config.get("add_eos_token") else []
+    for text in PROBES:
+        if prefix + sp.encode(text) + suffix != reference(text, truncation=False)["input_ids"]:
+            log.info("sentencepiece differs from transformers on %r: tokenizer.json is used", text[:40])
+            return {"kind": "tokenizers"}
+    return {"kind": "sentencepiece", "sha256": file_sha256(model)}
+
+
 def versions() -> dict[str, str]:
     import onnx
     import onnxruntime
+    import openvino
     import torch
 
-    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+    return {
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "openvino": openvino.__version__,
+    }
 
 
-def build(model_dir: Path, target: Path, precisions: Sequence[str] = ("fp32", "int8"), force: bool = False) -> Path:
+def build(
+    model_dir: Path, target: Path, precisions: Sequence[str] = ("fp32", "int8", "openvino"), force: bool = False
+) -> Path:
     """Export ``model_dir`` (an installed, verified folder) into ``target`` atomically; idempotent unless ``force``.
 
     The manifest records each file's sha256 and the source weights' sha256 (from the install marker), so a
-    reinstalled model with other weights is not served by stale graphs."""
+    reinstalled model with other weights is not served by stale graphs. A folder built from the same weights
+    keeps its graphs: only the missing ones are built (no second fp32 export)."""
     marker = model_dir / "cchc_install.json"
     if not marker.is_file():
         raise FileNotFoundError(f"{model_dir} is not an installed model (no {marker.name})")
     source = json.loads(marker.read_text(encoding="utf-8"))
     manifest_file = target / ONNX_MANIFEST
+    old: dict = {}
     if manifest_file.is_file() and not force:
         old = json.loads(manifest_file.read_text(encoding="utf-8"))
-        if old.get("source_weights_sha256") == source.get("weights_sha256") and set(precisions) <= set(
-            old.get("graphs", {})
-        ):
+        if old.get("source_weights_sha256") != source.get("weights_sha256"):
+            old = {}
+        elif set(precisions) <= set(old.get("graphs", {})) and "tokenizer" in old:
             return target
+    kept = [p for p in old.get("graphs", {}) if p in FILES]  # built from the same weights: kept as they are
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        started = time.perf_counter()
-        fp32 = export_fp32(model_dir, work)
-        seconds = {"fp32": round(time.perf_counter() - started, 1)}
-        if "int8" in precisions:
+        seconds = dict(old.get("build_seconds", {})) if kept else {}
+        fp32 = (target if "fp32" in kept else work) / FILES["fp32"]
+        for precision in dict.fromkeys(("fp32", *precisions)):  # fp32 first: the others are built from it
+            if precision in kept:
+                continue
             started = time.perf_counter()
-            quantize_int8(fp32, work / FILES["int8"])
-            seconds["int8"] = round(time.perf_counter() - started, 1)
+            if precision == "fp32":
+                export_fp32(model_dir, work)
+            elif precision == "int8":
+                quantize_int8(fp32, work / FILES["int8"])
+            else:
+                convert_openvino(fp32, work / FILES["openvino"])
+            seconds[precision] = round(time.perf_counter() - started, 1)
+        for name in old.get("files", {}) if kept else ():  # linked after the builds: onnx refuses linked data
+            if not (work / name).exists():
+                os.link(target / name, work / name)  # the folder is replaced whole below: no copy of the weights
         files = {p.name: file_sha256(p) for p in sorted(work.iterdir()) if p.is_file()}
         manifest = {
             "model": source.get("name"),
             "source_weights_sha256": source.get("weights_sha256"),
-            "graphs": {p: FILES[p] for p in ("fp32", *precisions) if FILES[p] in files},
+            "graphs": {p: FILES[p] for p in FILES if FILES[p] in files},
             "files": files,
             "int8": {"method": "MatMulNBits", "bits": 8, "block_size": INT8_BLOCK, "accuracy_level": 4},
-            "versions": versions(),
+            "openvino": {"weights": "fp16", "inference": "bf16 where the CPU has it, else fp32 (a setting)"},
+            "tokenizer": tokenizer_record(model_dir),
+            "versions": {**old.get("versions", {}), **versions()} if kept else versions(),
             "build_seconds": seconds,
         }
         (work / ONNX_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

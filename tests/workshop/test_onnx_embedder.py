@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -73,24 +74,47 @@ def graphs(tiny: Path) -> Path:
 def test_build_records_every_file_with_its_sha256(tiny: Path, graphs: Path) -> None:
     manifest = json.loads((graphs / ONNX_MANIFEST).read_text(encoding="utf-8"))
     on_disk = {p.name for p in graphs.iterdir() if p.name != ONNX_MANIFEST}
-    assert set(manifest["files"]) == on_disk and {FILES["fp32"], FILES["int8"]} <= on_disk
+    assert set(manifest["files"]) == on_disk and set(FILES.values()) <= on_disk
+    assert "openvino_model.bin" in on_disk  # the IR's weights, recorded with it
     assert all(sha256(graphs / name) == digest for name, digest in manifest["files"].items())
     assert manifest["source_weights_sha256"] == sha256(tiny / "model.safetensors")
-    assert manifest["graphs"] == {"fp32": FILES["fp32"], "int8": FILES["int8"]}
+    assert manifest["graphs"] == FILES
     before = {p.name: p.stat().st_mtime_ns for p in graphs.iterdir()}
     assert build(tiny, graphs) == graphs  # idempotent: nothing rebuilt
     assert {p.name: p.stat().st_mtime_ns for p in graphs.iterdir()} == before
 
 
+def test_an_older_build_gets_only_the_missing_graphs(tiny: Path, tmp_path: Path) -> None:
+    """A folder built before the OpenVINO IR existed gains it without a second export of the fp32 graph."""
+    target = tmp_path / "tiny-model-onnx"
+    build(tiny, target, precisions=("fp32",))
+    first = json.loads((target / ONNX_MANIFEST).read_text(encoding="utf-8"))
+    assert first["graphs"] == {"fp32": FILES["fp32"]}
+    fp32_inode = (target / FILES["fp32"]).stat().st_ino
+    build(tiny, target)
+    manifest = json.loads((target / ONNX_MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["graphs"] == FILES and (target / FILES["fp32"]).stat().st_ino == fp32_inode  # kept, not redone
+    assert manifest["files"][FILES["fp32"]] == first["files"][FILES["fp32"]]
+    assert manifest["build_seconds"]["fp32"] == first["build_seconds"]["fp32"]
+    assert all(sha256(target / name) == digest for name, digest in manifest["files"].items())
+
+
 def test_onnx_vectors_match_torch(tiny: Path, graphs: Path, cache_dir: Path) -> None:
     torch_embedder = Embedder.from_settings(Settings(cache_dir=cache_dir, embedding_model=str(tiny)))
     reference = torch_embedder.embed_passages(TEXTS)
-    for precision, floor in (("fp32", 0.99999), ("int8", 0.99)):
-        onnx = Embedder(OnnxSentenceEncoder(tiny, graphs, precision), "tiny", query_prompt="", passage_prompt="")
+    runtimes = (
+        ("onnx", "fp32", 0.99999),
+        ("onnx", "int8", 0.99),
+        ("openvino", "fp32", 0.9999),
+        ("openvino", "bf16", 0.99),
+    )
+    for backend, precision, floor in runtimes:
+        encoder = OnnxSentenceEncoder(tiny, graphs, precision, backend)
+        onnx = Embedder(encoder, "tiny", query_prompt="", passage_prompt="")
         vectors = onnx.embed_passages(TEXTS)
         assert vectors.shape == reference.shape
         cosine = (vectors * reference).sum(axis=1)
-        assert cosine.min() >= floor, (precision, cosine)
+        assert cosine.min() >= floor, (backend, precision, cosine)
         single = onnx.embed_query(TEXTS[2])  # one text, alone: the same vector as in the batch
         assert float(single @ vectors[2]) > 0.99999
 
@@ -140,7 +164,10 @@ def test_one_thread_per_forward_and_no_process_wide_flip(
     import torch
 
     onnx = Embedder(OnnxSentenceEncoder(tiny, graphs, "fp32"), "tiny")
-    assert onnx.model.session.get_session_options().intra_op_num_threads == 1
+    assert onnx.model.runner.session.get_session_options().intra_op_num_threads == 1
+    openvino = OnnxSentenceEncoder(tiny, graphs, "bf16", "openvino").runner.compiled
+    streams = int(openvino.get_property("NUM_STREAMS"))  # one stream of one thread per core
+    assert streams == (os.cpu_count() or 1) == int(openvino.get_property("INFERENCE_NUM_THREADS"))
     torch_embedder = Embedder.from_settings(Settings(cache_dir=cache_dir, embedding_model=str(tiny)))
     threads = torch.get_num_threads()
     calls: list[int] = []
