@@ -219,17 +219,14 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------------------------------------------
 # runtimes of the default model side by side (issue 22): torch fp32, ONNX fp32, ONNX int8
 # --------------------------------------------------------------------------------------------------------------
+GEMMA = {"embedding_model": "embeddinggemma"}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "torch-fp32-before": {"embedding_model": "embeddinggemma", "embedding_backend": "torch"},  # see BeforeEmbedder
-    "torch-fp32": {"embedding_model": "embeddinggemma", "embedding_backend": "torch"},
-    "onnx-fp32": {"embedding_model": "embeddinggemma", "embedding_backend": "onnx"},
-    "onnx-int8": {"embedding_model": "embeddinggemma", "embedding_backend": "onnx", "embedding_precision": "int8"},
-    "openvino-fp32": {"embedding_model": "embeddinggemma", "embedding_backend": "openvino"},
-    "openvino-bf16": {
-        "embedding_model": "embeddinggemma",
-        "embedding_backend": "openvino",
-        "embedding_precision": "bf16",
-    },
+    "torch-fp32-before": {**GEMMA, "embedding_backend": "torch", "embedding_precision": "fp32"},  # BeforeEmbedder
+    "torch-fp32": {**GEMMA, "embedding_backend": "torch", "embedding_precision": "fp32"},
+    "onnx-fp32": {**GEMMA, "embedding_backend": "onnx", "embedding_precision": "fp32"},
+    "onnx-int8": {**GEMMA, "embedding_backend": "onnx", "embedding_precision": "int8"},
+    "openvino-fp32": {**GEMMA, "embedding_backend": "openvino", "embedding_precision": "fp32"},
+    "openvino-bf16": {**GEMMA, "embedding_backend": "openvino", "embedding_precision": "bf16"},
 }
 SPEED_ARTICLES = 130  # the first articles of the pháp điển corpus: ~300 chunks
 CITIZEN_DISTRACTORS = 170  # articles drawn (seed 0) besides the citizen set's gold articles
