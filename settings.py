@@ -49,13 +49,13 @@ class Settings(BaseSettings):
     # a batch holds at most this many padded tokens (texts sorted by length); 1024 vs 4096 on EmbeddingGemma ONNX:
     # the same ingest speed (compute-bound), app peak RSS 1.33 -> 1.22 GB (activations ~60 MB per 256-token text)
     embedding_batch_tokens: int = 1024
-    # runtime of a model in ONNX_MODELS: torch, or its ONNX export (python -m workshop.onnx_embedder); int8 vectors
-    # differ from fp32 ones (cosine ~0.9998), so int8 is part of the name a store records; fp32 ONNX = torch.
-    # Other models always run on torch in fp32 (see embedding_runtime)
-    embedding_backend: Literal["torch", "onnx", "openvino"] = "onnx"  # same vectors as torch, query encode ~1.7x faster
-    # int8 needs embedding_backend="onnx", bf16 "openvino" (its IR, weights stored in fp16, run in bf16 on a CPU
-    # with bf16 units); openvino fp32 vectors equal torch's as ONNX fp32 ones do
-    embedding_precision: Literal["fp32", "int8", "bf16"] = "fp32"
+    # runtime of a model in ONNX_MODELS (python -m workshop.onnx_embedder builds them): torch, its ONNX export, or
+    # its OpenVINO IR. bf16 (OpenVINO, on a CPU with bf16 units: AMX / AVX512-BF16; fp32 arithmetic elsewhere) and
+    # int8 (ONNX) vectors differ from fp32 ones (cosine ~0.9999 / ~0.9998), so the precision is part of the name a
+    # store records; fp32 on ONNX or OpenVINO = torch. Default bf16: ingest 4.3-4.7x and query encode 2.5x torch's,
+    # same citizen recall (README, "EmbeddingGemma's runtime"). Other models always run on torch in fp32
+    embedding_backend: Literal["torch", "onnx", "openvino"] = "openvino"
+    embedding_precision: Literal["fp32", "int8", "bf16"] = "bf16"  # int8 needs backend onnx, bf16 openvino
     chunk_tokens: int = 256  # incl. the "passage: " prefix and special tokens
     chunk_overlap_tokens: int = 40
     ingest_batch_chunks: int = 256  # chunks embedded and committed together

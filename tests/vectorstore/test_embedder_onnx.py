@@ -38,7 +38,10 @@ QUESTIONS = ["Mất thẻ căn cước thì xin cấp lại ở đâu?", "mat th
 
 
 def gemma_settings(cache_dir: Path, **update: object) -> Settings:
-    return Settings(cache_dir=cache_dir, embedding_model="embeddinggemma").model_copy(update=update)
+    """EmbeddingGemma in fp32 unless ``update`` names a precision (the default, bf16, needs OpenVINO)."""
+    return Settings(cache_dir=cache_dir, embedding_model="embeddinggemma", embedding_precision="fp32").model_copy(
+        update=update
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +104,15 @@ def test_onnx_tokenizer_matches_transformers(embedders: dict[str, Embedder]) -> 
     assert encoder.count([too_long])[0] > encoder.max_seq_length == encoder.tokenize([too_long])["input_ids"].shape[1]
 
 
-@pytest.mark.parametrize("backend", ["onnx", "openvino"])
-def test_onnx_embedder_does_not_load_torch(embedders: dict[str, Embedder], cache_dir: Path, backend: str) -> None:
+@pytest.mark.parametrize(("backend", "precision"), [("onnx", "fp32"), ("openvino", "bf16")])
+def test_onnx_embedder_does_not_load_torch(
+    embedders: dict[str, Embedder], cache_dir: Path, backend: str, precision: str
+) -> None:
     """torch and transformers cost ~240 MB resident: the ONNX and OpenVINO runtimes must not import them."""
     script = (
         "import sys; from settings import Settings; from vectorstore.embeddings import Embedder\n"
-        f"s = Settings(cache_dir={str(cache_dir)!r}, embedding_model='embeddinggemma', embedding_backend={backend!r})\n"
+        f"s = Settings(cache_dir={str(cache_dir)!r}, embedding_model='embeddinggemma', embedding_backend={backend!r},"
+        f" embedding_precision={precision!r})\n"
         "e = Embedder.from_settings(s); e.embed_passages(['Thủ tục hành chính', 'Căn cước']); e.embed_query('a')\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
     )
@@ -121,8 +127,9 @@ def test_names_and_stores_keep_precisions_apart(
 ) -> None:
     assert embedders["torch"].name == embedders["fp32"].name == embedders["openvino"].name == "embeddinggemma"
     assert embedders["int8"].name == "embeddinggemma+int8" and embedders["bf16"].name == "embeddinggemma+bf16"
-    fp32 = gemma_settings(cache_dir, data_dir=tmp_path)
-    assert fp32.embedding_runtime == ("onnx", "fp32")  # the default
+    default = Settings(cache_dir=cache_dir, embedding_model="embeddinggemma")
+    assert default.embedding_runtime == ("openvino", "bf16") and default.embedding_key == "embeddinggemma+bf16"
+    fp32 = gemma_settings(cache_dir, data_dir=tmp_path, embedding_backend="onnx")
     Store(fp32, fp32.embedding_key).close()
     torch = fp32.model_copy(update={"embedding_backend": "torch"})
     Store(torch, torch.embedding_key).close()  # torch and fp32 ONNX: the same vectors, the same store

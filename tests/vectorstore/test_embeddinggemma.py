@@ -23,7 +23,7 @@ from vectorstore.store import Store, StoreError
 
 
 def test_uses_its_own_prompts_and_full_size(gemma: Embedder) -> None:
-    assert gemma.name == "embeddinggemma" and gemma.dim == 768
+    assert gemma.name == "embeddinggemma+bf16" and gemma.dim == 768  # the default runtime: OpenVINO in bf16
     assert gemma.query_prompt == "task: search result | query: "
     assert gemma.passage_prompt == "title: none | text: "
     assert gemma.max_tokens == 2048
@@ -47,7 +47,7 @@ def test_ranks_the_answering_passage_first_with_and_without_diacritics(gemma: Em
 def test_truncated_dimensions_equal_the_first_values_renormalised(gemma: Embedder, cache_dir: Path) -> None:
     """What benchmarks/embedders.py relies on to build the 256-dimension stores from the 768 ones."""
     small = Embedder.from_settings(Settings(cache_dir=cache_dir, embedding_model="embeddinggemma", embedding_dim=256))
-    assert small.name == "embeddinggemma@256" and small.dim == 256
+    assert small.name == "embeddinggemma@256+bf16" and small.dim == 256
     texts = ["Thời hạn giải quyết thủ tục là 15 ngày làm việc.", "Ủy ban nhân dân cấp xã tiếp nhận hồ sơ."]
     full, cut = gemma.embed_passages(texts), small.embed_passages(texts)
     expected = full[:, :256] / np.linalg.norm(full[:, :256], axis=1, keepdims=True)
