@@ -72,7 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--alternatives", action="store_true", help="also the int8 variants not kept")
     args = parser.parse_args()
-    settings = Settings.load(embedding_model="embeddinggemma", embedding_backend="torch")
+    settings = Settings.load(embedding_model="embeddinggemma", embedding_backend="torch", embedding_precision="fp32")
     model_dir = settings.cache_path / "models" / INSTALLED_MODELS["embeddinggemma"]
     graphs = onnx_dir(model_dir)
     manifest = json.loads((graphs / "cchc_onnx.json").read_text(encoding="utf-8"))

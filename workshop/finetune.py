@@ -202,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.load(**({"store_dir": args.store} if args.store else {}))
-    embedder = Embedder.from_settings(settings.model_copy(update={"embedding_backend": "torch"}))  # trainable
-    store = Store(settings, embedder.name)
+    embedder = Embedder.from_settings(  # trainable
+        settings.model_copy(update={"embedding_backend": "torch", "embedding_precision": "fp32"})
+    )
+    store = Store(settings, settings.embedding_key)  # the store as the settings built it (bf16: another name)
     try:
         chunks = store.all_chunks()
     finally:

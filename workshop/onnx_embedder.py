@@ -20,7 +20,8 @@ Precisions, measured on EmbeddingGemma-300M (benchmarks/embedders.py prints the 
 
 * ``openvino``: the fp32 graph converted to OpenVINO's IR (``openvino.save_model``) with its weights stored in fp16
   (615 MB, memory-mapped at load); OpenVINO runs it in bf16 where the CPU has bf16 units (AMX / AVX512-BF16) or
-  fp32 (``embedding_precision``). Vectors: bf16 cosine to torch's min 0.9999, fp32 1.0000 (benchmarks/embedders.py).
+  fp32 (``embedding_precision``). Vectors: bf16 cosine to torch's min 0.9997, fp32 1.0000
+  (benchmarks/onnx_agreement.py).
 
 Both ONNX graphs keep their weights as external data (``*.onnx.data``), which ONNX Runtime maps into memory: only the
 rows of the 262k-token embedding table that texts touch become resident (an fp32 session: 480 MB resident after

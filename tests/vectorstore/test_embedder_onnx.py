@@ -64,8 +64,8 @@ def embedders(cache_dir: Path) -> dict[str, Embedder]:
 
 
 def test_onnx_vectors_are_close_to_torch(embedders: dict[str, Embedder]) -> None:
-    """Measured: ONNX fp32 agrees to ~1e-7 (max abs), OpenVINO fp32 (weights stored in fp16) to ~1e-4, bf16 at
-    cosine >= 0.9999 and int8 >= 0.9997 on pháp điển chunks."""
+    """Measured: ONNX fp32 agrees to ~1e-7 (max abs), OpenVINO fp32 (weights stored in fp16) to ~2e-4, bf16 at
+    cosine >= 0.9997 and int8 >= 0.9996 on pháp điển articles and citizen questions."""
     reference = embedders["torch"].embed_passages(TEXTS)
     queries = np.stack([embedders["torch"].embed_query(q) for q in QUESTIONS])
     for precision, floor in (("fp32", 0.99999), ("openvino", 0.9999), ("int8", 0.99), ("bf16", 0.99)):
