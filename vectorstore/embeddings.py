@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from settings import E5_SMALL
+from settings import E5_SMALL, PRECISION_BACKEND
 from vectorstore.store import StoreError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,12 +105,10 @@ def _sha256(path: Path) -> str:
 
 
 class OnnxSentenceEncoder:
-    """A sentence-transformers folder's exported graph (``workshop.onnx_embedder``) run by ONNX Runtime: token ids
-    in, the model's unit vector out. Only the tokenizer (``tokenizers``) and the graph are loaded: no torch, no
-    transformers (~240 MB resident the app does not need).
-
-    The session runs each forward on one thread and never spins (``allow_spinning=0``: on two shared cores a
-    spinning pool steals the other forward's core); :class:`Embedder` spreads batches over one worker per core."""
+    """A sentence-transformers folder's exported graph (``workshop.onnx_embedder``) run by ONNX Runtime
+    (:class:`OrtRunner`) or OpenVINO (:class:`OpenVinoRunner`): token ids in, the model's unit vector out. Only the
+    tokenizer (:class:`TokenPieces`) and the graph are loaded: no torch, no transformers (~240 MB resident the app
+    does not need). Each forward runs on one thread; :class:`Embedder` spreads batches over one worker per core."""
 
     def __init__(self, model_dir: Path, graph_dir: Path, precision: str, backend: str = "onnx") -> None:
         manifest = json.loads((graph_dir / ONNX_MANIFEST).read_text(encoding="utf-8"))
@@ -129,8 +127,8 @@ class OnnxSentenceEncoder:
             OpenVinoRunner(graph_dir / graph, precision) if backend == "openvino" else OrtRunner(graph_dir / graph)
         )
         self.model_dir = model_dir
-        self.pieces = TokenPieces.load(model_dir, manifest.get("tokenizer") or {})
         tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        self.pieces = TokenPieces.load(model_dir, tokenizer_config, manifest.get("tokenizer") or {})
         st_config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
         self.max_seq_length = int(st_config.get("max_seq_length") or tokenizer_config["model_max_length"])
         prompts_file = model_dir / "config_sentence_transformers.json"
@@ -177,16 +175,12 @@ class TokenPieces:
         self.prefix, self.suffix, self.pad = prefix, suffix, pad
 
     @classmethod
-    def load(cls, model_dir: Path, recorded: dict[str, Any]) -> TokenPieces:
-        config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    def load(cls, model_dir: Path, config: dict[str, Any], recorded: dict[str, Any]) -> TokenPieces:
+        """The SentencePiece model where ``recorded`` (the manifest's ``tokenizer``) vouches for this very file,
+        else ``tokenizer.json``; ``config`` is the folder's tokenizer_config.json."""
         model = model_dir / "tokenizer.model"
         if recorded.get("kind") == "sentencepiece" and model.is_file() and _sha256(model) == recorded.get("sha256"):
-            import sentencepiece
-
-            sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
-            prefix = [sp.piece_to_id(config["bos_token"])] if config.get("add_bos_token") else []
-            suffix = [sp.piece_to_id(config["eos_token"])] if config.get("add_eos_token") else []
-            return cls(lambda texts: [sp.encode(t) for t in texts], prefix, suffix, sp.piece_to_id(config["pad_token"]))
+            return cls.sentencepiece(model, config)
         from tokenizers import Tokenizer
 
         fast = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -202,6 +196,20 @@ class TokenPieces:
             return [e.ids for e in fast.encode_batch(texts, add_special_tokens=False)]
 
         return cls(encode, full[:at], full[at + len(bare) :], int(pad))
+
+    @classmethod
+    def sentencepiece(cls, model: Path, config: dict[str, Any]) -> TokenPieces:
+        """``model`` (a SentencePiece file), its special tokens as tokenizer_config.json ``config`` adds them."""
+        import sentencepiece
+
+        sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
+        prefix = [sp.piece_to_id(config["bos_token"])] if config.get("add_bos_token") else []
+        suffix = [sp.piece_to_id(config["eos_token"])] if config.get("add_eos_token") else []
+        return cls(lambda texts: [sp.encode(t) for t in texts], prefix, suffix, sp.piece_to_id(config["pad_token"]))
+
+    def with_specials(self, text: str) -> list[int]:
+        """The ids of ``text`` with its special tokens, untruncated."""
+        return self.prefix + self.encode([text])[0] + self.suffix
 
 
 class OrtRunner:
@@ -333,7 +341,7 @@ class Embedder:
         name, dim, label = settings.embedding_model, settings.embedding_dim, settings.embedding_key
         batching = {"batch_tokens": settings.embedding_batch_tokens}
         backend, precision = settings.embedding_runtime  # torch fp32 for a model without an ONNX export
-        needs = {"int8": "onnx", "bf16": "openvino"}.get(precision)
+        needs = PRECISION_BACKEND.get(precision)
         if needs and backend != needs:
             raise EmbedderUnavailable(
                 f"Độ chính xác {precision} chỉ có với bản {needs}: đặt CCHC_EMBEDDING_BACKEND={needs}.",

@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from settings import Settings
+from settings import PRECISION_BACKEND, Settings
 from vectorstore import database as tables
 from vectorstore.database import exclusive, make_engine
 from vectorstore.records import Chunk, Document, Timeline, date_key
@@ -720,7 +720,7 @@ def _model_mismatch(stored: str, wanted: str) -> StoreError:
     same_model = stored.split("+")[0] == wanted.split("+")[0]  # "embeddinggemma" vs "embeddinggemma+bf16"
     if same_model:
         precision = stored.split("+")[1] if "+" in stored else "fp32"
-        backend = {"int8": "onnx", "bf16": "openvino"}.get(precision, "onnx")
+        backend = PRECISION_BACKEND.get(precision, "onnx")
         fix = f"đặt CCHC_EMBEDDING_PRECISION={precision} (và CCHC_EMBEDDING_BACKEND={backend}) như khi tạo kho"
     else:
         fix = "đặt lại CCHC_EMBEDDING_MODEL về mô hình cũ"

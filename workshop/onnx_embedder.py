@@ -47,7 +47,7 @@ from pathlib import Path
 
 from bot.models.install import file_sha256
 from settings import Settings
-from vectorstore.embeddings import INSTALLED_MODELS, ONNX_MANIFEST, onnx_dir
+from vectorstore.embeddings import INSTALLED_MODELS, ONNX_MANIFEST, TokenPieces, onnx_dir
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +126,13 @@ def tokenizer_record(model_dir: Path) -> dict[str, str]:
     model = model_dir / "tokenizer.model"
     if not model.is_file():
         return {"kind": "tokenizers"}
-    import sentencepiece
     from transformers import AutoTokenizer
 
     reference = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(model))
-    prefix = [sp.piece_to_id(config["bos_token"])] if config.get("add_bos_token") else []
-    suffix = [sp.piece_to_id(config["eos_token"])] if config.get("add_eos_token") else []
+    pieces = TokenPieces.sentencepiece(model, config)  # exactly what the runtime will load
     for text in PROBES:
-        if prefix + sp.encode(text) + suffix != reference(text, truncation=False)["input_ids"]:
+        if pieces.with_specials(text) != reference(text, truncation=False)["input_ids"]:
             log.info("sentencepiece differs from transformers on %r: tokenizer.json is used", text[:40])
             return {"kind": "tokenizers"}
     return {"kind": "sentencepiece", "sha256": file_sha256(model)}
