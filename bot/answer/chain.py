@@ -390,9 +390,11 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         assert turn.query is not None
         query = turn.query
         similarity = None if parts.similarity is None else partial(parts.similarity, query.dense_text)
-        reading = parts.reader.read(query.restored, passages, turn.snapshot.idf, similarity)
+        chronology = turn.snapshot.chronology
+        spoken = {d: chronology.years(d) for d in {p.doc_id for p in passages}}
+        reading = parts.reader.read(query.restored, passages, turn.snapshot.idf, similarity, spoken)
         passages, reading = _prefer_official(passages, reading, parts.get_document)
-        ordered = in_time(reading.candidates, turn.snapshot.chronology, turn.time, parts.reader.model.threshold)
+        ordered = in_time(reading.candidates, chronology, turn.time, parts.reader.model.threshold)
         return replace(turn, passages=passages, reading=replace(reading, candidates=ordered))
 
     def gate(turn: Turn) -> Turn:

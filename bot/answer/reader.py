@@ -7,7 +7,8 @@ its document title. Each candidate gets a few signals, measured on the team's de
 - ``lexical``: the IDF-weighted share of the question's content syllables (and pairs) in the sentence (folded,
   acronyms and expansions standing for each other), and the same over the title (``title``);
 - ``type_expected`` / ``type_found``: the answer type the question asks (organisation, place, person, number,
-  percentage, date, duration) and whether the sentence holds such a thing that the question does not already hold;
+  percentage, date, duration, money) and whether the sentence holds such a thing that the question does not
+  already hold;
 - ``constraints`` / ``in_sentence``: the share of the question's details (years, ordinals, levels, names, glossary
   terms) found in the sentence or its title, and in the sentence alone;
 - ``conflict`` (a hard rule, not a weight): the sentence is about another year or another ordinal (meeting, round)
@@ -36,11 +37,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from bot.answer.grounding import folded_key, proper_names, specifics
 from bot.answer.types import Candidate, Passage
+from vectorstore.details import DateValue
 from vectorstore.details import extract as extract_details
 from vectorstore.text import content_words, fold, is_english, reading_units, words
 
@@ -67,6 +70,10 @@ _FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person"
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ORG = re.compile(r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Ban|Cục|Tổng cục|Sở|Ministry|Bank)\s+\w", re.I)
+# a body by its name ("Bộ Xây dựng", "Bộ KH-CN", "Ngân hàng Nhà nước"): the keyword and the capitalised word after it
+_BODY = re.compile(
+    r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở)\s+[A-ZĐÂĂÊÔƠƯÁÀẢÃẠÉÈÍÌÓÒÚÙÝ][\w-]*"
+)
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:ngày|tháng|năm|quý)\s+\d+|\b(?:19|20)\d\d\b", re.I)
 _DURATION = re.compile(r"\d+\s*(?:ngày|tháng|năm|giờ|tuần|phút|days?|months?|years?)", re.I)
 _MONEY = re.compile(
@@ -80,6 +87,7 @@ _PERSON = re.compile(
     r"nguoi|ong|ba|dong chi|can bo|cong chuc|vien chuc|lanh dao|cong dan|ca nhan|co quan|uy ban|ubnd|"
     r"chinh phu|prime minister|minister|chairman|chairwoman|president|director|head|official|citizen)\b"
 )
+_BOUND_BEFORE = re.compile(r"\b(?:truoc|den|toi|tu|sau|by|before|until|since|as of)\s+(?:ngay\s+)?$", re.I)
 _PLACE_BEFORE = re.compile(r"\b(?:tai|o|tinh|thanh pho|huyen|xa|quan|phuong|in|at)\s*$", re.I)  # "tại Hà Nội"
 # the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
 _EVENTS: dict[str, re.Pattern[str]] = {
@@ -87,6 +95,7 @@ _EVENTS: dict[str, re.Pattern[str]] = {
     "signed": re.compile(r"\b(?:ky ban hanh|ban hanh|da ky|ky quyet dinh|ky nghi dinh|signed|issued)\b"),
     "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
 }
+_ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
@@ -252,6 +261,17 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     return any(set(words(fold(name))) - asked for name in proper_names(sentence))  # place, person
 
 
+def asks_text(question: str) -> bool:
+    """Whether the question asks which legal text ("nghị định nào", "văn bản nào")."""
+    return bool(_ASKS_TEXT.search(" ".join(words(fold(question)))))
+
+
+def names_new_text(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` names a legal text's number that the question does not."""
+    asked = {d.value for d in extract_details(question, frozenset({"doc_number"}))}
+    return any(d.value not in asked for d in extract_details(sentence, frozenset({"doc_number"})))
+
+
 def asked_event(question: str) -> str | None:
     """The event a date question asks about (passed, signed, in force), if it names exactly one."""
     folded = " ".join(words(fold(question)))
@@ -271,6 +291,44 @@ def other_event(event: str | None, sentence: str) -> bool:
 def ordinals_of(text: str) -> set[int]:
     """The ordinals ``text`` names, as numbers ("phiên họp thứ tư", "Phiên họp thứ 4" and "4th" alike)."""
     return {d.value for d in extract_details(text, frozenset({"ordinal"})) if isinstance(d.value, int)}
+
+
+YEAR_BEFORE = 1  # a dated article speaks for the year before its own too (a 2024 report on the 2023 index)
+
+
+def days_of(text: str, span: range = range(0), bounds: bool = True) -> set[DateValue]:
+    """The days ``text`` names, as (year, month, day); a day and month without a year ("Sáng ngày 19/4") is of its
+    document's year when the document speaks for one year only (``span``: a news item, not a legal text).
+    Without ``bounds``, a day that bounds a period ("trước ngày 1/7", "tính đến ngày …") is left out."""
+    days: set[DateValue] = set()
+    folded = fold(text)
+    for detail in extract_details(text, frozenset({"date"})):
+        year, month, day = cast(DateValue, detail.value)
+        if day is not None and (bounds or not _BOUND_BEFORE.search(folded, 0, detail.start)):
+            days.add((span.start if year is None and len(span) == 1 else year, month, day))
+    return days
+
+
+def said_years(sentence: str, span: range) -> set[str]:
+    """The years ``sentence`` speaks of: those it writes, and its days' years (see :func:`days_of`)."""
+    return set(_YEAR.findall(sentence)) | {str(y) for y, _, _ in days_of(sentence, span) if y is not None}
+
+
+def other_day(asked: set[DateValue], said: set[DateValue]) -> bool:
+    """The sentence names days, and none is one the question names ("Sáng 19/10" for "Ngày 19/4/2022")."""
+    return bool(asked and said) and not any(
+        (am, ad) == (sm, sd) and (ay is None or sy is None or ay == sy) for ay, am, ad in asked for sy, sm, sd in said
+    )
+
+
+def out_of_time(asked: set[str], said: set[str], context: str, span: range) -> bool:
+    """A sentence that names no year (``said``), whose passage and title (``context``) name years but none of the
+    asked ones, and whose document's dates do not fall in an asked year either (``span``: the years it speaks for,
+    :data:`YEAR_BEFORE` included; an undated document has none): it speaks of another time."""
+    if not asked or said:
+        return False
+    times = set(_YEAR.findall(context)) | {str(y) for y in range(span.start - YEAR_BEFORE, span.stop) if span}
+    return bool(times) and not asked & times
 
 
 SAME_CONTENT = 0.7  # share of the shorter sentence's content words in the other: they state the same thing
@@ -330,9 +388,12 @@ class Reader:
         passages: Sequence[Passage],
         idf: Mapping[str, float],
         similarity: Similarity | None = None,
+        spoken: Mapping[str, range] | None = None,
     ) -> Reading:
         """Every candidate of ``passages`` scored for ``question`` (``idf``: the corpus snapshot's; ``similarity``:
-        the question's cosine similarity to each candidate text, from the stored sentence vectors), best first."""
+        the question's cosine similarity to each candidate text, from the stored sentence vectors; ``spoken``: the
+        years each document speaks for, by id, from its dates — see :func:`said_years`), best first."""
+        spoken = spoken or {}
         default_idf = max(idf.values(), default=1.0)
 
         def weight(term: str) -> float:
@@ -352,8 +413,12 @@ class Reader:
         details = specifics(question, self.glossary)
         asked_years = set(_YEAR.findall(question))
         asked_ordinals = ordinals_of(question)  # by meaning: "thứ tư" = "thứ 4" = "4th"
+        asked_days = days_of(question, bounds=False)  # "Ngày 19/4/2022, …": the day something happened
         names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
+        subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
+        body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
+        which_text = asks_text(question)
         rows = []
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
@@ -363,15 +428,21 @@ class Reader:
             in_sentence = sum(1 for d in details if folded_key(d) in folded_key(c.text))
             seen = self.terms(c.text) | self.terms(c.passage.title)
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
-            years = _YEAR.findall(c.text)  # another year, the asked one neither here nor in the title: conflict
+            span = spoken.get(c.passage.doc_id, range(0))
+            years = said_years(c.text, span)  # another year, the asked one neither here nor in the title: conflict
             title_years = set(_YEAR.findall(c.passage.title))
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             conflict = (
-                bool(asked_years and years and not asked_years & set(years) and not asked_years & title_years)
+                bool(asked_years and years and not asked_years & years and not asked_years & title_years)
+                or out_of_time(asked_years, years, c.passage.title + " " + c.passage.text, span)  # a 2025 news
+                # item's "Nhóm A gồm 13 tỉnh" does not answer "năm 2023"
                 or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
+                or other_day(asked_days, days_of(c.text, span) if asked_days else set())
                 or any(n not in folded_key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
+                or bool(body and body not in folded_key(c.text) and not is_english(c.passage.text))
                 or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
+                or (which_text and not names_new_text(c.text, question))  # "nghị định nào" with no number
             )
             rows.append({
                 "lexical": lexical, "title": title,

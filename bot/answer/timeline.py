@@ -175,13 +175,16 @@ def check_as_of(value: str) -> str:
 
 def covered_years(missing: Sequence[str], doc_ids: Sequence[str], chronology: Chronology) -> list[str]:
     """``missing`` (details of a question no passage states) without the years the passages' documents speak for:
-    a 2017 article answers for "năm 2017" though its text never writes the year."""
+    a 2017 article answers for "năm 2017" though its text never writes the year. A date naming its day
+    ("19/4/2022") is not covered so: the article's year does not say it speaks of that day."""
     spoken = {y for doc_id in doc_ids for y in chronology.years(doc_id)}
     kept = []
     for item in missing:
         years = [d.value for d in extract(item, ("year",))]
-        dates = [cast(tuple, d.value)[0] for d in extract(item, ("date",))]
-        if not (years or dates) or any(y not in spoken for y in years + dates):
+        dates = [cast(tuple, d.value) for d in extract(item, ("date",))]
+        if any(day is not None for _, _, day in dates):
+            kept.append(item)
+        elif not (years or dates) or any(y not in spoken for y in years + [y for y, _, _ in dates]):
             kept.append(item)
     return kept
 
@@ -193,9 +196,9 @@ def in_time(
     text another held document replaces ("Nghị định 138/2020 còn hiệu lực không?") is answered first by the
     sentence stating the replacement; otherwise, among the sentences near the best (at least ``floor`` and
     :data:`NEWER_RATIO` of the best's probability, :data:`NEWER_RATIO_UNSAID` when the question names no time; a
-    reader's comment never moves), one from a text in force comes before one from a replaced text, then the newest
-    dated first. A past or as-of question keeps the reader's order (retrieval already kept only what the as-of date
-    allows)."""
+    reader's comment, or a sentence in conflict with the question, never moves), one from a text in force comes
+    before one from a replaced text, then the newest dated first. A past or as-of question keeps the reader's order
+    (retrieval already kept only what the as-of date allows)."""
     if not candidates or not time.present:
         return list(candidates)
     replaced = [key for key in time.named if chronology.is_replaced(key)]
@@ -204,7 +207,11 @@ def in_time(
         return [stating, *(c for c in candidates if c is not stating)]
     best = candidates[0].probability
     ratio = NEWER_RATIO if time.said else NEWER_RATIO_UNSAID
-    leading = [c for c in candidates if c.probability >= max(floor, ratio * best) and c.passage.kind != "comment"]
+    leading = [
+        c
+        for c in candidates
+        if c.probability >= max(floor, ratio * best) and c.passage.kind != "comment" and not c.features.get("conflict")
+    ]
     if len(leading) < 2:
         return list(candidates)
 

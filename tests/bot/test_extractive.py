@@ -3,7 +3,7 @@
 from bot.answer.citations import COMMENT_LABEL, verify
 from bot.answer.generators.base import Draft, collect
 from bot.answer.generators.extractive import ExtractiveGenerator, choose, same_content
-from bot.answer.reader import Reader, ReaderModel, holds_type, question_type
+from bot.answer.reader import Reader, ReaderModel, days_of, holds_type, out_of_time, question_type, said_years
 from bot.answer.types import Candidate, Passage
 from bot.snapshot import idf_table
 from vectorstore.records import Document
@@ -66,6 +66,61 @@ def test_long_sentences_also_yield_their_clauses():
 def test_a_sentence_naming_another_year_conflicts():
     reading = reader().read("Năm 2023 bộ nào dẫn đầu chỉ số CCHC?", [INDEX], idf())
     assert all(c.features["conflict"] == 1.0 for c in reading.candidates if "2022" in c.text)
+
+
+MEETING = Passage(4, "m2023", "m2023#0", "Phiên họp của Ban Chỉ đạo", "article",
+                  "Sáng ngày 19/4, Thủ tướng chủ trì Phiên họp thứ 4 của Ban Chỉ đạo. "
+                  "Các địa phương được chia thành hai nhóm: Nhóm A gồm 13 tỉnh.", 0.8)  # fmt: skip
+
+
+def test_a_day_without_its_year_is_of_its_documents_year():
+    assert days_of("Sáng ngày 19/4, Thủ tướng chủ trì", range(2023, 2024)) == {(2023, 4, 19)}
+    assert said_years("Sáng ngày 19/4, Thủ tướng chủ trì", range(2023, 2024)) == {"2023"}
+    # a legal text speaks for years on end, and an undated document for none: the day keeps no year
+    assert said_years("từ ngày 1/7", range(2018, 2026)) == set() == said_years("từ ngày 1/7", range(0))
+    assert days_of("Cần làm xong trước ngày 1/7/2021 và ngày 5/7/2021", bounds=False) == {(2021, 7, 5)}
+
+
+def test_a_sentence_of_a_document_from_another_time_conflicts():
+    spoken = {"m2023": range(2023, 2024)}
+    on_a_day = reader().read("Ngày 19/4/2022, Thủ tướng chủ trì phiên họp nào?", [MEETING], idf(), spoken=spoken)
+    day = [c for c in on_a_day.candidates if "19/4" in c.text]
+    assert day and day[0].features["conflict"] == 1.0
+    same_day = reader().read("Ngày 19/4/2023, Thủ tướng chủ trì phiên họp nào?", [MEETING], idf(), spoken=spoken)
+    assert [c.features["conflict"] for c in same_day.candidates if "19/4" in c.text] == [0.0]
+    undated = reader().read("Ngày 19/4/2022, Thủ tướng chủ trì phiên họp nào?", [MEETING], idf())
+    assert [c.features["conflict"] for c in undated.candidates if "19/4" in c.text] == [0.0]
+    # no year in the sentence or its passage, and the document is of 2023: not "năm 2021" (nor 2025), but 2022's
+    # report may well be written in 2023
+    assert out_of_time({"2021"}, set(), MEETING.text, range(2023, 2024))
+    assert out_of_time({"2025"}, set(), MEETING.text, range(2023, 2024))
+    assert not out_of_time({"2022"}, set(), MEETING.text, range(2023, 2024))
+    assert not out_of_time({"2021"}, set(), MEETING.text, range(0))  # undated: nothing to go by
+    assert not out_of_time({"2021"}, set(), MEETING.text + " Năm 2021 …", range(2023, 2024))  # the passage says it
+    group = reader().read("Năm 2021 nhóm A gồm bao nhiêu tỉnh?", [MEETING], idf(), spoken=spoken)
+    assert all(c.features["conflict"] == 1.0 for c in group.candidates)
+
+
+def test_a_figure_asked_of_a_body_is_not_answered_by_anothers():
+    ministries = Passage(6, "par", "par#0", "Chỉ số CCHC 2023", "article",
+                         "Bộ Tư pháp dẫn đầu, đạt 89,95%. Bộ Xây dựng đạt 85,1%.", 1.0)  # fmt: skip
+    reading = reader().read("Bộ Xây dựng đạt bao nhiêu phần trăm Chỉ số CCHC?", [ministries], idf())
+    by_text = {c.text: c.features["conflict"] for c in reading.candidates}
+    assert by_text == {"Bộ Tư pháp dẫn đầu, đạt 89,95%.": 1.0, "Bộ Xây dựng đạt 85,1%.": 0.0}
+    english = Passage(7, "en", "en#0", "PAR Index", "article", "The Ministry of Construction scored 85.1 percent.", 1.0)
+    across = reader().read("Bộ Xây dựng đạt bao nhiêu phần trăm Chỉ số CCHC?", [english], idf())
+    assert across.candidates[0].features["conflict"] == 0.0  # an English source cannot write "Bộ Xây dựng"
+
+
+def test_which_legal_text_is_answered_only_by_a_number_the_question_does_not_name():
+    law = Passage(5, "nd", "nd#0", "Nghị định", "law", "Nghị định nhằm hoàn thiện cơ chế một cửa. Nghị định "
+                  "367/2025/NĐ-CP sửa đổi Nghị định 118/2025/NĐ-CP.", 1.0)  # fmt: skip
+    reading = reader().read("Nghị định 118/2025/NĐ-CP đã được sửa đổi bởi văn bản nào?", [law], idf())
+    by_text = {c.text: c.features["conflict"] for c in reading.candidates}
+    assert by_text["Nghị định nhằm hoàn thiện cơ chế một cửa."] == 1.0
+    assert by_text["Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025/NĐ-CP."] == 0.0
+    only_asked = reader().read("Nghị định 367/2025/NĐ-CP sửa đổi văn bản nào?", [law], idf())
+    assert all(c.features["conflict"] for c in only_asked.candidates if "367" not in c.text)
 
 
 def test_the_official_text_is_quoted_not_the_comment_that_repeats_it_and_never_twice():

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.answer.options import AskOptions, InputError
-from bot.answer.timeline import time_of
+from bot.answer.timeline import Chronology, QuestionTime, covered_years, in_time, time_of
+from bot.answer.types import Candidate, Passage
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
+from vectorstore.records import Timeline
 
 ROWS = [
     {"id": "tinh-2024", "title": "Cả nước có 63 tỉnh, thành phố", "date": "2024-03-02",
@@ -137,3 +139,24 @@ def test_an_answers_date_is_not_taken_for_the_fact_it_quotes() -> None:
     assert holds_answer("Theo tài liệu ngày 9/6/2025: Ngày 9/6/2025, Chính phủ ban hành [1].", ["9/6/2025"])
     labelled = "Theo tài liệu năm 2025: Có 34 tỉnh [1]. Trước đó, theo tài liệu năm 2024: Có 63 tỉnh [2]."
     assert holds_answer(labelled, ["63 tỉnh"]) and not holds_answer(labelled, ["năm 2024"])
+
+
+def test_newest_first_never_promotes_a_sentence_in_conflict_with_the_question() -> None:
+    def candidate(doc_id: str, probability: float, conflict: float) -> Candidate:
+        passage = Passage(1, doc_id, f"{doc_id}#0", doc_id, "article", "…", 1.0)
+        return Candidate(passage, doc_id, 0, {"conflict": conflict}, probability)
+
+    chronology = Chronology({"old": Timeline(date="2022-10-19"), "new": Timeline(date="2024-02-02")})
+    right, newer_but_wrong = candidate("old", 0.9, 0.0), candidate("new", 0.85, 1.0)
+    present = QuestionTime(present=True, said=True)
+    assert in_time([right, newer_but_wrong], chronology, present, 0.3)[0] is right
+    newer_and_fine = candidate("new", 0.85, 0.0)
+    assert in_time([right, newer_and_fine], chronology, present, 0.3)[0] is newer_and_fine
+
+
+def test_a_documents_year_covers_a_year_the_question_names_but_not_a_day() -> None:
+
+    chronology = Chronology({"meeting": Timeline(date="2022-10-19")})
+    assert covered_years(["2022"], ["meeting"], chronology) == []
+    assert covered_years(["19/4/2022"], ["meeting"], chronology) == ["19/4/2022"]  # the article's year is not the day
+    assert covered_years(["2021"], ["meeting"], chronology) == ["2021"]
