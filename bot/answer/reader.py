@@ -96,6 +96,7 @@ _EVENTS: dict[str, re.Pattern[str]] = {
     "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
 }
 _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
+_TEXT_RELATIONS = tuple(re.compile(rf"\b(?:{p})") for p in ("thay the|replac", "sua doi|amend", "bai bo|repeal"))
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
@@ -267,9 +268,13 @@ def asks_text(question: str) -> bool:
 
 
 def names_new_text(sentence: str, question: str) -> bool:
-    """Whether ``sentence`` names a legal text's number that the question does not."""
+    """Whether ``sentence`` names a legal text's number that the question does not, and states the relation the
+    question asks of it, when it asks one ("thay thế nghị định nào": a sentence that says "thay thế")."""
     asked = {d.value for d in extract_details(question, frozenset({"doc_number"}))}
-    return any(d.value not in asked for d in extract_details(sentence, frozenset({"doc_number"})))
+    if not any(d.value not in asked for d in extract_details(sentence, frozenset({"doc_number"}))):
+        return False
+    folded_question, folded = " ".join(words(fold(question))), " ".join(words(fold(sentence)))
+    return all(p.search(folded) for p in _TEXT_RELATIONS if p.search(folded_question))
 
 
 def asked_event(question: str) -> str | None:

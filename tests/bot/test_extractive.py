@@ -121,6 +121,9 @@ def test_which_legal_text_is_answered_only_by_a_number_the_question_does_not_nam
     assert by_text["Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025/NĐ-CP."] == 0.0
     only_asked = reader().read("Nghị định 367/2025/NĐ-CP sửa đổi văn bản nào?", [law], idf())
     assert all(c.features["conflict"] for c in only_asked.candidates if "367" not in c.text)
+    # asked what replaced it, a sentence naming a text that amends it does not answer
+    replaced = reader().read("Nghị định 118/2025/NĐ-CP bị thay thế bởi văn bản nào?", [law], idf())
+    assert all(c.features["conflict"] == 1.0 for c in replaced.candidates)
 
 
 def test_the_official_text_is_quoted_not_the_comment_that_repeats_it_and_never_twice():
