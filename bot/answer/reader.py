@@ -13,7 +13,9 @@ its document title. Each candidate gets a few signals, measured on the team's de
   terms) found in the sentence or its title, and in the sentence alone;
 - ``conflict`` (a hard rule, not a weight): the sentence is about another year or another ordinal (meeting, round)
   than the question names; or, for a question asking a figure, a date, a place or a body, lacks the name the
-  question attaches it to; or, asked a number, percentage, date or duration, holds none; it never answers;
+  question attaches it to; or, asked a number, percentage, date or duration, holds none; or speaks of another
+  time than the question (another day, or by its document's date, :func:`out_of_time`); or, asked which legal text,
+  names none the question does not (:func:`names_new_text`); it never answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
 - ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
@@ -69,11 +71,10 @@ ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (
 _FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person"})
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_ORG = re.compile(r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Ban|Cục|Tổng cục|Sở|Ministry|Bank)\s+\w", re.I)
+_BODIES = "Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở"
+_ORG = re.compile(rf"\b(?:{_BODIES}|Ban|Ministry|Bank)\s+\w", re.I)
 # a body by its name ("Bộ Xây dựng", "Bộ KH-CN", "Ngân hàng Nhà nước"): the keyword and the capitalised word after it
-_BODY = re.compile(
-    r"\b(?:Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở)\s+[A-ZĐÂĂÊÔƠƯÁÀẢÃẠÉÈÍÌÓÒÚÙÝ][\w-]*"
-)
+_BODY = re.compile(rf"\b(?:{_BODIES})\s+[A-ZĐÂĂÊÔƠƯÁÀẢÃẠÉÈÍÌÓÒÚÙÝ][\w-]*")
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:ngày|tháng|năm|quý)\s+\d+|\b(?:19|20)\d\d\b", re.I)
 _DURATION = re.compile(r"\d+\s*(?:ngày|tháng|năm|giờ|tuần|phút|days?|months?|years?)", re.I)
 _MONEY = re.compile(
@@ -267,14 +268,24 @@ def asks_text(question: str) -> bool:
     return bool(_ASKS_TEXT.search(" ".join(words(fold(question)))))
 
 
-def names_new_text(sentence: str, question: str) -> bool:
-    """Whether ``sentence`` names a legal text's number that the question does not, and states the relation the
-    question asks of it, when it asks one ("thay thế nghị định nào": a sentence that says "thay thế")."""
-    asked = {d.value for d in extract_details(question, frozenset({"doc_number"}))}
-    if not any(d.value not in asked for d in extract_details(sentence, frozenset({"doc_number"}))):
+def texts_named(text: str) -> set[object]:
+    """The legal texts ``text`` names, by the meaning of their numbers."""
+    return {d.value for d in extract_details(text, frozenset({"doc_number"}))}
+
+
+def relations_asked(question: str) -> list[re.Pattern[str]]:
+    """The relations between texts a question asks of ("thay thế nghị định nào": replaced)."""
+    folded = " ".join(words(fold(question)))
+    return [p for p in _TEXT_RELATIONS if p.search(folded)]
+
+
+def names_new_text(sentence: str, asked: set[object], relations: Sequence[re.Pattern[str]]) -> bool:
+    """Whether ``sentence`` names a legal text that the question does not (``asked``: :func:`texts_named`), and
+    states the ``relations`` the question asks of it (a sentence that says "thay thế")."""
+    if not texts_named(sentence) - asked:
         return False
-    folded_question, folded = " ".join(words(fold(question))), " ".join(words(fold(sentence)))
-    return all(p.search(folded) for p in _TEXT_RELATIONS if p.search(folded_question))
+    folded = " ".join(words(fold(sentence)))
+    return all(p.search(folded) for p in relations)
 
 
 def asked_event(question: str) -> str | None:
@@ -306,7 +317,7 @@ def days_of(text: str, span: range = range(0), bounds: bool = True) -> set[DateV
     document's year when the document speaks for one year only (``span``: a news item, not a legal text).
     Without ``bounds``, a day that bounds a period ("trước ngày 1/7", "tính đến ngày …") is left out."""
     days: set[DateValue] = set()
-    folded = fold(text)
+    folded = "" if bounds else fold(text)
     for detail in extract_details(text, frozenset({"date"})):
         year, month, day = cast(DateValue, detail.value)
         if day is not None and (bounds or not _BOUND_BEFORE.search(folded, 0, detail.start)):
@@ -424,6 +435,7 @@ class Reader:
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
         which_text = asks_text(question)
+        texts, relations = (texts_named(question), relations_asked(question)) if which_text else (set(), [])
         rows = []
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
@@ -447,7 +459,7 @@ class Reader:
                 or bool(body and body not in folded_key(c.text) and not is_english(c.passage.text))
                 or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
-                or (which_text and not names_new_text(c.text, question))  # "nghị định nào" with no number
+                or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
             )
             rows.append({
                 "lexical": lexical, "title": title,

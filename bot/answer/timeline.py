@@ -182,9 +182,8 @@ def covered_years(missing: Sequence[str], doc_ids: Sequence[str], chronology: Ch
     for item in missing:
         years = [d.value for d in extract(item, ("year",))]
         dates = [cast(tuple, d.value) for d in extract(item, ("date",))]
-        if any(day is not None for _, _, day in dates):
-            kept.append(item)
-        elif not (years or dates) or any(y not in spoken for y in years + [y for y, _, _ in dates]):
+        a_day = any(day is not None for _, _, day in dates)
+        if a_day or not (years or dates) or any(y not in spoken for y in years + [y for y, _, _ in dates]):
             kept.append(item)
     return kept
 
