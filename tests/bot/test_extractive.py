@@ -88,6 +88,8 @@ def test_a_sentence_of_a_document_from_another_time_conflicts():
     assert day and day[0].features["conflict"] == 1.0
     same_day = reader().read("Ngày 19/4/2023, Thủ tướng chủ trì phiên họp nào?", [MEETING], idf(), spoken=spoken)
     assert [c.features["conflict"] for c in same_day.candidates if "19/4" in c.text] == [0.0]
+    other_day = reader().read("Ngày 19/10/2023, Thủ tướng chủ trì phiên họp nào?", [MEETING], idf(), spoken=spoken)
+    assert [c.features["conflict"] for c in other_day.candidates if "19/4" in c.text] == [1.0]  # same year, not day
     undated = reader().read("Ngày 19/4/2022, Thủ tướng chủ trì phiên họp nào?", [MEETING], idf())
     assert [c.features["conflict"] for c in undated.candidates if "19/4" in c.text] == [0.0]
     # no year in the sentence or its passage, and the document is of 2023: not "năm 2021" (nor 2025), but 2022's
@@ -118,6 +120,11 @@ def test_which_legal_text_is_answered_only_by_a_number_the_question_does_not_nam
     reading = reader().read("Nghị định 118/2025/NĐ-CP đã được sửa đổi bởi văn bản nào?", [law], idf())
     by_text = {c.text: c.features["conflict"] for c in reading.candidates}
     assert by_text["Nghị định nhằm hoàn thiện cơ chế một cửa."] == 1.0
+    no_relation = reader().read("Nghị định nào quy định về cơ chế một cửa?", [law], idf())
+    assert {c.text: c.features["conflict"] for c in no_relation.candidates} == {
+        "Nghị định nhằm hoàn thiện cơ chế một cửa.": 1.0,
+        "Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025/NĐ-CP.": 0.0,
+    }
     assert by_text["Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025/NĐ-CP."] == 0.0
     only_asked = reader().read("Nghị định 367/2025/NĐ-CP sửa đổi văn bản nào?", [law], idf())
     assert all(c.features["conflict"] for c in only_asked.candidates if "367" not in c.text)
