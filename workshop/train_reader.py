@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     schema = {
         "features": list(FEATURES),
         "answer_features": list(ANSWER_FEATURES),
-        "embedder": Settings.load().embedding_key,
+        "embedder": Settings.load().embedding_space,
         "training": {"split": "dev", "questions": args.questions.name, "n_questions": len(examples)},
     }
     data = {"schema": schema, "weights": model.weights, "bias": model.bias, "answer_weights": model.answer_weights,

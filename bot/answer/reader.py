@@ -45,7 +45,7 @@ import numpy as np
 
 from bot.answer.grounding import folded_key, proper_names, specifics
 from bot.answer.types import Candidate, Passage
-from vectorstore.details import DateValue
+from vectorstore.details import DateValue, Kind
 from vectorstore.details import extract as extract_details
 from vectorstore.text import content_words, fold, is_english, reading_units, words
 
@@ -97,6 +97,10 @@ _EVENTS: dict[str, re.Pattern[str]] = {
     "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
 }
 _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
+# "bao nhiêu" is answered by a number; "thứ mấy" also by an ordinal; "năm bao nhiêu" also by a date or a year
+_ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
+_SHARE = re.compile(r"\b\d+/\d+\b")
+_ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
 _TEXT_RELATIONS = tuple(re.compile(rf"\b(?:{p})") for p in ("thay the|replac", "sua doi|amend", "bai bo|repeal"))
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
@@ -255,8 +259,20 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         found = set(_PERSON.findall(" ".join(words(fold(sentence)))))
         people = [n for n in proper_names(sentence) if not _PLACE_BEFORE.search(fold(sentence[: sentence.find(n)]))]
         return bool(found - asked) or any(set(words(fold(n))) - asked for n in people)
-    if kind in ("number", "date", "duration", "money"):
-        pattern = {"number": _NUMBER, "date": _DATE, "duration": _DURATION, "money": _MONEY}[kind]
+    if kind == "number":  # a count or a rank: not the digits of a date, a year or a text's number
+        folded = " ".join(words(fold(question)))
+        wanted: set[Kind] = {"number"}
+        wanted |= {"ordinal"} if _ASKS_RANK.search(folded) else set()
+        wanted |= {"date", "year"} if _ASKS_WHEN.search(folded) else set()
+        said = {d.value for d in extract_details(question, wanted)}
+        if any(d.value not in said for d in extract_details(sentence, wanted)):
+            return True
+        dated = [range(d.start, d.end) for d in extract_details(sentence, frozenset({"date", "doc_number"}))]
+        return any(
+            m.group() not in question and not any(m.start() in r for r in dated) for m in _SHARE.finditer(sentence)
+        )  # "xếp thứ 19/63", "45/63 tỉnh"
+    if kind in ("date", "duration", "money"):
+        pattern = {"date": _DATE, "duration": _DURATION, "money": _MONEY}[kind]
         return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))
     if kind == "org":
         return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in _ORG.finditer(sentence))

@@ -56,6 +56,20 @@ def test_question_types_and_whether_a_sentence_holds_one():
     assert holds_type("number", "Lệ phí là 50.000 đồng", fee) and not holds_type("number", "Lệ phí do Bộ quy định", fee)
 
 
+def test_a_count_is_not_the_digits_of_a_date_a_year_a_text_number_or_an_ordinal():
+    q = "Phiên họp thứ 4 của Ban Chỉ đạo đã thông qua bao nhiêu nghị quyết?"
+    assert not holds_type("number", "Sáng ngày 19/4/2023, Thủ tướng chủ trì Phiên họp thứ 4 của Ban Chỉ đạo.", q)
+    assert not holds_type("number", "Quyết định số 93/2007/QĐ-TTg ngày 22/6/2007 ban hành Quy chế.", q)
+    assert not holds_type("number", "Đây là phiên họp thứ năm trong năm 2023.", q)  # an ordinal does not count
+    assert holds_type("number", "Phiên họp đã thông qua 3 nghị quyết.", q)
+    assert holds_type("number", "TPHCM đã cấp 1.497.360 tài khoản định danh điện tử.", "Đã cấp bao nhiêu tài khoản?")
+    rank = "Gia Lai xếp thứ mấy về chỉ số SIPAS năm 2023?"  # a rank: an ordinal or a share answers it
+    assert holds_type("number", "Gia Lai xếp thứ 19 cả nước.", rank)
+    assert holds_type("number", "Gia Lai xếp 19/63 tỉnh, thành phố.", rank)
+    assert not holds_type("number", "Kết quả công bố ngày 6/4/2024.", rank)
+    assert holds_type("number", "Luật được Quốc hội thông qua năm 2023.", "Luật được thông qua năm bao nhiêu?")
+
+
 def test_long_sentences_also_yield_their_clauses():
     text = "; ".join(f"vế thứ {i} nói về một việc khác hẳn nhau" for i in range(5))
     long = Passage(1, "d", "d#0", "T", "article", text, 1.0)
