@@ -97,9 +97,11 @@ _EVENTS: dict[str, re.Pattern[str]] = {
     "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
 }
 _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
-# "bao nhiêu" is answered by a number; "thứ mấy" also by an ordinal; "năm bao nhiêu" also by a date or a year
+# "bao nhiêu" is answered by a number; "thứ mấy" also by an ordinal; "năm bao nhiêu" also by a date or a year;
+# "số bao nhiêu" also by a text's number
 _ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
 _SHARE = re.compile(r"\b\d+/\d+\b")
+_ASKS_TEXT_NUMBER = re.compile(r"\bso (?:bao nhieu|may)\b")  # "quyết định số bao nhiêu": a text's number
 _ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
 _TEXT_RELATIONS = tuple(re.compile(rf"\b(?:{p})") for p in ("thay the|replac", "sua doi|amend", "bai bo|repeal"))
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -264,6 +266,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         wanted: set[Kind] = {"number"}
         wanted |= {"ordinal"} if _ASKS_RANK.search(folded) else set()
         wanted |= {"date", "year"} if _ASKS_WHEN.search(folded) else set()
+        wanted |= {"doc_number"} if _ASKS_TEXT_NUMBER.search(folded) else set()
         said = {d.value for d in extract_details(question, wanted)}
         if any(d.value not in said for d in extract_details(sentence, wanted)):
             return True

@@ -68,6 +68,8 @@ def test_a_count_is_not_the_digits_of_a_date_a_year_a_text_number_or_an_ordinal(
     assert holds_type("number", "Gia Lai xếp 19/63 tỉnh, thành phố.", rank)
     assert not holds_type("number", "Kết quả công bố ngày 6/4/2024.", rank)
     assert holds_type("number", "Luật được Quốc hội thông qua năm 2023.", "Luật được thông qua năm bao nhiêu?")
+    asked_number = "Quyết định tổ chức lại Trung tâm là quyết định số bao nhiêu?"
+    assert holds_type("number", "Căn cứ Quyết định số 58/2025/QĐ-UBND của Ủy ban nhân dân tỉnh", asked_number)
 
 
 def test_long_sentences_also_yield_their_clauses():
