@@ -1,6 +1,6 @@
 """The dialogue step's benchmark: labelled messages and two-turn conversations, through the product's ``Engine``.
 
-    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations cv]
+    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations after cv]
 
 Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
 when missing), or with ``--corpus phapdien`` the pháp điển corpus from ``../shared`` (messages only), with the
@@ -11,13 +11,16 @@ settings' embedding model and the extractive generator.
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
   the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
   never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
-  Rows added after the first batch carry ``"batch": 2``; the first batch's figures are also printed apart, and
+  Rows added after the first batch carry ``"batch": 2`` or ``3``; each batch's figures are also printed apart, and
   (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
 - conversations (``data/dialogue/conversations.jsonl``): turn 1 is asked, then turn 2 with turn 1 and its answer as
   history. A new question is right when it is read alone (not as a follow-up) and its answer holds an expected
   fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
   reported separately (reading / answer).
 
+- after (``--parts after``): the split's non-questions, each asked after a question (the first turns of the split's
+  conversations in turn, with their answers; ``heldout``: the test conversations'): handled as without history,
+  never answered as a follow-up.
 - cv (``--parts cv``, development split only): the classifier's choices compared by 5-fold cross-validation by
   group on the development rows, each at the threshold keeping 99% of policy rows: the whole message's vector or
   what follows an opening greeting, the kind of a non-question by the classifier alone or with the phrases (an
@@ -82,13 +85,16 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         figures["not in dev: n_non_questions"] = len(unseen)
         figures["not in dev: non_questions_handled"] = _mean(r["handled"] for r in unseen)
         figures["not in dev: non_questions_not_quoted"] = _mean(not r["quoted"] for r in unseen)
-    first = [r for r in records if "batch" not in r]  # the first batch (the rows a previous round measured)
-    if len(first) < len(records):
-        first_others = [r for r in first if r["label"] != "policy"]
-        figures["first batch: non_questions_handled"] = _mean(r["handled"] for r in first_others)
-        figures["first batch: non_questions_not_quoted"] = _mean(not r["quoted"] for r in first_others)
-        first_policy = [r for r in first if r["label"] == "policy"]
-        figures["first batch: policy_taken_as_policy"] = _mean(r["intent"] == "policy" for r in first_policy)
+    batches = sorted({r.get("batch", 1) for r in records})  # the first batch has none (a previous round measured it)
+    for batch in batches if len(batches) > 1 else ():
+        name = "first batch" if batch == 1 else f"batch {batch}"
+        rows = [r for r in records if r.get("batch", 1) == batch]
+        others = [r for r in rows if r["label"] != "policy"]
+        policy = [r for r in rows if r["label"] == "policy"]
+        figures[f"{name}: non_questions_handled"] = _mean(r["handled"] for r in others)
+        figures[f"{name}: non_questions_not_quoted"] = _mean(not r["quoted"] for r in others)
+        figures[f"{name}: policy_taken_as_policy"] = _mean(r["intent"] == "policy" for r in policy)
+        figures[f"{name}: n_non_questions / n_policy"] = f"{len(others)} / {len(policy)}"
     return figures, records
 
 
@@ -112,6 +118,30 @@ def conversations(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         figures[f"{kind}: reading"] = _mean(r["reading_right"] for r in group)
         figures[f"{kind}: answer hit"] = _mean(r["answer_hit"] for r in group)
         figures[f"{kind}: n"] = len(group)
+    return figures, records
+
+
+def after_a_question(engine: Engine, split: str) -> tuple[dict, list[dict]]:
+    """The split's non-questions, each asked after a question (the split's conversations' first turns in turn,
+    with their answers as history): handled as without history, and never read as a follow-up."""
+    conversations = split_rows(CONVERSATIONS, split) or split_rows(CONVERSATIONS, "test")  # heldout: none of its own
+    firsts = list(dict.fromkeys(row["history"][0] for row in conversations))
+    history = {q: ((q, engine.ask(q).answer),) for q in firsts}
+    records = []
+    for i, row in enumerate(r for r in split_rows(MESSAGES, split) if r["label"] != "policy"):
+        first = firsts[i % len(firsts)]
+        try:
+            answer = engine.ask(row["text"], AskOptions(history=history[first]))
+            intent, quoted = answer.intent, bool(answer.citations)
+        except InputError:
+            intent, quoted = "empty", False
+        right = intent in (NOISE | {"empty"}) if row["label"] in NOISE else intent == row["label"]
+        records.append({**row, "after": first, "intent": intent, "quoted": quoted, "handled": right and not quoted})
+    figures = {
+        "non_questions_handled": _mean(r["handled"] for r in records),
+        "non_questions_not_quoted": _mean(not r["quoted"] for r in records),
+        "n_non_questions": len(records),
+    }
     return figures, records
 
 
@@ -189,7 +219,7 @@ def _mean(values) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["dev", "test", "heldout"], default="test")
-    parser.add_argument("--parts", nargs="*", default=["messages", "conversations"])
+    parser.add_argument("--parts", nargs="*", default=["messages", "conversations", "after"])
     parser.add_argument("--corpus", choices=DIALOGUE_CORPORA, default="cchc", help="phapdien: needs ../shared")
     args = parser.parse_args()
     settings = Settings.load()
@@ -199,7 +229,7 @@ def main() -> int:
     engine.warm_up()
     out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
     for part in args.parts:
-        if part in ("conversations", "cv") and args.corpus != "cchc":
+        if part in ("conversations", "after", "cv") and args.corpus != "cchc":
             continue  # the conversations (and the CV, fitted on the CCHC store's parse) are over the CCHC corpus
         if part == "cv":
             if args.split != "dev":
@@ -207,7 +237,8 @@ def main() -> int:
                 continue
             figures, records = cross_validated(engine)
         else:
-            figures, records = (messages if part == "messages" else conversations)(engine, args.split)
+            run = {"messages": messages, "conversations": conversations, "after": after_a_question}[part]
+            figures, records = run(engine, args.split)
         out[part] = {"figures": figures, "records": records}
         print(f"## {part} ({args.split}, {settings.embedding_key}, {args.corpus} store)")
         for key, value in figures.items():

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.answer.chain import elliptical
 from bot.answer.dialogue import (
     FOLLOW_UP_FEATURES,
     FORM_FEATURES,
@@ -145,13 +146,15 @@ MIN_TURNS_KEPT = 0.98
 def choose_history_threshold(
     engine: Any, coef: np.ndarray, intercept: np.ndarray, labels: list[str], ceiling: float
 ) -> float:
-    """The policy threshold after a question: the highest (at most ``ceiling``) that keeps ≥ ``MIN_TURNS_KEPT``
-    of the development conversations' second messages (follow-ups and new questions alike) as questions."""
+    """The policy threshold after a question, for a message that may lean on it (:func:`bot.answer.chain.elliptical`;
+    any other keeps ``ceiling``, the policy threshold): the highest that keeps ≥ ``MIN_TURNS_KEPT`` of the
+    development conversations' second messages (follow-ups and new questions alike) as questions."""
     texts = [r["question"] for r in split_rows(CONVERSATIONS, "dev")]
     p = _softmax(vectorise(engine, texts) @ coef.T + intercept)[:, labels.index("policy")]
+    leaning = np.array([elliptical(t) for t in texts])
     best = 0.01
     for t in np.arange(0.01, ceiling + 1e-9, 0.01):
-        if (p >= t).mean() >= MIN_TURNS_KEPT:
+        if (p >= np.where(leaning, t, ceiling)).mean() >= MIN_TURNS_KEPT:
             best = round(float(t), 2)
     return best
 

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
-from bot.answer.dialogue import Intent, phrase_intent
+from bot.answer.dialogue import Intent, phrase_intent, phrase_labels
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
 from bot.answer.grounding import missing_specifics, proper_names, worded
 from bot.answer.options import AskOptions
@@ -254,13 +254,37 @@ def _speaks_to(joined: Turn, message: str) -> bool:
     sentence the joined reading would quote — "hiện nay cả nước có bao nhiêu tỉnh" after a question on a meeting is
     a new question, however well the meeting's sentence answers the joined reading."""
     best = joined.reading.best if joined.reading else None
-    if best is None or joined.refusal is not None:
+    if best is None or joined.refusal is not None or elliptical(message):
         return True
-    folded = _NOW.sub(" ", fold(message))
-    if _POINTING_WORDS & set(words(folded)):
-        return True
-    own = set(content_words(" ".join(_without(folded, _ASKING))))
-    return len(own) < 3 or bool(own & set(content_words(best.text)))
+    return bool(_own_words(message) & set(content_words(best.text)))
+
+
+def _own_words(message: str) -> set[str]:
+    """The message's content words, its asking words ("bao nhiêu", "ai") and "hiện nay" left out."""
+    return set(content_words(" ".join(_without(_NOW.sub(" ", fold(message)), _ASKING))))
+
+
+def terse(message: str) -> bool:
+    """Whether a message has at most two words of its own ("Ai cao nhất?", "khi nao")."""
+    return len(_own_words(message)) < 3
+
+
+def elliptical(message: str) -> bool:
+    """Whether a message may lean on the previous one: it is terse or points back ("còn", "này", "thì sao", …)."""
+    return terse(message) or bool(_POINTING_WORDS & set(words(_NOW.sub(" ", fold(message)))))
+
+
+# a question word or "còn …": after a question, a terse "Khi nào?" or "o dau vay" asks about it
+_ASKS = re.compile(
+    r"\b(?:khi nao|bao gio|ngay nao|nam nao|bao nhieu|bao lau|may|o dau|tai dau|ai|nao|the nao|ra sao|con|thi sao|"
+    r"when|where|who|which|how|what about)\b"
+)
+
+
+def asks_after(message: str) -> bool:
+    """Whether a message, after a question, may ask about it however unclear it looks alone: it is terse, asks
+    something and holds no phrase of ours ("Khi nào?", "o dau vay" yes; "hả", "test", "asdfgh" no)."""
+    return terse(message) and bool(_ASKS.search(" ".join(words(fold(message))))) and not phrase_labels(message)
 
 
 def refusal_text(
@@ -335,7 +359,10 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if parts.dialogue is None:
             return turn
         started = time.perf_counter()
-        intent = parts.dialogue.classify(query, turn.question, bool(turn.options.history))
+        after_question = bool(turn.options.history)
+        intent = parts.dialogue.classify(query, turn.question, after_question and elliptical(turn.question))
+        if after_question and intent == "unclear" and asks_after(turn.question):  # "Khi nào?"; not "hả", "test"
+            intent = "policy"
         return replace(turn, intent=intent, timings={**turn.timings, "understand": _ms(started)})
 
     def retrieve(turn: Turn, config: RunnableConfig) -> Turn:

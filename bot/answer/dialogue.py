@@ -343,8 +343,8 @@ class DialogueStep:
         self.embed_query = embed_query  # cached: the retriever asks for the same vector next
 
     def classify(self, query: Any, message: str, has_history: bool) -> Intent:
-        """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds). With history, a
-        message the model finds unclear may be an elliptical follow-up ("còn năm 2022?"): it is retrieved for."""
+        """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds); ``has_history``: it
+        may lean on a previous question (the lower threshold applies)."""
         known = phrase_intent(message)
         if known is not None:
             return known
@@ -354,8 +354,6 @@ class DialogueStep:
         intent, _ = self.model.classify(self.embed_query(dense), text, has_history)
         if intent == "policy":
             return intent
-        if has_history and intent == "unclear":
-            return "policy"
         return kind_by_phrases(message, intent)
 
     def is_follow_up(self, alone: float, joined: float, message: str, previous: str) -> bool:

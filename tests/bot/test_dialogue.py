@@ -84,6 +84,19 @@ def test_thanks_after_an_answer_is_not_glued_to_the_previous_question(engine: En
     assert answer.intent == "chitchat" and not answer.citations
 
 
+@pytest.mark.parametrize("message", ["asdfgh", "hả", "test"])
+def test_noise_after_an_answer_is_not_read_as_a_follow_up(engine: Engine, message: str) -> None:
+    first = "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
+    answer = engine.ask(message, AskOptions(history=((first, engine.ask(first).answer),)))
+    assert answer.intent == "unclear" and not answer.citations and not answer.follow_up
+
+
+def test_a_bare_question_word_after_an_answer_asks_about_it(engine: Engine) -> None:
+    first = "Thủ tướng yêu cầu Bộ Nội vụ làm gì?"
+    answer = engine.ask("Khi nào?", AskOptions(history=((first, engine.ask(first).answer),)))
+    assert answer.intent == "policy" and answer.standalone_question != "Khi nào?"
+
+
 def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
     assert reply("chitchat", "tạm biệt").startswith("Tạm biệt")
     assert reply("chitchat", "👍").startswith("Rất vui")
