@@ -264,6 +264,9 @@ def _own_words(message: str) -> set[str]:
     return set(content_words(" ".join(_without(_NOW.sub(" ", fold(message)), _ASKING))))
 
 
+_LEADS_BACK = re.compile(r"^(?:the |vay |the thi |vay thi )?con\b|\bthi sao\b")  # "Còn phiên họp thứ năm?"
+
+
 def terse(message: str) -> bool:
     """Whether a message has at most two words of its own ("Ai cao nhất?", "khi nao")."""
     return len(_own_words(message)) < 3
@@ -396,6 +399,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             follow_up = parts.dialogue.is_follow_up(*scores, turn.question, history[-1][0])
         else:
             follow_up = scores[1] > scores[0]
+        if alone.refusal is not None and joined.refusal is not None:  # no evidence either way: by its form
+            follow_up = terse(turn.question) or bool(_LEADS_BACK.search(" ".join(words(fold(turn.question)))))
         follow_up = follow_up and _speaks_to(joined, turn.question)
         return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)
 

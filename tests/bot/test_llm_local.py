@@ -232,7 +232,8 @@ def test_two_prompt_versions_share_one_llama_process(chat) -> None:
 
 @pytest.mark.llm
 def test_the_model_itself_refuses_what_passes_the_gates_but_the_sources_do_not_say(chat) -> None:
-    answer, _ = ask_with(chat, "Bộ Nội vụ được cấp bao nhiêu kinh phí cho cải cách hành chính?")
+    # (the gates now refuse "Bộ Nội vụ được cấp bao nhiêu kinh phí …": no sentence states an amount)
+    answer, _ = ask_with(chat, "Bộ Nội vụ được giao đề xuất những giải pháp gì về tiền lương?")
     assert answer.refused and answer.citations == []
     assert answer.refusal.reason == "generator"  # not the gates: the model read the passages and refused
 
