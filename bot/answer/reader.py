@@ -101,6 +101,8 @@ _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|
 # "số bao nhiêu" also by a text's number
 _ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
 _SHARE = re.compile(r"\b\d+/\d+\b")
+_DAY_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})[/.-](\d{1,2})(?![\d])")
+_ASKS_DAY = re.compile(r"\b(?:ngay nao|ngay bao nhieu|ngay may|what date|which day)\b")  # "ngày nào": a day
 _ASKS_TEXT_NUMBER = re.compile(r"\bso (?:bao nhieu|may)\b")  # "quyết định số bao nhiêu": a text's number
 _ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
 _TEXT_RELATIONS = tuple(re.compile(rf"\b(?:{p})") for p in ("thay the|replac", "sua doi|amend", "bai bo|repeal"))
@@ -274,6 +276,14 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         return any(
             m.group() not in question and not any(m.start() in r for r in dated) for m in _SHARE.finditer(sentence)
         )  # "xếp thứ 19/63", "45/63 tỉnh"
+    if kind == "date" and _ASKS_DAY.search(" ".join(words(fold(question)))):  # a day, not a year or a period
+        said = {d.value for d in extract_details(question, frozenset({"date"}))}
+        dates = extract_details(sentence, frozenset({"date"}))
+        if any(cast(DateValue, d.value)[2] is not None and d.value not in said for d in dates):
+            return True
+        return any(  # a day the details reader skips, as written ("Ngày 4/6/ UBND tỉnh …")
+            int(m[1]) <= 31 and int(m[2]) <= 12 and m.group() not in question for m in _DAY_MONTH.finditer(sentence)
+        )
     if kind in ("date", "duration", "money"):
         pattern = {"date": _DATE, "duration": _DURATION, "money": _MONEY}[kind]
         return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))

@@ -68,6 +68,11 @@ def test_a_count_is_not_the_digits_of_a_date_a_year_a_text_number_or_an_ordinal(
     assert holds_type("number", "Gia Lai xếp 19/63 tỉnh, thành phố.", rank)
     assert not holds_type("number", "Kết quả công bố ngày 6/4/2024.", rank)
     assert holds_type("number", "Luật được Quốc hội thông qua năm 2023.", "Luật được thông qua năm bao nhiêu?")
+    deadline = "Thủ tướng yêu cầu Bộ Nội vụ hoàn thành nhiệm vụ trước ngày nào?"  # a day: not a year, not a period
+    assert not holds_type("date", "Thực hiện Chương trình CCHC giai đoạn 2021-2030 một cách toàn diện.", deadline)
+    assert not holds_type("date", "Hoàn thành kết nối dữ liệu trong tháng 5-2023.", deadline)
+    assert holds_type("date", "Hoàn thành trước ngày 30/6/2023.", deadline)
+    assert holds_type("date", "Thực hiện giai đoạn 2021-2030.", "Chương trình được thực hiện khi nào?")
     asked_number = "Quyết định tổ chức lại Trung tâm là quyết định số bao nhiêu?"
     assert holds_type("number", "Căn cứ Quyết định số 58/2025/QĐ-UBND của Ủy ban nhân dân tỉnh", asked_number)
 
