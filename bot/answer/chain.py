@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
-from bot.answer.dialogue import Intent, phrase_intent, phrase_labels
+from bot.answer.dialogue import Intent, is_our_reply, phrase_intent, phrase_labels
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
 from bot.answer.grounding import missing_specifics, proper_names, worded
 from bot.answer.options import AskOptions
@@ -267,6 +267,12 @@ def _own_words(message: str) -> set[str]:
 _LEADS_BACK = re.compile(r"^(?:the |vay |the thi |vay thi )?con\b|\bthi sao\b")  # "Còn phiên họp thứ năm?"
 
 
+def questions_of(history: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The conversation's questions: a "cảm ơn", a "xin chào" or an off-topic request in between (our own reply
+    answered it) is no context for a follow-up."""
+    return tuple((q, a) for q, a in history if phrase_intent(q) is None and not is_our_reply(a))
+
+
 def terse(message: str) -> bool:
     """Whether a message has at most two words of its own ("Ai cao nhất?", "khi nao")."""
     return len(_own_words(message)) < 3
@@ -362,7 +368,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if parts.dialogue is None:
             return turn
         started = time.perf_counter()
-        after_question = bool(turn.options.history)
+        after_question = bool(questions_of(turn.options.history))
         intent = parts.dialogue.classify(query, turn.question, after_question and elliptical(turn.question))
         if after_question and intent == "unclear" and asks_after(turn.question):  # "Khi nào?"; not "hả", "test"
             intent = "policy"
@@ -384,8 +390,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if turn.intent != "policy":
             return turn
         alone = answer_from_documents(turn, config)
-        # the conversation's questions: a "cảm ơn" or "xin chào" in between is no context for a follow-up
-        history = tuple((q, a) for q, a in turn.options.history if phrase_intent(q) is None)
+        history = questions_of(turn.options.history)
         if not history:
             return alone
         joined_text = parts.condense(turn.question, history, turn.options)

@@ -335,6 +335,11 @@ def reply(intent: Intent, message: str, titles: Sequence[str] = ()) -> str:
     return text
 
 
+def is_our_reply(answer: str) -> bool:
+    """Whether ``answer`` is one of our own replies to a non-question (a turn that is no context for a follow-up)."""
+    return answer.startswith(tuple(REPLIES.values()))
+
+
 class DialogueStep:
     """The classifier bound to the engine's embedder: the chain's ``Dialogue``."""
 
@@ -377,6 +382,7 @@ __all__ = [
     "features",
     "follow_up_features",
     "form_features",
+    "is_our_reply",
     "kind_by_phrases",
     "phrase_intent",
     "phrase_labels",

@@ -84,6 +84,17 @@ def test_thanks_after_an_answer_is_not_glued_to_the_previous_question(engine: En
     assert answer.intent == "chitchat" and not answer.citations
 
 
+def test_an_off_topic_request_in_between_is_no_context_either(engine: Engine) -> None:
+    first = "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
+    off_topic = "cách nấu phở bò ngon?"
+    scope = engine.ask(off_topic)
+    assert scope.intent == "off_domain"
+    history = ((first, engine.ask(first).answer), (off_topic, scope.answer))
+    answer = engine.ask("Còn phiên họp thứ năm?", AskOptions(history=history))
+    assert "phở" not in answer.standalone_question
+    assert answer.follow_up and "thứ năm" in answer.standalone_question
+
+
 @pytest.mark.parametrize("message", ["asdfgh", "hả", "test"])
 def test_noise_after_an_answer_is_not_read_as_a_follow_up(engine: Engine, message: str) -> None:
     first = "Phiên họp thứ tư của Ban chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
