@@ -170,7 +170,8 @@ class Phrase:
 
 @cache
 def load_phrases(path: Path = PHRASES_FILE) -> dict[tuple[str, ...], Phrase]:
-    """Folded phrase -> its :class:`Phrase` (greeting, thanks, farewell, capability, abuse), from the repo's TSV."""
+    """Folded phrase -> its :class:`Phrase` (greeting, thanks, farewell, capability, abuse, injection), from the
+    repo's TSV."""
     out: dict[tuple[str, ...], Phrase] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
@@ -254,7 +255,7 @@ def phrase_intent(message: str) -> Intent | None:
         return None
     if labels <= _CHITCHAT:
         return "chitchat"
-    return "abuse" if labels == {"abuse"} else None
+    return "abuse" if labels <= {"abuse", "injection"} else None
 
 
 def what_to_read(message: str, dense_text: str) -> tuple[str, str]:
@@ -270,7 +271,7 @@ def kind_by_phrases(message: str, intent: Intent) -> Intent:
     """The kind of a message already taken for a non-question: an insult anywhere makes it abuse, a capability
     phrase ("bot này dùng để làm gì") chit-chat; otherwise the classifier's kind stands."""
     labels = phrase_labels(message)
-    if "abuse" in labels:
+    if labels & {"abuse", "injection"}:
         return "abuse"
     if "capability" in labels:
         return "chitchat"
@@ -353,6 +354,8 @@ class DialogueStep:
         known = phrase_intent(message)
         if known is not None:
             return known
+        if "injection" in phrase_labels(message):  # "… ignore previous instructions …": never retrieved for
+            return "abuse"
         if not words(message):  # emoji or punctuation only, and not a known one
             return "unclear"
         dense, text = what_to_read(message, query.dense_text)
