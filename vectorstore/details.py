@@ -105,12 +105,13 @@ _WORD_LED_ANY_CASE = [re.compile(p.pattern, re.IGNORECASE) for p in _WORD_LED]
 _MONTH_LED = re.compile(
     rf"(?P<em>(?P<em_mon>{_MONTH_WORDS})\.?(?:\s+{_day('em')}(?:st|nd|rd|th)?(?!\d)\b)?(?:,?\s+{_year('em')}(?!\d))?)"
 )
-# Tried at the start of each run of digits, the alternatives in order of priority.
+# Tried at the start of each run of digits, the alternatives in order of priority ("dm": a stray slash after a day
+# and month, "Ngày 4/6/ UBND …", is a typo, not a third part).
 _NUMBER_LED = re.compile(
     rf"(?P<doc>(?P<doc_n>\d+(?:\.\d+)*)/(?:{_year('doc')}(?:/(?P<doc_t>{_TYPE}))?|(?P<doc_t2>{_TYPE}))(?![\w/]))"
     rf"|(?P<iso>{_year('iso')}-(?P<iso_m>0[1-9]|1[0-2])-(?P<iso_d>0[1-9]|[12]\d|3[01])(?![\d-]))"
     rf"|(?P<dmy>{_day('dmy')}(?P<dmy_s>[/.-]){_month('dmy')}(?P=dmy_s){_year('dmy')}(?![\d/]|[.,-]\d))"
-    rf"|(?P<dm>(?P<dm_v>{_day('dm')}/{_month('dm')})(?![\d/]|[.,]\d)(?!\s+(?i:{_vi('tổng số', 'số')})\b))"
+    rf"|(?P<dm>(?P<dm_v>{_day('dm')}/{_month('dm')})(?!\d|/\d|[.,]\d)(?!\s+(?i:{_vi('tổng số', 'số')})\b))"
     rf"|(?P<cue>(?=\d\d?-\d){_after(*_CUES)}(?P<cue_v>{_day('cue')}-{_month('cue')})(?![\d/-]|[.,]\d)"
     rf"(?!\s+(?i:{_COUNTED})\b))"
     rf"|(?P<dot>(?=\d\d?\.\d){_after('ngày')}(?P<dot_v>{_day('dot')}\.{_month('dot')})(?![\d/]|[.,]\d))"

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -190,7 +190,8 @@ def load_phrases(path: Path = PHRASES_FILE) -> dict[tuple[str, ...], Phrase]:
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]")
 
 
-def _scan(message: str) -> list[tuple[str | None, str, int]]:
+@lru_cache(maxsize=1024)  # one message is scanned by several checks (whole phrases, anywhere, after an opening)
+def _scan(message: str) -> tuple[tuple[str | None, str, int], ...]:
     """The message as runs, longest known phrase first: (label or None for an unknown word, its folded text, the
     end offset in the NFC message)."""
     text = unicodedata.normalize("NFC", message).lower()
@@ -211,7 +212,7 @@ def _scan(message: str) -> list[tuple[str | None, str, int]]:
         else:
             runs.append((None, folded[i], found[i][1]))
             i += 1
-    return runs
+    return tuple(runs)
 
 
 def _phrase_labels(message: str, whole: bool) -> set[str] | None:

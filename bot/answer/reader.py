@@ -101,7 +101,6 @@ _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|
 # "số bao nhiêu" also by a text's number
 _ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
 _SHARE = re.compile(r"\b\d+/\d+\b")
-_DAY_MONTH = re.compile(r"(?<![\d/.-])(\d{1,2})[/.-](\d{1,2})(?![\d])")
 _ASKS_DAY = re.compile(r"\b(?:ngay nao|ngay bao nhieu|ngay may|what date|which day)\b")  # "ngày nào": a day
 _ASKS_TEXT_NUMBER = re.compile(r"\bso (?:bao nhieu|may)\b")  # "quyết định số bao nhiêu": a text's number
 _ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
@@ -279,11 +278,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "date" and _ASKS_DAY.search(" ".join(words(fold(question)))):  # a day, not a year or a period
         said = {d.value for d in extract_details(question, frozenset({"date"}))}
         dates = extract_details(sentence, frozenset({"date"}))
-        if any(cast(DateValue, d.value)[2] is not None and d.value not in said for d in dates):
-            return True
-        return any(  # a day the details reader skips, as written ("Ngày 4/6/ UBND tỉnh …")
-            int(m[1]) <= 31 and int(m[2]) <= 12 and m.group() not in question for m in _DAY_MONTH.finditer(sentence)
-        )
+        return any(cast(DateValue, d.value)[2] is not None and d.value not in said for d in dates)
     if kind in ("date", "duration", "money"):
         pattern = {"date": _DATE, "duration": _DURATION, "money": _MONEY}[kind]
         return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))
@@ -478,6 +473,7 @@ class Reader:
             years = said_years(c.text, span)  # another year, the asked one neither here nor in the title: conflict
             title_years = set(_YEAR.findall(c.passage.title))
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
+            typed = holds_type(kind, c.text, question)
             conflict = (
                 bool(asked_years and years and not asked_years & years and not asked_years & title_years)
                 or out_of_time(asked_years, years, c.passage.title + " " + c.passage.text, span)  # a 2025 news
@@ -486,13 +482,13 @@ class Reader:
                 or other_day(asked_days, days_of(c.text, span) if asked_days else set())
                 or any(n not in folded_key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
                 or bool(body and body not in folded_key(c.text) and not is_english(c.passage.text))
-                or (kind in _FIGURES and not holds_type(kind, c.text, question))  # "how much" with no amount
+                or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
             )
             rows.append({
                 "lexical": lexical, "title": title,
-                "type_expected": float(kind is not None), "type_found": float(holds_type(kind, c.text, question)),
+                "type_expected": float(kind is not None), "type_found": float(typed),
                 "constraints": found / len(details) if details else 1.0,
                 "in_sentence": in_sentence / len(details) if details else 1.0,
                 "conflict": float(conflict), "missing": missing,

@@ -36,6 +36,7 @@ def test_an_english_document_number_after_no_is_read():
 
 
 def test_a_date_without_a_year_meets_the_same_day_and_month():
+    assert one("Ngày 4/6/ UBND tỉnh tổ chức hội nghị", "date").value == (None, 6, 4)  # a stray slash, not a part
     assert missing_specifics("Ngày 2/9/2025 có được nghỉ không?", ["Người lao động được nghỉ dịp 2/9."]) == []
     assert missing_specifics("Lễ 2/9 năm nay", ["Kỷ niệm 80 năm Quốc khánh 2/9/2025"]) == []
 
