@@ -3,7 +3,8 @@
     python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations after cv]
 
 Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
-when missing), or with ``--corpus phapdien`` the pháp điển corpus from ``../shared`` (messages only), with the
+when missing), with ``--corpus heldout`` the held-out 2024–2025 corpus (``data/heldout/``), or with ``--corpus
+phapdien`` the pháp điển corpus from ``../shared`` (messages only), with the
 settings' embedding model and the extractive generator.
 
 - messages (``data/dialogue/messages.jsonl``, the split's rows; ``heldout``: a later batch of 119 messages written
@@ -13,10 +14,11 @@ settings' embedding model and the extractive generator.
   never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
   Rows added after the first batch carry ``"batch": 2`` or ``3``; each batch's figures are also printed apart, and
   (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
-- conversations (``data/dialogue/conversations.jsonl``): turn 1 is asked, then turn 2 with turn 1 and its answer as
-  history. A new question is right when it is read alone (not as a follow-up) and its answer holds an expected
-  fact; a follow-up when it is read with its context and its answer holds an expected fact. Both readings are also
-  reported separately (reading / answer).
+- conversations (``data/dialogue/conversations.jsonl``; with ``--corpus heldout --split heldout`` the 80 of
+  ``conversations_heldout.jsonl``, written on the held-out corpus from its documents alone and never tuned on):
+  turn 1 is asked, then turn 2 with turn 1 and its answer as history. A new question is right when it is read
+  alone (not as a follow-up) and its answer holds an expected fact; a follow-up when it is read with its context
+  and its answer holds an expected fact. Both readings are also reported separately (reading / answer).
 
 - after (``--parts after``): the split's non-questions, each asked after a question (the first turns of the split's
   conversations in turn, with their answers; ``heldout``: the test conversations'): handled as without history,
@@ -38,6 +40,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,7 +54,8 @@ from vectorstore.embeddings import Embedder
 from workshop.train_dialogue import CONVERSATIONS, MESSAGES, split_rows
 
 NOISE = {"abuse", "unclear"}
-DIALOGUE_CORPORA = ("cchc", "phapdien")  # the conversations are over the CCHC corpus; messages over either
+DIALOGUE_CORPORA = ("cchc", "heldout", "phapdien")  # messages over any; conversations over the first two
+CONVERSATION_FILES = {"cchc": CONVERSATIONS, "heldout": CONVERSATIONS.with_name("conversations_heldout.jsonl")}
 
 
 def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
@@ -98,9 +102,9 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
     return figures, records
 
 
-def conversations(engine: Engine, split: str) -> tuple[dict, list[dict]]:
+def conversations(engine: Engine, split: str, corpus: str = "cchc") -> tuple[dict, list[dict]]:
     records = []
-    for row in split_rows(CONVERSATIONS, split):
+    for row in split_rows(CONVERSATION_FILES[corpus], split):
         first = row["history"][0]
         earlier = engine.ask(first)
         answer = engine.ask(row["question"], AskOptions(history=((first, earlier.answer),)))
@@ -229,15 +233,17 @@ def main() -> int:
     engine.warm_up()
     out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
     for part in args.parts:
-        if part in ("conversations", "after", "cv") and args.corpus != "cchc":
-            continue  # the conversations (and the CV, fitted on the CCHC store's parse) are over the CCHC corpus
+        over = {"conversations": tuple(CONVERSATION_FILES), "after": ("cchc",), "cv": ("cchc",)}
+        if args.corpus not in over.get(part, DIALOGUE_CORPORA):
+            continue  # conversations are over our two corpora; "after" and the CV over the CCHC store's
         if part == "cv":
             if args.split != "dev":
                 print("--parts cv reads the development split only", file=sys.stderr)
                 continue
             figures, records = cross_validated(engine)
         else:
-            run = {"messages": messages, "conversations": conversations, "after": after_a_question}[part]
+            run = {"messages": messages, "conversations": partial(conversations, corpus=args.corpus),
+                   "after": after_a_question}[part]  # fmt: skip
             figures, records = run(engine, args.split)
         out[part] = {"figures": figures, "records": records}
         print(f"## {part} ({args.split}, {settings.embedding_key}, {args.corpus} store)")
