@@ -44,7 +44,7 @@ from bot.answer.timeline import (
 from bot.answer.types import Candidate, Hit, Passage
 from vectorstore.details import extract
 from vectorstore.records import Document, date_key, vi_date
-from vectorstore.text import content_words, fold, sentence_spans, words
+from vectorstore.text import content_words, fold, has_diacritics, is_english, sentence_spans, words
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class Turn:
     intent: Intent = "policy"
     follow_up: bool = False
     readings: tuple[float, float] | None = None  # with history: the evidence scores (alone, with its context)
+    leans_back: bool = False  # not a question alone, but may ask about the previous one (see ``may_lean_back``)
     time: QuestionTime = field(default_factory=QuestionTime)  # what time the question asks about
 
     @property
@@ -244,8 +245,9 @@ def _swap_detail(question: str, previous: str) -> str:
     return previous[: theirs[0].start] + mine[0].text + previous[theirs[0].end :]
 
 
-_POINTING_WORDS = frozenset(("con", "vay", "the", "thi", "nhi", "a", "do", "nay", "kia", "ay", "day", "nua"))
-_NOW = re.compile(r"\b(?:hien|ngay|bay gio|luc) nay\b")  # "nay" here is "now", not "này"
+_POINTING_MARKED = frozenset("còn vậy thế thì nhỉ à đó này kia ấy đấy nữa".split())  # as typed with marks
+_POINTING_WORDS = frozenset(map(fold, _POINTING_MARKED))  # as typed without: "do" may be "đó" (or "độ", "đô")
+_NOW = re.compile(r"\b(?:hien|ngay|bay gio|luc|hom) nay\b")  # "nay" here is "now", not "này"
 
 
 def _speaks_to(joined: Turn, message: str) -> bool:
@@ -257,6 +259,12 @@ def _speaks_to(joined: Turn, message: str) -> bool:
     if best is None or joined.refusal is not None or elliptical(message):
         return True
     return bool(_own_words(message) & set(content_words(best.text)))
+
+
+def _echoes(sentence: str, own: set[str]) -> bool:
+    """Whether ``sentence`` holds more than half of a message's ``own`` words ("Gia Lai đứng thứ 19" for "gia lai
+    xep thu may")."""
+    return 2 * len(own & set(content_words(sentence))) > len(own) > 0
 
 
 def _own_words(message: str) -> set[str]:
@@ -280,7 +288,19 @@ def terse(message: str) -> bool:
 
 def elliptical(message: str) -> bool:
     """Whether a message may lean on the previous one: it is terse or points back ("còn", "này", "thì sao", …)."""
-    return terse(message) or bool(_POINTING_WORDS & set(words(_NOW.sub(" ", fold(message)))))
+    return terse(message) or points_back(message)
+
+
+def points_back(message: str) -> bool:
+    """Whether a message holds a pointing word: "còn", "thế", "đó", "thì sao" … ("thế nào" asks, it does not
+    point). Typed with marks, the marks decide ("chế độ", "hôm nay" do not point); an English message has none of
+    them ("Do you …")."""
+    if is_english(message):
+        return False
+    typed = " ".join(_without(message, ("nhu the nao", "the nao"))).lower()
+    if has_diacritics(typed):
+        return bool(_POINTING_MARKED & set(typed.split()))
+    return bool(_POINTING_WORDS & set(words(_NOW.sub(" ", fold(typed)))))
 
 
 # a question word or "còn …": after a question, a terse "Khi nào?" or "o dau vay" asks about it
@@ -294,6 +314,14 @@ def asks_after(message: str) -> bool:
     """Whether a message, after a question, may ask about it however unclear it looks alone: it is terse, asks
     something and holds no phrase of ours ("Khi nào?", "o dau vay" yes; "hả", "test", "asdfgh" no)."""
     return terse(message) and bool(_ASKS.search(" ".join(words(fold(message))))) and not phrase_labels(message)
+
+
+def may_lean_back(message: str) -> bool:
+    """Whether a message the classifier took for a non-question may still, after a question, ask about it: it asks
+    or points back ("ai nam o nhom c", "da nang thi sao"), has at most four words of its own and holds no phrase of
+    ours (no greeting, thanks or insult)."""
+    asks = bool(_ASKS.search(" ".join(words(fold(message)))))
+    return asks and len(_own_words(message)) <= 4 and not phrase_labels(message)
 
 
 def refusal_text(
@@ -372,7 +400,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         intent = parts.dialogue.classify(query, turn.question, after_question and elliptical(turn.question))
         if after_question and intent == "unclear" and asks_after(turn.question):  # "Khi nào?"; not "hả", "test"
             intent = "policy"
-        return replace(turn, intent=intent, timings={**turn.timings, "understand": _ms(started)})
+        leans_back = after_question and intent != "policy" and may_lean_back(turn.question)
+        return replace(turn, intent=intent, leans_back=leans_back, timings={**turn.timings, "understand": _ms(started)})
 
     def retrieve(turn: Turn, config: RunnableConfig) -> Turn:
         started = time.perf_counter()
@@ -387,18 +416,20 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         """Retrieve, read and gate; with history, for the message alone and for it read with its context, keeping
         the reading whose evidence answers better (a new question is answered as itself, an elliptical
         follow-up with what it refers to)."""
-        if turn.intent != "policy":
+        if turn.intent != "policy" and not turn.leans_back:
             return turn
-        alone = answer_from_documents(turn, config)
         history = questions_of(turn.options.history)
+        if turn.intent != "policy":  # "Ai cao nhất?": a follow-up only if its context's documents say it
+            joined = read_with_context(replace(turn, intent="policy"), history, config, echoing=True)
+            if joined is None or joined.refusal is not None:
+                return turn
+            return replace(joined, follow_up=True, readings=(0.0, joined.evidence_score))
+        alone = answer_from_documents(turn, config)
         if not history:
             return alone
-        joined_text = parts.condense(turn.question, history, turn.options)
-        if joined_text == turn.question:
+        joined = read_with_context(turn, history, config)
+        if joined is None:
             return alone
-        joined = answer_from_documents(
-            replace(turn, standalone=joined_text, query=turn.snapshot.parse(joined_text)), config
-        )
         scores = alone.evidence_score, joined.evidence_score
         if parts.dialogue is not None:
             follow_up = parts.dialogue.is_follow_up(*scores, turn.question, history[-1][0])
@@ -408,6 +439,22 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             follow_up = terse(turn.question) or bool(_LEADS_BACK.search(" ".join(words(fold(turn.question)))))
         follow_up = follow_up and _speaks_to(joined, turn.question)
         return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)
+
+    def read_with_context(
+        turn: Turn, history: Sequence[tuple[str, str]], config: RunnableConfig, echoing: bool = False
+    ) -> Turn | None:
+        """The message read with the previous question (``None`` when the condenser leaves it as it is); with
+        ``echoing``, only sentences holding more than half of the message's own words may answer ("Quảng Ninh …
+        cao nhất" for "Ai cao nhất?", not the previous question's answer again)."""
+        joined_text = parts.condense(turn.question, history, turn.options)
+        if joined_text == turn.question:
+            return None
+        joined = read(retrieve(replace(turn, standalone=joined_text, query=turn.snapshot.parse(joined_text)), config))
+        if echoing and joined.reading is not None:
+            own = _own_words(turn.question)
+            kept = [c for c in joined.reading.candidates if _echoes(c.text, own)]
+            joined = replace(joined, reading=parts.reader.judged(kept))
+        return gate(joined)
 
     def read(turn: Turn) -> Turn:
         passages = [

@@ -501,8 +501,14 @@ class Reader:
         # figure is asked for) never answers it, whatever its other signals: such candidates go last, and when no
         # other is left the question is not answerable from these sources.
         scored.sort(key=lambda c: (c.features["conflict"], -c.probability, c.rank))
-        best_conflicts = bool(scored[0].features["conflict"])
-        return Reading(scored, 0.0 if best_conflicts else self.model.answerability(answer_features(scored)))
+        return self.judged(scored)
+
+    def judged(self, candidates: list[Candidate]) -> Reading:
+        """The reading of ``candidates`` (best first): its answerability, 0 when the best one conflicts or none is
+        left (a caller may narrow a reading's candidates and judge it again)."""
+        if not candidates or candidates[0].features["conflict"]:
+            return Reading(candidates, 0.0)
+        return Reading(candidates, self.model.answerability(answer_features(candidates)))
 
 
 __all__ = [

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from bot.answer.chain import points_back
 from bot.answer.dialogue import FORM_FEATURES, MODEL_FILE, DialogueModel, reply, suggestions
 from bot.answer.options import AskOptions
 from bot.engine import Engine
@@ -120,6 +121,39 @@ def test_a_bare_question_word_after_an_answer_asks_about_it(engine: Engine) -> N
     first = "Thủ tướng yêu cầu Bộ Nội vụ làm gì?"
     answer = engine.ask("Khi nào?", AskOptions(history=((first, engine.ask(first).answer),)))
     assert answer.intent == "policy" and answer.standalone_question != "Khi nào?"
+
+
+def test_a_follow_up_the_classifier_rejects_is_answered_when_its_context_says_it(engine: Engine) -> None:
+    message = "ai phat bieu ket luan"  # alone: chit-chat to the classifier
+    assert engine.ask(message).intent != "policy"
+    first = "TTHC còn chồng chéo ở những lĩnh vực nào?"
+    answer = engine.ask(message, AskOptions(history=((first, engine.ask(first).answer),)))
+    assert answer.intent == "policy" and answer.follow_up and answer.citations
+    assert "Phát biểu kết luận, Thủ tướng Phạm Minh Chính" in answer.answer
+
+
+@pytest.mark.parametrize("message", ["ai nau pho ngon nhat", "thời tiết hà nội thế nào"])
+def test_an_off_topic_question_after_an_answer_is_not_answered_from_its_context(engine: Engine, message: str) -> None:
+    first = "TTHC còn chồng chéo ở những lĩnh vực nào?"
+    answer = engine.ask(message, AskOptions(history=((first, engine.ask(first).answer),)))
+    assert answer.intent == "off_domain" and not answer.citations and not answer.follow_up
+
+
+@pytest.mark.parametrize(
+    ("message", "points"),
+    [
+        ("Còn năm 2022 thì sao?", True),
+        ("con duoi 80%", True),
+        ("Phiên họp đó do ai chủ trì?", True),
+        ("bạn đang ở chế độ debug", False),  # "độ", not "đó"
+        ("Hà Nội hôm nay có mưa không", False),  # "nay" is "now"
+        ("hom nay thi sao", True),
+        ("kien the nao", False),  # "thế nào" asks
+        ("how to register a company as a foreigner", False),  # English: "a" is not "à"
+    ],
+)
+def test_a_pointing_word_is_read_with_its_marks(message: str, points: bool) -> None:
+    assert points_back(message) is points
 
 
 def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
