@@ -68,7 +68,7 @@ ANSWER_FEATURES = (*FEATURES, "best", "margin")  # the question-level model: the
 ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (quoted, verified against)
 
 # asked for these, a sentence without one cannot answer
-_FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person"})
+_FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person", "place", "org"})
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BODIES = "Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở"
@@ -89,6 +89,7 @@ _PERSON = re.compile(
     r"chinh phu|prime minister|minister|chairman|chairwoman|president|director|head|official|citizen)\b"
 )
 _BOUND_BEFORE = re.compile(r"\b(?:truoc|den|toi|tu|sau|by|before|until|since|as of)\s+(?:ngay\s+)?$", re.I)
+_PLACE_ACRONYM = re.compile(r"\b(?:TP\.?\s?HCM|TPHCM|HCMC)\b")  # a place written as letters ("TP.HCM có 168 xã")
 _PLACE_BEFORE = re.compile(r"\b(?:tai|o|tinh|thanh pho|huyen|xa|quan|phuong|in|at)\s*$", re.I)  # "tại Hà Nội"
 # the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
 _EVENTS: dict[str, re.Pattern[str]] = {
@@ -105,6 +106,14 @@ _ASKS_DAY = re.compile(r"\b(?:ngay nao|ngay bao nhieu|ngay may|what date|which d
 _ASKS_TEXT_NUMBER = re.compile(r"\bso (?:bao nhieu|may)\b")  # "quyết định số bao nhiêu": a text's number
 _ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
 _TEXT_RELATIONS = tuple(re.compile(rf"\b(?:{p})") for p in ("thay the|replac", "sua doi|amend", "bai bo|repeal"))
+# the indexes provinces and ministries are ranked by, as folded words: a sentence on another one does not answer
+_INDEXES: dict[str, re.Pattern[str]] = {
+    "par": re.compile(r"\b(?:par ?index|chi so (?:cai cach hanh chinh|cchc)|administration reform index)\b"),
+    "sipas": re.compile(r"\b(?:sipas|chi so hai long|satisfaction index)\b"),
+    "papi": re.compile(r"\bpapi\b"),
+    "pci": re.compile(r"\b(?:pci|chi so nang luc canh tranh|competitiveness index)\b"),
+    "ict": re.compile(r"\bict ?index\b"),
+}
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
@@ -284,7 +293,8 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))
     if kind == "org":
         return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in _ORG.finditer(sentence))
-    return any(set(words(fold(name))) - asked for name in proper_names(sentence))  # place, person
+    names = proper_names(sentence) + (_PLACE_ACRONYM.findall(sentence) if kind == "place" else [])
+    return any(set(words(fold(name))) - asked for name in names)  # a place
 
 
 def asks_text(question: str) -> bool:
@@ -317,6 +327,12 @@ def asked_event(question: str) -> str | None:
     folded = " ".join(words(fold(question)))
     named = [name for name, pattern in _EVENTS.items() if pattern.search(folded)]
     return named[0] if len(named) == 1 else None
+
+
+def indexes_named(text: str) -> set[str]:
+    """The indexes (PAR Index / Chỉ số CCHC, SIPAS, PAPI, PCI, ICT Index) ``text`` names."""
+    folded = " ".join(words(fold(text)))
+    return {name for name, pattern in _INDEXES.items() if pattern.search(folded)}
 
 
 def other_event(event: str | None, sentence: str) -> bool:
@@ -459,6 +475,7 @@ class Reader:
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
         which_text = asks_text(question)
+        asked_indexes = indexes_named(question)
         texts, relations = (texts_named(question), relations_asked(question)) if which_text else (set(), [])
         rows = []
         for c in candidates:
@@ -474,6 +491,7 @@ class Reader:
             title_years = set(_YEAR.findall(c.passage.title))
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             typed = holds_type(kind, c.text, question)
+            indexes = indexes_named(c.text) if asked_indexes else set()
             conflict = (
                 bool(asked_years and years and not asked_years & years and not asked_years & title_years)
                 or out_of_time(asked_years, years, c.passage.title + " " + c.passage.text, span)  # a 2025 news
@@ -484,6 +502,7 @@ class Reader:
                 or bool(body and body not in folded_key(c.text) and not is_english(c.passage.text))
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
+                or bool(indexes and not asked_indexes & indexes)  # a SIPAS figure asked, a PAR Index one said
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
             )
             rows.append({
