@@ -135,30 +135,29 @@ def test_a_figure_asked_of_a_body_is_not_answered_by_anothers():
     assert across.candidates[0].features["conflict"] == 0.0  # an English source cannot write "Bộ Xây dựng"
 
 
+def conflicts(question: str, passage: Passage) -> dict[str, float]:
+    """Each candidate sentence of ``passage`` and whether it conflicts with ``question``."""
+    return {c.text: c.features["conflict"] for c in reader().read(question, [passage], idf()).candidates}
+
+
 def test_a_figure_of_another_index_does_not_answer():
     indexes = Passage(8, "idx", "idx#0", "Công bố các chỉ số 2023", "article",
                       "Bộ Tư pháp dẫn đầu Chỉ số cải cách hành chính năm 2023, đạt 89,95%. "
                       "Chỉ số SIPAS 2023 của cả nước đạt 82,66%.", 1.0)  # fmt: skip
-    sipas = reader().read("Bộ Tư pháp đạt bao nhiêu phần trăm SIPAS năm 2023?", [indexes], idf())
-    by_text = {c.text: c.features["conflict"] for c in sipas.candidates}
-    assert by_text["Bộ Tư pháp dẫn đầu Chỉ số cải cách hành chính năm 2023, đạt 89,95%."] == 1.0
-    par = reader().read("Bộ Tư pháp đạt bao nhiêu phần trăm Chỉ số CCHC năm 2023?", [indexes], idf())
-    assert {c.text: c.features["conflict"] for c in par.candidates}[
-        "Bộ Tư pháp dẫn đầu Chỉ số cải cách hành chính năm 2023, đạt 89,95%."
-    ] == 0.0  # "Chỉ số CCHC" is the PAR Index
+    par_figure = "Bộ Tư pháp dẫn đầu Chỉ số cải cách hành chính năm 2023, đạt 89,95%."
+    assert conflicts("Bộ Tư pháp đạt bao nhiêu phần trăm SIPAS năm 2023?", indexes)[par_figure] == 1.0
+    assert conflicts("Bộ Tư pháp đạt bao nhiêu phần trăm Chỉ số CCHC năm 2023?", indexes)[par_figure] == 0.0
 
 
 def test_which_place_or_body_is_answered_only_by_a_name():
     groups = Passage(9, "g", "g#0", "Chỉ số CCHC 2022", "article",
                      "Kết quả Chỉ số CCHC 2022 của các tỉnh được phân theo ba nhóm. "
                      "Nhóm A gồm Quảng Ninh và Hải Phòng. TP.HCM có nhiều đơn vị cấp xã nhất.", 1.0)  # fmt: skip
-    reading = reader().read("Những địa phương nào thuộc nhóm A?", [groups], idf())
-    by_text = {c.text: c.features["conflict"] for c in reading.candidates}
+    by_text = conflicts("Những địa phương nào thuộc nhóm A?", groups)
     assert by_text["Kết quả Chỉ số CCHC 2022 của các tỉnh được phân theo ba nhóm."] == 1.0
     assert by_text["Nhóm A gồm Quảng Ninh và Hải Phòng."] == 0.0
     assert holds_type("place", "TP.HCM có nhiều đơn vị cấp xã nhất.", "Địa phương nào có nhiều xã nhất?")
-    body = reader().read("Bộ nào dẫn đầu?", [INDEX], idf())
-    assert {c.text: c.features["conflict"] for c in body.candidates}["Quảng Ninh dẫn đầu khối tỉnh với 90,10%."] == 1.0
+    assert conflicts("Bộ nào dẫn đầu?", INDEX)["Quảng Ninh dẫn đầu khối tỉnh với 90,10%."] == 1.0
 
 
 def test_which_legal_text_is_answered_only_by_a_number_the_question_does_not_name():
