@@ -48,7 +48,8 @@ _MONTH_WORDS = (
 )
 _DOC_KINDS = {
     "nghị định": "nd", "nghị quyết": "nq", "quyết định": "qd", "thông tư": "tt", "chỉ thị": "ct", "kế hoạch": "kh",
-    "thông báo": "tb", "luật": None, "pháp lệnh": None, "công văn": None, "decree": "nd", "resolution": "nq",
+    "thông báo": "tb", "công điện": "cd", "luật": None, "pháp lệnh": None, "công văn": None, "decree": "nd",
+    "resolution": "nq",
     "decision": "qd", "circular": "tt", "directive": "ct", "law": None,
 }  # fmt: skip
 _DOC_KIND_OF = {fold(k): v for k, v in _DOC_KINDS.items()}
@@ -141,7 +142,8 @@ def _extract(text: str, kinds: frozenset[Kind]) -> tuple[Detail, ...]:
     def take(m: re.Match[str]) -> None:
         if m.lastgroup is None or taken.find(1, m.start(), m.end()) != -1:
             return
-        detail = _READERS[m.lastgroup](text, m, m.lastgroup) if m.lastgroup != "number" or "number" in kinds else None
+        wanted = m.lastgroup != "number" or bool(kinds & {"number", "doc_number"})  # "Chỉ thị số 23": a text
+        detail = _READERS[m.lastgroup](text, m, m.lastgroup) if wanted else None
         if detail is not None:
             found.append(detail)
             taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
@@ -245,6 +247,10 @@ def _year_of(text: str, m: re.Match[str], p: str) -> Detail | None:
 
 def _number(text: str, m: re.Match[str], p: str) -> Detail | None:
     token = m.group()
+    keyword = _DOC_KEYWORD.search(text, max(0, m.start() - 30), m.start()) if token.isdigit() else None
+    kind = _DOC_KIND_OF[fold(re.sub(r"\s+", " ", keyword["kw"]))] if keyword else None
+    if kind:  # "Chỉ thị số 23", "Nghị định 118": a text by its number alone
+        return Detail("doc_number", (str(int(token)), None, kind), token, m.start(), m.end())
     vi = Decimal(token.replace(".", "").replace(",", ".")) if _VI_NUMBER.fullmatch(token) else None
     en = Decimal(token.replace(",", "")) if _EN_NUMBER.fullmatch(token) else None
     readings = {r for r in (vi, en) if r is not None}
@@ -275,7 +281,8 @@ def matches(wanted: Detail, available: Iterable[Detail]) -> bool:
 
     Dates agree on every field both state, the day and month ``wanted`` names being stated ("2/9/2025" is met by
     "2/9", "July 1" by "1/7/2025"); a year is met by the year, a date or a document number of that year; a number
-    by any reading of its separators; a document number by its number and year, and its type where both name one."""
+    by any reading of its separators; a document number by its number, and its year and type where both name one
+    ("Nghị định 118" is met by "118/2025/NĐ-CP")."""
     return any(_same(wanted, a) for a in available)
 
 
@@ -291,7 +298,9 @@ def _same(wanted: Detail, a: Detail) -> bool:
         return bool(set(cast(tuple[Decimal, ...], wanted.value)) & set(cast(tuple[Decimal, ...], a.value)))
     if wanted.kind == "doc_number":
         (wn, wy_, wt), (an, ay_, at) = cast(DocValue, wanted.value), cast(DocValue, a.value)
-        return (wn, wy_) == (an, ay_) and (
-            not wt or not at or all(x == y for x, y in zip(wt.split("-"), at.split("-")))
-        )
+        return (
+            wn == an
+            and (wy_ is None or ay_ is None or wy_ == ay_)
+            and (not wt or not at or all(x == y for x, y in zip(wt.split("-"), at.split("-"))))
+        )  # "Nghị định 118" is "118/2025/NĐ-CP"
     return wanted.value == a.value

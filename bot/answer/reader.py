@@ -313,6 +313,23 @@ def relations_asked(question: str) -> list[re.Pattern[str]]:
     return [p for p in _TEXT_RELATIONS if p.search(folded)]
 
 
+def text_refs(text: str) -> set[tuple[str, str]]:
+    """The legal texts ``text`` names whose kind it says, as (kind, number): "Chỉ thị số 23" and "23/CT-TTg" are
+    both ("ct", "23")."""
+    refs = set()
+    for d in extract_details(text, frozenset({"doc_number"})):
+        number, _, code = cast(tuple[str, int | None, str | None], d.value)
+        if code:
+            refs.add((code.split("-")[0], number))
+    return refs
+
+
+def other_text(asked: set[tuple[str, str]], said: set[tuple[str, str]]) -> bool:
+    """The sentence names a text of a kind the question names, and not the asked one ("Chỉ thị số 23" for "Chỉ thị
+    số 32")."""
+    return any(kind in {k for k, _ in asked} and (kind, n) not in asked for kind, n in said) and not asked & said
+
+
 def names_new_text(sentence: str, asked: set[object], relations: Sequence[re.Pattern[str]]) -> bool:
     """Whether ``sentence`` names a legal text that the question does not (``asked``: :func:`texts_named`), and
     states the ``relations`` the question asks of it (a sentence that says "thay thế")."""
@@ -476,6 +493,7 @@ class Reader:
         event = asked_event(question) if kind == "date" else None
         which_text = asks_text(question)
         asked_indexes = indexes_named(question)
+        asked_refs = text_refs(question)
         texts, relations = (texts_named(question), relations_asked(question)) if which_text else (set(), [])
         rows = []
         for c in candidates:
@@ -503,6 +521,7 @@ class Reader:
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or bool(indexes and not asked_indexes & indexes)  # a SIPAS figure asked, a PAR Index one said
+                or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
             )
             rows.append({

@@ -78,6 +78,17 @@ def test_numbers_and_document_numbers_compare_by_value():
     assert missing_specifics("Nghị định 118/2025 quy định gì?", ["Nghị định số 118/2025/NĐ-CP"]) == []
 
 
+def test_a_text_named_by_its_number_alone_is_that_text():
+    assert one("Chỉ thị số 23 về đẩy mạnh", "doc_number").value == ("23", None, "ct")
+    assert one("theo Nghị định 118 của Chính phủ", "doc_number").value == ("118", None, "nd")
+    assert matches(one("Nghị định 118", "doc_number"), [one("Nghị định số 118/2025/NĐ-CP", "doc_number")])
+    assert not matches(one("Nghị định 118", "doc_number"), [one("Nghị định số 61/2018/NĐ-CP", "doc_number")])
+    assert not matches(one("Chỉ thị số 32", "doc_number"), [one("Chỉ thị số 23", "doc_number")])
+    assert missing_specifics("Chỉ thị số 32 do ai ký?", ["Phó Thủ tướng ký ban hành Chỉ thị số 23."]) == ["32"]
+    assert missing_specifics("Nghị định 118 quy định gì?", ["Nghị định số 118/2025/NĐ-CP quy định …"]) == []
+    assert one("Luật số 22 năm 2008", "number").value == (Decimal("22"),)  # "luật" names no kind of its own
+
+
 def test_an_ambiguous_separator_keeps_both_readings():
     assert set(one("Bộ cấp 1,000 thẻ cho người dân", "number").value) == {Decimal("1"), Decimal("1000")}
     assert one("1,000 cards", "number").value == (Decimal("1000"),)

@@ -149,6 +149,15 @@ def test_a_figure_of_another_index_does_not_answer():
     assert conflicts("Bộ Tư pháp đạt bao nhiêu phần trăm Chỉ số CCHC năm 2023?", indexes)[par_figure] == 0.0
 
 
+def test_a_sentence_on_another_text_of_the_asked_kind_does_not_answer():
+    signed = Passage(10, "ct", "ct#0", "Chỉ thị về CCHC", "article",
+                     "Phó Thủ tướng Phạm Bình Minh ký ban hành Chỉ thị số 23 về CCHC. "
+                     "Thủ tướng ký Chỉ thị 32/CT-TTg về CCHC.", 1.0)  # fmt: skip
+    by_text = conflicts("Chỉ thị số 32 về CCHC do ai ký?", signed)
+    assert by_text == {"Phó Thủ tướng Phạm Bình Minh ký ban hành Chỉ thị số 23 về CCHC.": 1.0,
+                       "Thủ tướng ký Chỉ thị 32/CT-TTg về CCHC.": 0.0}  # fmt: skip
+
+
 def test_which_place_or_body_is_answered_only_by_a_name():
     groups = Passage(9, "g", "g#0", "Chỉ số CCHC 2022", "article",
                      "Kết quả Chỉ số CCHC 2022 của các tỉnh được phân theo ba nhóm. "
