@@ -92,7 +92,7 @@ def date_document(doc: Document, issued_dates: Mapping[DocKey, str] | None = Non
 def doc_key(number: str) -> DocKey:
     """A legal text's number as a key: ("118", 2025, "nd-cp") for "118/2025/NĐ-CP"; "NĐ 118/2025" gives ("118",
     2025, "nd"), which :func:`same_text` matches with it."""
-    found = [d for d in extract(number, ("doc_number",))]
+    found = full_numbers(number)
     if found:
         num, year, kind = cast(DocValue, found[0].value)
         return str(num), year, kind or ""
@@ -118,7 +118,7 @@ def replacements(text: str, own_number: str | None) -> list[tuple[str, str]]:
     for m in _REPLACES.finditer(text):
         start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
         end = min(i for i in (text.find(".\n", m.end()), text.find(". ", m.end()), len(text)) if i >= 0)
-        before = _numbers(extract(text[start : m.start()], ("doc_number",)))
+        before = _numbers(full_numbers(text[start : m.start()]))
         new = own_number if own_number and re.search(r"\bnày\b", text[start : m.start()]) else None
         new = new or (before[-1] if before else own_number)
         for old in _listed(text[m.end() : end]):
@@ -135,7 +135,7 @@ def replacements(text: str, own_number: str | None) -> list[tuple[str, str]]:
 def _listed(after: str) -> list[str]:
     """The document numbers listed first in ``after``: the first one, and each next one joined to the previous by
     a list word ("và", ",", ";"), optionally after the previous one's date and issuer."""
-    found = extract(after, ("doc_number",))
+    found = full_numbers(after)
     listed: list[Detail] = []
     for detail in found:
         gap = after[listed[-1].end if listed else 0 : detail.start]
@@ -220,7 +220,7 @@ def stated_issue_dates(text: str) -> dict[DocKey, str]:
     """Issue dates a text states right after a legal text's number ("… Thông tư 68/2013/TT-BCA Hướng dẫn … ban hành
     ngày 26/12/2013)", as pháp điển's cross-references do), by the text's key; the year must agree."""
     found: dict[DocKey, str] = {}
-    numbers = extract(text, ("doc_number",))
+    numbers = full_numbers(text)
     for i, number in enumerate(numbers):
         stop = numbers[i + 1].start if i + 1 < len(numbers) else len(text)
         window = text[number.end : min(stop, number.end + 250)]
@@ -289,15 +289,21 @@ def _number(doc: Document, citation: str) -> str | None:
     if given:
         return given.strip()
     for text in (citation, doc.title if _LEGAL_TITLE.match(doc.title) or doc.kind == "law" else ""):
-        found = _numbers(extract(text, ("doc_number",)))
+        found = _numbers(full_numbers(text))
         if found:
             return found[0]
     if doc.kind != "comment":  # an article whose title and lead name one legal text only is about that text
         lead = doc.text.split("\n\n", 1)[0][:LEAD_CHARS]
-        named = {doc_key(n): n for n in _numbers(extract(doc.title + "\n" + lead, ("doc_number",)))}
+        named = {doc_key(n): n for n in _numbers(full_numbers(doc.title + "\n" + lead))}
         if len(named) == 1:
             return next(iter(named.values()))
     return None
+
+
+def full_numbers(text: str) -> list[Detail]:
+    """The document numbers ``text`` writes in full ("118/2025/NĐ-CP"): a text named by its number alone ("Nghị
+    định 118") has no year to key or date it by."""
+    return [d for d in extract(text, ("doc_number",)) if "/" in d.text]
 
 
 def _numbers(details: list[Detail]) -> list[str]:
@@ -317,6 +323,7 @@ __all__ = [
     "date_document",
     "date_documents",
     "doc_key",
+    "full_numbers",
     "parse_date",
     "replacements",
     "same_text",

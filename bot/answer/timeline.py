@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from bot.answer.types import Candidate
-from ingest.dating import DocKey, doc_key, parse_date, same_text
+from ingest.dating import DocKey, doc_key, full_numbers, parse_date, same_text
 from vectorstore.details import extract
 from vectorstore.records import Timeline, date_key, vi_date
 from vectorstore.text import fold
@@ -132,7 +132,7 @@ _AS_OF = re.compile(
 def time_of(question: str) -> QuestionTime:
     """The time ``question`` asks about (see :class:`QuestionTime`)."""
     folded = fold(question)
-    named = tuple(doc_key(d.text) for d in extract(question, ("doc_number",)))
+    named = tuple(doc_key(d.text) for d in full_numbers(question))
     if _PRESENT.search(folded) and not _BEFORE_MERGER.search(folded):
         return QuestionTime(present=True, said=True, named=named)
     if _BEFORE_MERGER.search(folded):
@@ -226,7 +226,7 @@ def _states_replacement(sentence: str, replaced: Sequence[DocKey]) -> bool:
     """Whether ``sentence`` says that one of the ``replaced`` texts was replaced ("… thay thế Nghị định số …")."""
     if "thay the" not in fold(sentence):
         return False
-    return any(same_text(doc_key(d.text), key) for d in extract(sentence, ("doc_number",)) for key in replaced)
+    return any(same_text(doc_key(d.text), key) for d in full_numbers(sentence) for key in replaced)
 
 
 def written_as_of(timeline: Timeline) -> str:
