@@ -281,6 +281,28 @@ def kind_by_phrases(message: str, intent: Intent) -> Intent:
 
 _PUNCTUATION = frozenset("?!.,;:…-–—()[]\"'“”‘’~*\ufe0f")
 
+# a way to reach the sender: a mobile number (masked or not: "0912xxxxxx", "0987.xxx.xxx", "09xx"), a chat app, a
+# link to a commercial site (not a ".gov.vn" portal a citizen may name)
+_PHONE = re.compile(r"\b0\d{1,4}(?:[.\s-]?(?:\d{2,4}|x{2,})){1,3}(?!\d)", re.IGNORECASE)
+_LINK = re.compile(r"https?://(?![\w.-]*\.gov\.vn)|www\.|\b[\w-]+\.(?:com|net|xyz|top|win|info|biz|vip|site|online)\b")
+_CHANNEL = re.compile(r"\b(?:zalo|inbox|ib|telegram|whatsapp)\b")
+# a question word (folded), or "không" / "chưa" closing the message
+_QUESTION = re.compile(
+    r"\b(?:khi nao|bao gio|bao nhieu|bao lau|o dau|tai dau|ai|nao|gi|sao|the nao|cach|how|what|when|where|who|why|"
+    r"which)\b|\b(?:khong|chua|a)$"
+)
+
+
+def advertises(message: str) -> bool:
+    """Whether a message is an advertisement (spam): it gives a way to reach its sender — a phone number, a chat
+    app, a commercial link — and asks nothing ("Vay nhanh 50 triệu, liên hệ 0987.xxx.xxx"; not "số 0912… gọi mạo danh
+    công an thì báo ở đâu?")."""
+    phone = m.group().lower() if (m := _PHONE.search(message)) else ""
+    dialled = sum(ch.isdigit() for ch in phone) >= 9 or "xx" in phone
+    folded = " ".join(words(fold(message)))
+    reach = dialled or bool(_LINK.search(message.lower())) or bool(_CHANNEL.search(folded))
+    return reach and "?" not in message and not _QUESTION.search(folded)
+
 
 def form_features(message: str) -> np.ndarray:
     """Cheap signals of the message's form: its length, a question mark, digits, and very short (≤ 2 words)."""
@@ -355,7 +377,7 @@ class DialogueStep:
         known = phrase_intent(message)
         if known is not None:
             return known
-        if "injection" in phrase_labels(message):  # "… ignore previous instructions …": never retrieved for
+        if "injection" in phrase_labels(message) or advertises(message):  # "ignore previous instructions", spam
             return "abuse"
         if not words(message):  # emoji or punctuation only, and not a known one
             return "unclear"
@@ -382,6 +404,7 @@ __all__ = [
     "DialogueModel",
     "DialogueStep",
     "Intent",
+    "advertises",
     "after_opening",
     "features",
     "follow_up_features",

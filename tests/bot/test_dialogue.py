@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bot.answer.chain import points_back
-from bot.answer.dialogue import FORM_FEATURES, MODEL_FILE, DialogueModel, reply, suggestions
+from bot.answer.dialogue import FORM_FEATURES, MODEL_FILE, DialogueModel, advertises, reply, suggestions
 from bot.answer.options import AskOptions
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
@@ -93,6 +93,26 @@ def test_thanks_after_an_answer_is_not_glued_to_the_previous_question(engine: En
 def test_an_attempt_to_steer_the_assistant_is_never_retrieved_for(engine: Engine, message: str) -> None:
     answer = engine.ask(message)
     assert answer.intent == "abuse" and not answer.citations and not answer.hits
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Vay nhanh 50 triệu chỉ cần CCCD, duyệt 5 phút, liên hệ 0987.xxx.xxx",
+        "lam bang lai xe, cccd khong can thi, lh zalo 0903xxxxxx",
+        "bán tài khoản VNeID mức 2 đã xác thực, giá 500k, ib mình",
+        "kiem tien online tai nha 300k/h, truy cap https://vieclam-nhanh.top",
+    ],
+)
+def test_an_advertisement_is_abuse_never_retrieved_for(engine: Engine, message: str) -> None:
+    answer = engine.ask(message)
+    assert answer.intent == "abuse" and not answer.citations and not answer.hits
+
+
+def test_a_question_that_names_a_phone_number_or_a_portal_is_no_advertisement() -> None:
+    assert not advertises("số 0912345678 gọi mạo danh công an thì báo ở đâu?")
+    assert not advertises("https://dichvucong.gov.vn không vào được")
+    assert advertises("Nhận làm sổ đỏ nhanh trong ngày. Inbox 0868xxxxxx")
 
 
 def test_a_question_about_a_forgotten_password_is_still_a_question(engine: Engine) -> None:
