@@ -73,6 +73,9 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BODIES = "Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở"
 _ORG = re.compile(rf"\b(?:{_BODIES}|Ban|Ministry|Bank)\s+\w", re.I)
+# a body by name: its keyword and a capitalised word ("Bộ Tư pháp", "UBND TP.HCM"; not "nhiều bộ đã")
+_NAMED_ORG = re.compile(rf"\b(?i:{_BODIES}|Ban|Ministry of|Bank of)\s+(?:the\s+)?[A-ZĐ][\w.-]*|\b(?:UBND|HĐND)\b")
+_ASKS_NAMED_ORG = re.compile(r"\b(?:bo|bo nganh|ngan hang) nao\b|\bwhich ministry\b")  # "cơ quan nào" may be a kind
 # a body by its name ("Bộ Xây dựng", "Bộ KH-CN", "Ngân hàng Nhà nước"): the keyword and the capitalised word after it
 _BODY = re.compile(rf"\b(?:{_BODIES})\s+[A-ZĐÂĂÊÔƠƯÁÀẢÃẠÉÈÍÌÓÒÚÙÝ][\w-]*")
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b|\b(?:ngày|tháng|năm|quý)\s+\d+|\b(?:19|20)\d\d\b", re.I)
@@ -292,7 +295,8 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         pattern = {"date": _DATE, "duration": _DURATION, "money": _MONEY}[kind]
         return any(set(words(fold(m.group()))) - asked for m in pattern.finditer(sentence))
     if kind == "org":
-        return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in _ORG.finditer(sentence))
+        bodies = _NAMED_ORG if _ASKS_NAMED_ORG.search(" ".join(words(fold(question)))) else _ORG
+        return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in bodies.finditer(sentence))
     names = proper_names(sentence) + (_PLACE_ACRONYM.findall(sentence) if kind == "place" else [])
     return any(set(words(fold(name))) - asked for name in names)  # a place
 

@@ -167,6 +167,12 @@ def test_which_place_or_body_is_answered_only_by_a_name():
     assert by_text["Nhóm A gồm Quảng Ninh và Hải Phòng."] == 0.0
     assert holds_type("place", "TP.HCM có nhiều đơn vị cấp xã nhất.", "Địa phương nào có nhiều xã nhất?")
     assert conflicts("Bộ nào dẫn đầu?", INDEX)["Quảng Ninh dẫn đầu khối tỉnh với 90,10%."] == 1.0
+    named = "Bộ nào bị nêu tên vì cắt giảm thủ tục còn hình thức?"  # a ministry by name, not "nhiều Bộ"
+    assert holds_type("org", "Bộ Công Thương bị nêu tên.", named)
+    assert not holds_type("org", "nhiều Bộ đã cắt giảm", named)
+    assert not holds_type("org", "Quy chế áp dụng tại ủy ban nhân dân cấp tỉnh.", named)
+    kind = "Quy chế một cửa áp dụng tại cơ quan nào?"  # may be answered by a kind of body
+    assert holds_type("org", "Quy chế áp dụng tại ủy ban nhân dân cấp tỉnh.", kind)
 
 
 def test_which_legal_text_is_answered_only_by_a_number_the_question_does_not_name():
