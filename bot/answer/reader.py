@@ -47,7 +47,7 @@ from bot.answer.grounding import folded_key, proper_names, specifics
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import DateValue, Kind
 from vectorstore.details import extract as extract_details
-from vectorstore.text import content_words, fold, is_english, reading_units, words
+from vectorstore.text import content_words, fold, has_diacritics, is_english, reading_units, words
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"  # EmbeddingGemma's (the default)
 DEFAULT_SPACE = "embeddinggemma"
@@ -281,11 +281,13 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         wanted |= {"date", "year"} if _ASKS_WHEN.search(folded) else set()
         wanted |= {"doc_number"} if _ASKS_TEXT_NUMBER.search(folded) else set()
         said = {d.value for d in extract_details(question, wanted)}
-        if any(d.value not in said for d in extract_details(sentence, wanted)):
+        unit = counted(question)
+        if any(d.value not in said and counts(sentence, d.end, unit) for d in extract_details(sentence, wanted)):
             return True
         dated = [range(d.start, d.end) for d in extract_details(sentence, frozenset({"date", "doc_number"}))]
         return any(
-            m.group() not in question and not any(m.start() in r for r in dated) for m in _SHARE.finditer(sentence)
+            m.group() not in question and not any(m.start() in r for r in dated) and counts(sentence, m.end(), unit)
+            for m in _SHARE.finditer(sentence)
         )  # "xếp thứ 19/63", "45/63 tỉnh"
     if kind == "date" and _ASKS_DAY.search(" ".join(words(fold(question)))):  # a day, not a year or a period
         said = {d.value for d in extract_details(question, frozenset({"date"}))}
@@ -299,6 +301,38 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in bodies.finditer(sentence))
     names = proper_names(sentence) + (_PLACE_ACRONYM.findall(sentence) if kind == "place" else [])
     return any(set(words(fold(name))) - asked for name in names)  # a place
+
+
+_NOT_UNITS = frozenset(
+    "trong so voi la cua khi thi o tai duoc nua roi vay the a nhi khong ca cac nhung nam va de ma".split()
+)  # words after "bao nhiêu" that are not what it counts
+_SCALE = frozenset("nghin ngan trieu ty van hon tren gan khoang chuc tram".split())
+
+
+_SAME_UNIT = {"dia": {"dia", "tinh", "thanh"}, "tinh": {"tinh", "dia", "thanh"}}  # "địa phương" / "tỉnh, thành"
+
+
+def counted(question: str) -> set[str] | None:
+    """What "bao nhiêu" counts, as folded words ("bao nhiêu cán bộ" -> {"can"}), if a noun follows it (not an
+    index: "tăng bao nhiêu Chỉ số CCHC")."""
+    tokens = words(fold(question))
+    for i in range(len(tokens) - 2):
+        if tokens[i : i + 2] == ["bao", "nhieu"] and tokens[i + 2] not in _NOT_UNITS:
+            if tokens[i + 2 : i + 4] == ["chi", "so"]:
+                return None
+            return _SAME_UNIT.get(tokens[i + 2], {tokens[i + 2]})
+    return None
+
+
+def counts(sentence: str, end: int, unit: set[str] | None) -> bool:
+    """Whether the number ending at ``end`` counts ``unit`` ("1.497.360 tài khoản" does not count "cán bộ"); a
+    sentence without Vietnamese marks (an English source) counts in its own words."""
+    if unit is None or not has_diacritics(sentence):
+        return True
+    after = words(fold(sentence[end : end + 40]))[:4]
+    while after and after[0] in _SCALE:
+        after = after[1:]
+    return bool(after) and after[0] in unit
 
 
 def asks_text(question: str) -> bool:

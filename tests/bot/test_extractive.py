@@ -77,6 +77,18 @@ def test_a_count_is_not_the_digits_of_a_date_a_year_a_text_number_or_an_ordinal(
     assert holds_type("number", "Căn cứ Quyết định số 58/2025/QĐ-UBND của Ủy ban nhân dân tỉnh", asked_number)
 
 
+def test_a_count_is_of_the_thing_asked():
+    staff = "TPHCM có bao nhiêu cán bộ, công chức phải làm tài khoản định danh điện tử?"
+    assert not holds_type("number", "Tính đến ngày 1-3, TPHCM đã cấp 1.497.360 tài khoản định danh điện tử.", staff)
+    assert holds_type("number", "TPHCM có 120.000 cán bộ, công chức phải làm tài khoản.", staff)
+    assert holds_type("number", "Có 1,2 triệu cán bộ được cấp tài khoản.", staff)  # a scale word in between
+    places = "Năm 2024 có bao nhiêu địa phương thuộc nhóm A?"
+    assert holds_type("number", "Nhóm A gồm 13 tỉnh, thành phố.", places)  # a province is a locality
+    english = "The e-Cabinet system has served 27 Government meetings."  # counted in its own words
+    assert holds_type("number", english, "Đã phục vụ bao nhiêu phiên họp?")
+    assert holds_type("number", "Lai Châu tăng 0,19 điểm.", "Lai Châu tăng bao nhiêu Chỉ số CCHC?")  # not a count
+
+
 def test_long_sentences_also_yield_their_clauses():
     text = "; ".join(f"vế thứ {i} nói về một việc khác hẳn nhau" for i in range(5))
     long = Passage(1, "d", "d#0", "T", "article", text, 1.0)
