@@ -120,7 +120,12 @@ _INDEXES: dict[str, re.Pattern[str]] = {
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
-    ("place", re.compile(r"\b((tinh|thanh pho|dia phuong|quoc gia|dia ban) nao|o dau|tai dau|noi nao)\b")),
+    (
+        "place",
+        re.compile(
+            r"\b((tinh|thanh pho|dia phuong|quoc gia|dia ban|vung|vung kinh te|khu vuc) nao|o dau|tai dau|noi nao)\b"
+        ),
+    ),
     ("duration", re.compile(r"\b(bao lau|trong vong bao nhieu|mat bao nhieu (ngay|thang|nam))\b")),
     ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
     ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),

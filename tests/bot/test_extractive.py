@@ -47,6 +47,8 @@ def idf() -> dict[str, float]:
 def test_question_types_and_whether_a_sentence_holds_one():
     assert question_type("Bộ nào dẫn đầu chỉ số CCHC năm 2022?") == "org"
     assert question_type("tinh nao dan dau") == "place"
+    assert question_type("Vùng kinh tế nào tăng trưởng cao nhất?") == "place"
+    assert not holds_type("place", "đây cũng là vùng kinh tế tăng trưởng cao nhất", "Vùng kinh tế nào cao nhất?")
     assert question_type("Lệ phí là bao nhiêu?") == "money"
     assert question_type("Khi nào phải hoàn thành?") == "date"
     assert question_type("Thủ tướng yêu cầu gì?") is None
