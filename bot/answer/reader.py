@@ -120,12 +120,8 @@ _INDEXES: dict[str, re.Pattern[str]] = {
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
-    (
-        "place",
-        re.compile(
-            r"\b((tinh|thanh pho|dia phuong|quoc gia|dia ban|vung|vung kinh te|khu vuc) nao|o dau|tai dau|noi nao)\b"
-        ),
-    ),
+    ("place", re.compile(r"\b(tinh|thanh pho|dia phuong|quoc gia|dia ban|vung|vung kinh te|khu vuc) nao\b")),
+    ("where", re.compile(r"\b(o dau|tai dau|noi nao)\b")),  # a named place or a kind of one ("công an cấp xã")
     ("duration", re.compile(r"\b(bao lau|trong vong bao nhieu|mat bao nhieu (ngay|thang|nam))\b")),
     ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
     ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),
@@ -305,7 +301,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         bodies = _NAMED_ORG if _ASKS_NAMED_ORG.search(" ".join(words(fold(question)))) else _ORG
         return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in bodies.finditer(sentence))
     names = proper_names(sentence) + (_PLACE_ACRONYM.findall(sentence) if kind == "place" else [])
-    return any(set(words(fold(name))) - asked for name in names)  # a place
+    return any(set(words(fold(name))) - asked for name in names)  # a place; where
 
 
 _NOT_UNITS = frozenset(

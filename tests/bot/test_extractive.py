@@ -48,6 +48,7 @@ def test_question_types_and_whether_a_sentence_holds_one():
     assert question_type("Bộ nào dẫn đầu chỉ số CCHC năm 2022?") == "org"
     assert question_type("tinh nao dan dau") == "place"
     assert question_type("Vùng kinh tế nào tăng trưởng cao nhất?") == "place"
+    assert question_type("Ở đâu có thể khóa căn cước điện tử?") == "where"  # a kind of place may answer it
     assert not holds_type("place", "đây cũng là vùng kinh tế tăng trưởng cao nhất", "Vùng kinh tế nào cao nhất?")
     assert question_type("Lệ phí là bao nhiêu?") == "money"
     assert question_type("Khi nào phải hoàn thành?") == "date"
@@ -181,6 +182,8 @@ def test_which_place_or_body_is_answered_only_by_a_name():
     assert by_text["Nhóm A gồm Quảng Ninh và Hải Phòng."] == 0.0
     assert holds_type("place", "TP.HCM có nhiều đơn vị cấp xã nhất.", "Địa phương nào có nhiều xã nhất?")
     assert conflicts("Bộ nào dẫn đầu?", INDEX)["Quảng Ninh dẫn đầu khối tỉnh với 90,10%."] == 1.0
+    where = Passage(11, "w", "w#0", "Khóa căn cước", "article", "Người dân yêu cầu khóa tại công an cấp xã.", 1.0)
+    assert conflicts("Ở đâu người dân yêu cầu khóa căn cước?", where) == {where.text: 0.0}
     named = "Bộ nào bị nêu tên vì cắt giảm thủ tục còn hình thức?"  # a ministry by name, not "nhiều Bộ"
     assert holds_type("org", "Bộ Công Thương bị nêu tên.", named)
     assert not holds_type("org", "nhiều Bộ đã cắt giảm", named)
