@@ -249,8 +249,9 @@ def _number(text: str, m: re.Match[str], p: str) -> Detail | None:
     token = m.group()
     keyword = _DOC_KEYWORD.search(text, max(0, m.start() - 30), m.start()) if token.isdigit() else None
     kind = _DOC_KIND_OF[fold(re.sub(r"\s+", " ", keyword["kw"]))] if keyword else None
-    if kind:  # "Chỉ thị số 23", "Nghị định 118": a text by its number alone
-        return Detail("doc_number", (str(int(token)), None, kind), token, m.start(), m.end())
+    if keyword and kind:  # "Chỉ thị số 23", "Nghị định 118": a text by its number alone, named with its kind
+        start = keyword.start("kw")
+        return Detail("doc_number", (str(int(token)), None, kind), text[start : m.end()], start, m.end())
     vi = Decimal(token.replace(".", "").replace(",", ".")) if _VI_NUMBER.fullmatch(token) else None
     en = Decimal(token.replace(",", "")) if _EN_NUMBER.fullmatch(token) else None
     readings = {r for r in (vi, en) if r is not None}
