@@ -232,8 +232,8 @@ def main() -> int:
         return 0
     engine.warm_up()
     out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
+    over = {"conversations": tuple(CONVERSATION_FILES), "after": ("cchc",), "cv": ("cchc",)}  # the corpora of each
     for part in args.parts:
-        over = {"conversations": tuple(CONVERSATION_FILES), "after": ("cchc",), "cv": ("cchc",)}
         if args.corpus not in over.get(part, DIALOGUE_CORPORA):
             continue  # conversations are over our two corpora; "after" and the CV over the CCHC store's
         if part == "cv":

@@ -49,8 +49,7 @@ _MONTH_WORDS = (
 _DOC_KINDS = {
     "nghị định": "nd", "nghị quyết": "nq", "quyết định": "qd", "thông tư": "tt", "chỉ thị": "ct", "kế hoạch": "kh",
     "thông báo": "tb", "công điện": "cd", "luật": None, "pháp lệnh": None, "công văn": None, "decree": "nd",
-    "resolution": "nq",
-    "decision": "qd", "circular": "tt", "directive": "ct", "law": None,
+    "resolution": "nq", "decision": "qd", "circular": "tt", "directive": "ct", "law": None,
 }  # fmt: skip
 _DOC_KIND_OF = {fold(k): v for k, v in _DOC_KINDS.items()}
 _DOC_KEYWORD = re.compile(rf"\b(?P<kw>{_vi(*_DOC_KINDS)})\s+(?:{_vi('số')}\s*|No\.?\s*)?$", re.IGNORECASE)
@@ -181,15 +180,20 @@ def _date(text: str, m: re.Match[str], p: str) -> Detail | None:
     return Detail("date", (int(year) if year else None, month, d), text[start:end], start, end)
 
 
+def _kind_before(text: str, start: int) -> tuple[re.Match[str] | None, str | None]:
+    """The legal text's keyword ending right before ``start`` ("Nghị định số "), and the kind it names."""
+    keyword = _DOC_KEYWORD.search(text, max(0, start - 30), start)
+    return keyword, _DOC_KIND_OF[fold(re.sub(r"\s+", " ", keyword["kw"]))] if keyword else None
+
+
 def _doc_number(text: str, m: re.Match[str], p: str) -> Detail | None:
     number, year, kind = m["doc_n"], m["doc_y"], m["doc_t"] or m["doc_t2"]
     if m["doc_t2"] and "-" not in kind and kind.islower():  # "60/h" is a speed, "1085/QĐ-TTg" a decision
         return None
-    keyword = _DOC_KEYWORD.search(text, max(0, m.start() - 30), m.start())
+    keyword, kind_before = _kind_before(text, m.start())
     if not kind and not keyword and "." not in number and int(number) <= 12:  # "4/2023" is April 2023
         return Detail("date", (int(year), int(number), None), m.group(), m.start(), m.end())
-    if not kind and keyword:
-        kind = _DOC_KIND_OF[fold(re.sub(r"\s+", " ", keyword["kw"]))]
+    kind = kind or kind_before
     value = (
         ".".join(str(int(n)) for n in number.split(".")),
         int(year) if year else None,
@@ -247,8 +251,7 @@ def _year_of(text: str, m: re.Match[str], p: str) -> Detail | None:
 
 def _number(text: str, m: re.Match[str], p: str) -> Detail | None:
     token = m.group()
-    keyword = _DOC_KEYWORD.search(text, max(0, m.start() - 30), m.start()) if token.isdigit() else None
-    kind = _DOC_KIND_OF[fold(re.sub(r"\s+", " ", keyword["kw"]))] if keyword else None
+    keyword, kind = _kind_before(text, m.start()) if token.isdigit() else (None, None)
     if keyword and kind:  # "Chỉ thị số 23", "Nghị định 118": a text by its number alone, named with its kind
         start = keyword.start("kw")
         return Detail("doc_number", (str(int(token)), None, kind), text[start : m.end()], start, m.end())

@@ -311,9 +311,9 @@ _ASKS = re.compile(
 
 
 def asks_after(message: str) -> bool:
-    """Whether a message, after a question, may ask about it however unclear it looks alone: it is terse, asks
-    something and holds no phrase of ours ("Khi nào?", "o dau vay" yes; "hả", "test", "asdfgh" no)."""
-    return terse(message) and bool(_ASKS.search(" ".join(words(fold(message))))) and not phrase_labels(message)
+    """Whether a message, after a question, may ask about it however unclear it looks alone: it is terse and may
+    lean back ("Khi nào?", "o dau vay" yes; "hả", "test", "asdfgh" no)."""
+    return terse(message) and may_lean_back(message)
 
 
 def may_lean_back(message: str) -> bool:

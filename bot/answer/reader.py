@@ -308,8 +308,6 @@ _NOT_UNITS = frozenset(
     "trong so voi la cua khi thi o tai duoc nua roi vay the a nhi khong ca cac nhung nam va de ma".split()
 )  # words after "bao nhiêu" that are not what it counts
 _SCALE = frozenset("nghin ngan trieu ty van hon tren gan khoang chuc tram".split())
-
-
 _SAME_UNIT = {"dia": {"dia", "tinh", "thanh"}, "tinh": {"tinh", "dia", "thanh"}}  # "địa phương" / "tỉnh, thành"
 
 
@@ -355,18 +353,15 @@ def relations_asked(question: str) -> list[re.Pattern[str]]:
 def text_refs(text: str) -> set[tuple[str, str]]:
     """The legal texts ``text`` names whose kind it says, as (kind, number): "Chỉ thị số 23" and "23/CT-TTg" are
     both ("ct", "23")."""
-    refs = set()
-    for d in extract_details(text, frozenset({"doc_number"})):
-        number, _, code = cast(tuple[str, int | None, str | None], d.value)
-        if code:
-            refs.add((code.split("-")[0], number))
-    return refs
+    named = cast(set[tuple[str, int | None, str | None]], texts_named(text))
+    return {(code.split("-")[0], number) for number, _, code in named if code}
 
 
 def other_text(asked: set[tuple[str, str]], said: set[tuple[str, str]]) -> bool:
     """The sentence names a text of a kind the question names, and not the asked one ("Chỉ thị số 23" for "Chỉ thị
     số 32")."""
-    return any(kind in {k for k, _ in asked} and (kind, n) not in asked for kind, n in said) and not asked & said
+    kinds = {kind for kind, _ in asked}
+    return not asked & said and any(kind in kinds for kind, _ in said)
 
 
 def names_new_text(sentence: str, asked: set[object], relations: Sequence[re.Pattern[str]]) -> bool:
