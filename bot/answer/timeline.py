@@ -3,9 +3,9 @@
 :class:`Chronology` (one per corpus snapshot) holds every document's :class:`~vectorstore.records.Timeline` and
 which held legal texts another document says were replaced. :func:`time_of` reads what time a question asks about:
 the present ("hiện nay", "mới nhất", or no time at all), a past time it names ("năm 2022", "trước khi sáp nhập"),
-or a date it is asked as of ("theo quy định năm 2020", "tính đến năm 2023"). :func:`in_time` puts the reader's
-answering sentences in the order the question's time asks for: for the present, the text in force and the newest
-dated evidence first.
+or a date it is asked as of ("theo quy định năm 2020", "tính đến năm 2023"; a figure "tính đến ngày …" is a past
+day's, stated by a later document). :func:`in_time` puts the reader's answering sentences in the order the
+question's time asks for: for the present, the text in force and the newest dated evidence first.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ _PRESENT = re.compile(r"\b(?:hien nay|hien hanh|hien tai|moi nhat|bay gio|luc na
                       r"dang ap dung|dang duoc ap dung|nowadays|currently|current|latest|now)\b")  # fmt: skip
 _BEFORE_MERGER = re.compile(r"\btruoc (?:khi )?(?:sap nhap|sap xep|hop nhat)\b")
 _AS_OF = re.compile(
-    r"\b(?:theo quy dinh(?: (?:cua|tai|vao))?(?: (?:nam|thoi diem))?|tinh den(?: (?:ngay|nam|thoi diem|het))?|"
+    r"\b(?:theo quy dinh(?: (?:cua|tai|vao))?(?: (?:nam|thoi diem|ngay))?|tinh den(?: (?:ngay|nam|thoi diem|het))?|"
     r"vao thoi diem|tai thoi diem|as of)\s+$"
 )
 
@@ -138,9 +138,13 @@ def time_of(question: str) -> QuestionTime:
     if _BEFORE_MERGER.search(folded):
         return QuestionTime(as_of=MERGER_DAY, past=True)
     for detail in extract(question, ("date", "year")):
-        if _AS_OF.search(fold(question[: detail.start]) + " "):
+        if said := _AS_OF.search(fold(question[: detail.start]) + " "):
             value = detail.value
             y, m, d = value if isinstance(value, tuple) else (value, None, None)
+            if d and said.group().startswith("tinh den"):
+                # a figure counted up to a day ("Tính đến ngày 27/4/2021, … bao nhiêu"): reported on a later day,
+                # by a sentence that states that day (the details gate asks for it), not by an older document
+                return QuestionTime(past=True)
             as_of = _end_of(y, m, d)  # type: ignore[arg-type]
             if as_of:
                 return QuestionTime(as_of=as_of, past=True)

@@ -107,6 +107,10 @@ def test_what_time_a_question_asks_about() -> None:
     assert time_of("Có bao nhiêu tỉnh?").present  # no time at all: today's rule
     assert time_of("Năm 2022 tỉnh nào dẫn đầu PAPI?").past and time_of("Năm 2022 tỉnh nào dẫn đầu PAPI?").as_of is None
     assert time_of("tinh den nam 2023 co bao nhieu tai khoan VNeID").as_of == "2023-12-31"
+    # a figure counted up to a day is reported after it: that day's, not only older documents'
+    counted = time_of("Tính đến ngày 27/4/2021 đã thu nhận hồ sơ của bao nhiêu công dân?")
+    assert counted.past and counted.as_of is None
+    assert time_of("Theo quy định ngày 1/7/2025, có bao nhiêu tỉnh?").as_of == "2025-07-01"
     assert time_of("Theo quy định tháng 2/2024 thì sao?").as_of == "2024-02-29"
     assert not time_of("Nghị định 61/2018/NĐ-CP quy định gì?").present  # one named text: what it says
 
