@@ -15,7 +15,8 @@ its document title. Each candidate gets a few signals, measured on the team's de
   than the question names; or, for a question asking a figure, a date, a place or a body, lacks the name the
   question attaches it to; or, asked a number, percentage, date or duration, holds none; or speaks of another
   time than the question (another day, or by its document's date, :func:`out_of_time`); or, asked which legal text,
-  names none the question does not (:func:`names_new_text`); it never answers;
+  names none the question does not (:func:`names_new_text`); or, asked who chaired, signed or spoke, does not say
+  so (:func:`lacks_role`); it never answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
 - ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
@@ -99,6 +100,12 @@ _EVENTS: dict[str, re.Pattern[str]] = {
     "passed": re.compile(r"\b(?:thong qua|passed|adopted)\b"),
     "signed": re.compile(r"\b(?:ky ban hanh|ban hanh|da ky|ky quyet dinh|ky nghi dinh|signed|issued)\b"),
     "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
+}
+# the role a person is asked for: "Ai chủ trì …" is answered by who chaired, not by anyone the sentence names
+_ROLES: dict[str, re.Pattern[str]] = {
+    "chair": re.compile(r"\b(?:chu tri|chair(?:ed|s|ing)?|presided)\b"),
+    "sign": re.compile(r"(?<!\bdang )(?<!\bthu )\bky\b(?! hop| niem| luc)|\bsigned\b|\bsigns\b"),
+    "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
 }
 _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
 # "bao nhiêu" is answered by a number; "thứ mấy" also by an ordinal; "năm bao nhiêu" also by a date or a year;
@@ -380,6 +387,18 @@ def asked_event(question: str) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+def asked_role(question: str) -> str | None:
+    """The role a person question asks about ("Ai chủ trì …", "… do ai ký?"), if it names exactly one."""
+    folded = " ".join(words(fold(question)))
+    named = [name for name, pattern in _ROLES.items() if pattern.search(folded)]
+    return named[0] if len(named) == 1 else None
+
+
+def lacks_role(role: str | None, sentence: str) -> bool:
+    """The sentence does not say who had the asked role ("Thủ tướng yêu cầu …" for "Ai chủ trì phiên họp?")."""
+    return role is not None and not _ROLES[role].search(" ".join(words(fold(sentence))))
+
+
 def indexes_named(text: str) -> set[str]:
     """The indexes (PAR Index / Chỉ số CCHC, SIPAS, PAPI, PCI, ICT Index) ``text`` names."""
     folded = " ".join(words(fold(text)))
@@ -525,6 +544,7 @@ class Reader:
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
+        role = asked_role(question) if kind == "person" else None
         which_text = asks_text(question)
         asked_indexes = indexes_named(question)
         asked_refs = text_refs(question)
@@ -554,6 +574,7 @@ class Reader:
                 or bool(body and body not in folded_key(c.text) and not is_english(c.passage.text))
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
+                or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something
                 or bool(indexes and not asked_indexes & indexes)  # a SIPAS figure asked, a PAR Index one said
                 or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number

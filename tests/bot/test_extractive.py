@@ -173,6 +173,27 @@ def test_a_sentence_on_another_text_of_the_asked_kind_does_not_answer():
                        "Thủ tướng ký Chỉ thị 32/CT-TTg về CCHC.": 0.0}  # fmt: skip
 
 
+def test_who_had_the_asked_role_is_answered_only_by_a_sentence_stating_that_role():
+    meeting = Passage(11, "ph", "ph#0", "Phiên họp thứ tư", "article",
+                      "Cũng tại phiên họp này, Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu giải pháp mới. "
+                      "Thủ tướng Phạm Minh Chính chủ trì phiên họp thứ tư của ban chỉ đạo. "
+                      "Thư ký Tổ công tác đăng ký phát biểu tại phiên họp.", 1.0)  # fmt: skip
+    chaired = conflicts("Ai chủ trì phiên họp thứ tư?", meeting)
+    assert chaired["Cũng tại phiên họp này, Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu giải pháp mới."] == 1.0
+    assert chaired["Thủ tướng Phạm Minh Chính chủ trì phiên họp thứ tư của ban chỉ đạo."] == 0.0
+    assert chaired["Thư ký Tổ công tác đăng ký phát biểu tại phiên họp."] == 1.0
+    # "thư ký", "đăng ký" are not signing; a question asking no role keeps any person
+    assert conflicts("Ai ký?", meeting)["Thư ký Tổ công tác đăng ký phát biểu tại phiên họp."] == 1.0
+    assert (
+        conflicts("Ai phát biểu tại phiên họp?", meeting)[
+            "Thủ tướng Phạm Minh Chính chủ trì phiên họp thứ tư của ban chỉ đạo."
+        ]
+        == 1.0
+    )  # who chaired is not who spoke
+    asks_no_role = conflicts("Thư ký Tổ công tác là ai?", meeting)
+    assert asks_no_role["Cũng tại phiên họp này, Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu giải pháp mới."] == 0.0
+
+
 def test_which_place_or_body_is_answered_only_by_a_name():
     groups = Passage(9, "g", "g#0", "Chỉ số CCHC 2022", "article",
                      "Kết quả Chỉ số CCHC 2022 của các tỉnh được phân theo ba nhóm. "
