@@ -5,9 +5,11 @@
 Sets: ``cchc`` (the team's CCHC corpus, ``data/cchc/`` plus the bundled sample, with its questions from
 ``data/questions/reader_<split>.jsonl``), ``phapdien`` (the same file's questions over the pháp điển corpus in
 ``../shared``), ``heldout`` (30 documents of 2024-2025 in ``data/heldout/`` and their 129 questions in
-``data/questions/cchc_reform2025.jsonl``, written after every rule was tuned and never tuned on) and ``citizen``
-(``benchmarks/questions/phapdien_citizen.jsonl``, 108 citizen questions with gold
-articles, not split: the reader never trained on it). Stores are built in ``data/bench-stores/`` when missing.
+``data/questions/cchc_reform2025.jsonl``, written after every rule was tuned and never tuned on), ``citizen``
+(``benchmarks/questions/phapdien_citizen.jsonl``, 108 citizen questions with gold articles, not split: the reader
+never trained on it) and ``definitions`` ("X là gì?" over the CCHC and pháp điển corpora, terms each defines and
+terms it does not: ``data/questions/definitions.jsonl``, split by a hash of the term). Stores are built in
+``data/bench-stores/`` when missing.
 Prints the figures of the README's reader table and writes ``reports/reader/<split>.{json,md}``.
 """
 
@@ -36,6 +38,8 @@ CORPORA = {
     "heldout": [PROJECT_DIR / "data" / "heldout"],
 }
 HELDOUT_QUESTIONS = PROJECT_DIR / "data" / "questions" / "cchc_reform2025.jsonl"
+DEFINITIONS = PROJECT_DIR / "data" / "questions" / "definitions.jsonl"
+DEFINED_IN = ("cchc", "phapdien")
 
 
 def engine_for(name: str, embedder: Embedder) -> Engine | None:
@@ -83,7 +87,7 @@ def table(title: str, groups: dict[str, list[dict]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["dev", "test"], default="test")
-    parser.add_argument("--sets", nargs="*", default=["cchc", "heldout", "phapdien", "citizen"])
+    parser.add_argument("--sets", nargs="*", default=["cchc", "heldout", "phapdien", "citizen", "definitions"])
     parser.add_argument("--generator", default="extractive")
     args = parser.parse_args()
     labelled = harness.load_questions(PROJECT_DIR / f"data/questions/reader_{args.split}.jsonl")
@@ -91,8 +95,10 @@ def main() -> int:
     options = AskOptions(generator=args.generator)  # type: ignore[arg-type]
     out: dict[str, list[dict]] = {}
     engines: dict[str, Engine | None] = {}
-    for name in args.sets:
-        corpus = "phapdien" if name == "citizen" else name
+    definitions = [r for r in harness.load_questions(DEFINITIONS) if r["split"] == args.split]
+    runs = [(name, corpus) for name in args.sets for corpus in (DEFINED_IN if name == "definitions" else [name])]
+    for name, corpus in runs:
+        corpus = "phapdien" if corpus == "citizen" else corpus
         if corpus not in engines:
             engines[corpus] = engine_for(corpus, embedder)
         engine = engines[corpus]
@@ -102,17 +108,19 @@ def main() -> int:
             rows = harness.load_questions(PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl")
         elif name == "heldout":
             rows = harness.load_questions(HELDOUT_QUESTIONS)
+        elif name == "definitions":
+            rows = [r for r in definitions if r["set"] == corpus]
         else:
             rows = [r for r in labelled if r.get("set") == name]
         engine.warm_up(options)
-        out[name] = harness.evaluate(engine, rows, 10, options)
+        out.setdefault(name, []).extend(harness.evaluate(engine, rows, 10, options))
     report = []
     for name, records in out.items():
         groups = {"all": records}
         for field in ("variant", "trap"):
             for value in sorted({r[field] for r in records if r[field]}):
                 groups[f"{field}={value}"] = [r for r in records if r[field] == value]
-        part = args.split if name in ("cchc", "phapdien") else "all"
+        part = args.split if name in ("cchc", "phapdien", "definitions") else "all"
         report.append(table(f"{name} ({part}), {args.generator}", groups))
     text = "\n".join(report)
     print(text)

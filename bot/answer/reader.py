@@ -16,7 +16,8 @@ its document title. Each candidate gets a few signals, measured on the team's de
   question attaches it to; or, asked a number, percentage, date or duration, holds none; or speaks of another
   time than the question (another day, or by its document's date, :func:`out_of_time`); or, asked which legal text,
   names none the question does not (:func:`names_new_text`); or, asked who chaired, signed or spoke, does not say
-  so (:func:`lacks_role`); it never answers;
+  so (:func:`lacks_role`); or, asked what a term is ("TTHC là gì?"), does not define it (:func:`defines`); it never
+  answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
 - ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
@@ -107,6 +108,27 @@ _ROLES: dict[str, re.Pattern[str]] = {
     "sign": re.compile(r"(?<!\bdang )(?<!\bthu )\bky\b(?! hop| niem| luc)|\bsigned\b|\bsigns\b"),
     "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
 }
+# "X là gì?" asks what X is: answered only by a sentence that defines X ("X là …", "X (…) là …", "X gồm …").
+# Not when X names an attribute of something ("Điều kiện dự tuyển là gì?", "Tên tỉnh mới là gì?"): those ask a value
+_DEFINITION_ASKED = re.compile(
+    r"^(?:(?:cho (?:minh|toi|em|chau) )?(?:hoi|xin hoi) )?(?P<term>.+?) "
+    r"(?:la gi|nghia la gi|co nghia la gi|duoc hieu la gi|duoc hieu nhu the nao|la cai gi)$"
+    r"|^what (?:is|are) (?:an? |the )?(?P<english>.+)$"
+)
+_DEFINER = r"(?:la|duoc hieu la|duoc goi la|co nghia la|nghia la|gom|bao gom|is|are|means|refers to)\b"
+_DEFINES = re.compile(r"[”\"’']?\s*(?:\([^)]{0,40}\)\s*)?(?::|,?\s*" + _DEFINER + ")")
+# opening its sentence or list item, the term may be qualified before the definer ("Cơ chế một cửa trong giải quyết
+# thủ tục hành chính là …", "Nơi cư trú của công dân là …")
+_QUALIFIED = re.compile(r"[”\"’']?(?:\s+[^\W_]+){1,8}?\s+" + _DEFINER)
+_CLAUSE_BREAKS = frozenset(",;:“\"‘'(")  # the term opens a clause ("Trong Nghị định này, dữ liệu mở được hiểu là …")
+_ITEM_START = re.compile(r"^\s*(?:(?:\d+|[a-z])[.)]\s*)?[“\"‘']?")
+_ATTRIBUTES = re.compile(
+    r"^(?:dieu kien|ho so|thu tuc|ten|so hieu|muc|le phi|phi|thoi han|noi dung|muc tieu|nhiem vu|phuong cham|"
+    r"quy trinh|trinh tu|yeu cau|giay to|nguyen tac|vai tro|y nghia|ket qua|chu de|khau hieu|diem moi|quy dinh|"
+    r"trach nhiem|nghia vu|doi tuong|pham vi|hinh thuc|cach|tieu chi|tieu chuan|mau|ly do|nguyen nhan|giai phap|"
+    r"bien phap|dia chi|so dien thoai|email|website)\b"
+)
+_DEFINITION_MAX_WORDS = 8
 _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
 # "bao nhiêu" is answered by a number; "thứ mấy" also by an ordinal; "năm bao nhiêu" also by a date or a year;
 # "số bao nhiêu" also by a text's number
@@ -387,6 +409,34 @@ def asked_event(question: str) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+def asked_term(question: str) -> str | None:
+    """The term a question asks the meaning of ("TTHC là gì?" -> "tthc"; "what is PAPI" -> "papi"), folded; None
+    when it asks no definition, or asks the value of an attribute ("Điều kiện dự tuyển công chức là gì?")."""
+    m = _DEFINITION_ASKED.match(" ".join(words(fold(question))))
+    term = m and (m.group("term") or m.group("english"))
+    if not term or len(term.split()) > _DEFINITION_MAX_WORDS or _ATTRIBUTES.match(term):
+        return None
+    return term
+
+
+def defines(terms: Sequence[str], sentence: str) -> bool:
+    """Whether ``sentence`` defines one of ``terms`` (folded words): the term opens the sentence or a clause, then
+    "là", "được hiểu là", "gồm", ":" … (a bracketed abbreviation between them allowed: "Biểu mẫu điện tử tương tác
+    (e-Form) là …"; a short qualifier too when the term opens the sentence). "Kiểm soát thủ tục hành chính là …"
+    defines another term."""
+    text = fold(sentence).lower()
+    opening = _ITEM_START.match(text)
+    start = opening.end() if opening else 0
+    for term in terms:
+        pattern = re.compile(r"(?<!\w)" + r"\W+".join(map(re.escape, term.split())) + r"(?!\w)")
+        for m in pattern.finditer(text):
+            opens = m.start() == start
+            after_break = opens or text[: m.start()].rstrip()[-1:] in _CLAUSE_BREAKS  # "Trong Nghị định này, X là"
+            if (after_break and _DEFINES.match(text, m.end())) or (opens and _QUALIFIED.match(text, m.end())):
+                return True
+    return False
+
+
 def asked_role(question: str) -> str | None:
     """The role a person question asks about ("Ai chủ trì …", "… do ai ký?"), if it names exactly one."""
     folded = " ".join(words(fold(question)))
@@ -494,6 +544,19 @@ class Reader:
         return out
 
     # --- signals -------------------------------------------------------------------------------------------------
+    def spellings(self, term: str) -> list[str]:
+        """A folded term and its forms with an acronym expanded or an expansion abbreviated ("tthc" and "thu tuc
+        hanh chinh")."""
+        out = [term]
+        for acronym, expansion in self.aliases.items():
+            for form in list(out):
+                padded = f" {form} "
+                if f" {acronym} " in padded:
+                    out.append(padded.replace(f" {acronym} ", f" {expansion} ").strip())
+                elif f" {expansion} " in padded:
+                    out.append(padded.replace(f" {expansion} ", f" {acronym} ").strip())
+        return list(dict.fromkeys(out))
+
     def terms(self, text: str) -> set[str]:
         syl = content_words(text)
         found = set(syl) | {f"{a}_{b}" for a, b in itertools.pairwise(syl)}
@@ -545,6 +608,8 @@ class Reader:
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
         role = asked_role(question) if kind == "person" else None
+        term = asked_term(question)
+        defined = self.spellings(term) if term else []
         which_text = asks_text(question)
         asked_indexes = indexes_named(question)
         asked_refs = text_refs(question)
@@ -575,6 +640,7 @@ class Reader:
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something
+                or bool(defined and not defines(defined, c.text))  # asked what TTHC is, the sentence only uses it
                 or bool(indexes and not asked_indexes & indexes)  # a SIPAS figure asked, a PAR Index one said
                 or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number

@@ -3,7 +3,17 @@
 from bot.answer.citations import COMMENT_LABEL, verify
 from bot.answer.generators.base import Draft, collect
 from bot.answer.generators.extractive import ExtractiveGenerator, choose, same_content
-from bot.answer.reader import Reader, ReaderModel, days_of, holds_type, out_of_time, question_type, said_years
+from bot.answer.reader import (
+    Reader,
+    ReaderModel,
+    asked_term,
+    days_of,
+    defines,
+    holds_type,
+    out_of_time,
+    question_type,
+    said_years,
+)
 from bot.answer.types import Candidate, Passage
 from bot.snapshot import idf_table
 from vectorstore.records import Document
@@ -192,6 +202,26 @@ def test_who_had_the_asked_role_is_answered_only_by_a_sentence_stating_that_role
     )  # who chaired is not who spoke
     asks_no_role = conflicts("Thư ký Tổ công tác là ai?", meeting)
     assert asks_no_role["Cũng tại phiên họp này, Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu giải pháp mới."] == 0.0
+
+
+def test_what_a_term_is_is_answered_only_by_a_sentence_defining_it():
+    assert asked_term("TTHC là gì?") == "tthc" and asked_term("What is PAPI?") == "papi"
+    assert asked_term("cho minh hoi can cuoc dien tu la gi") == "can cuoc dien tu"
+    assert asked_term("Điều kiện dự tuyển công chức là gì?") is None  # the value of an attribute, not a meaning
+    assert asked_term("Thủ tướng ví thể chế là gì trong 3 đột phá chiến lược?") is None
+    assert defines(["co che mot cua"], "1. Cơ chế một cửa trong giải quyết thủ tục hành chính là phương thức …")
+    assert defines(["du lieu mo"], "Trong Nghị định này, dữ liệu mở được hiểu là dữ liệu của cơ quan nhà nước.")
+    assert defines(["bieu mau dien tu tuong tac"], "Biểu mẫu điện tử tương tác (e-Form) là biểu mẫu hồ sơ …")
+    assert not defines(["thu tuc hanh chinh"], "Kiểm soát thủ tục hành chính là việc xem xét, đánh giá.")
+    assert not defines(["tthc"], "TTHC trên một số lĩnh vực còn chồng chéo, gây phiền hà cho người dân.")
+    by_text = conflicts("TTHC là gì?", SPEECH)  # the speech uses the term, it never says what it is
+    assert set(by_text.values()) == {1.0}
+    glossary = Passage(12, "gt", "gt#0", "Giải thích từ ngữ", "law",
+                       "Thủ tục hành chính là trình tự, cách thức thực hiện, hồ sơ và yêu cầu, điều kiện. "
+                       "Kiểm soát thủ tục hành chính là việc xem xét, đánh giá, theo dõi.", 1.0)  # fmt: skip
+    defined = conflicts("TTHC là gì?", glossary)  # the acronym asked, the term written out
+    assert defined == {"Thủ tục hành chính là trình tự, cách thức thực hiện, hồ sơ và yêu cầu, điều kiện.": 0.0,
+                       "Kiểm soát thủ tục hành chính là việc xem xét, đánh giá, theo dõi.": 1.0}  # fmt: skip
 
 
 def test_which_place_or_body_is_answered_only_by_a_name():
