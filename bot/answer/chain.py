@@ -29,7 +29,7 @@ from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
 from bot.answer.grounding import missing_specifics, proper_names, worded
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
-from bot.answer.reader import ANSWERING, Reader, Reading, same_content
+from bot.answer.reader import ANSWERING, Reader, Reading, asked_term, same_content
 from bot.answer.retriever import HybridRetriever
 from bot.answer.timeline import (
     Chronology,
@@ -272,6 +272,7 @@ def _own_words(message: str) -> set[str]:
     return set(content_words(" ".join(_without(_NOW.sub(" ", fold(message)), _ASKING))))
 
 
+DEFINITION_K = 10  # passages read for "X là gì?" (chosen on the definitions' development split)
 _LEADS_BACK = re.compile(r"^(?:the |vay |the thi |vay thi )?con\b|\bthi sao\b")  # "Còn phiên họp thứ năm?"
 
 
@@ -392,6 +393,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         asked = QuestionTime(as_of=options.as_of, past=True) if options.as_of else time_of(turn.question)
         if asked.as_of and not options.as_of:  # "theo quy định năm 2020": only what was written by then answers
             options = replace(options, as_of=asked.as_of)
+        if options.k is not None and options.k < DEFINITION_K and asked_term(turn.question):
+            options = replace(options, k=DEFINITION_K)  # "X là gì?": the defining passage is one of many naming X
         turn = replace(turn, snapshot=snapshot, standalone=turn.question, query=query, options=options, time=asked)
         if parts.dialogue is None:
             return turn

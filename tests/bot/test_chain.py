@@ -101,6 +101,15 @@ def test_question_naming_a_detail_the_sources_lack_is_refused(engine):
     ).refused
 
 
+def test_what_a_term_is_is_answered_only_by_its_definition(engine):
+    from bot.answer.chain import DEFINITION_K
+
+    answer = engine.ask("TTHC là gì?")
+    assert answer.refused  # the sample uses the term throughout and never says what it is
+    assert engine.read("TTHC là gì?").options.k == DEFINITION_K  # the defining passage may rank low: more are read
+    assert engine.read("TTHC còn chồng chéo ở lĩnh vực nào?").options.k == engine.settings.k
+
+
 def test_kind_filter_only_returns_comments(engine):
     hits = engine.retrieve("chấm dứt tình trạng sợ trách nhiệm", AskOptions(k=5, kinds=("comment",)))
     assert hits and all(h.chunk.kind == "comment" for h in hits)
