@@ -111,7 +111,7 @@ _ROLES: dict[str, re.Pattern[str]] = {
 # "X là gì?" asks what X is: answered only by a sentence that defines X ("X là …", "X (…) là …", "X gồm …").
 # Not when X names an attribute of something ("Điều kiện dự tuyển là gì?", "Tên tỉnh mới là gì?"): those ask a value
 _DEFINITION_ASKED = re.compile(
-    r"^(?:(?:cho (?:minh|toi|em|chau) )?(?:hoi|xin hoi) )?(?P<term>.+?) "
+    r"^(?:(?:cho (?:minh|toi|em|chau) )?(?:hoi|xin hoi) )?(?:(?:the|vay|con|thi) )*(?P<term>.+?) "
     r"(?:la gi|nghia la gi|co nghia la gi|duoc hieu la gi|duoc hieu nhu the nao|la cai gi)$"
     r"|^what (?:is|are) (?:an? |the )?(?P<english>.+)$"
 )
@@ -129,6 +129,7 @@ _ATTRIBUTES = re.compile(
     r"bien phap|dia chi|so dien thoai|email|website)\b"
 )
 _DEFINITION_MAX_WORDS = 8
+_CALLS = re.compile(r"\b(?:goi|coi)\b")  # "Thủ tướng gọi thể chế là gì?": what someone called it
 _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|nghi quyet|chi thi|decree) nao\b")
 # "bao nhiêu" is answered by a number; "thứ mấy" also by an ordinal; "năm bao nhiêu" also by a date or a year;
 # "số bao nhiêu" also by a text's number
@@ -414,7 +415,7 @@ def asked_term(question: str) -> str | None:
     when it asks no definition, or asks the value of an attribute ("Điều kiện dự tuyển công chức là gì?")."""
     m = _DEFINITION_ASKED.match(" ".join(words(fold(question))))
     term = m and (m.group("term") or m.group("english"))
-    if not term or len(term.split()) > _DEFINITION_MAX_WORDS or _ATTRIBUTES.match(term):
+    if not term or len(term.split()) > _DEFINITION_MAX_WORDS or _ATTRIBUTES.match(term) or _CALLS.search(term):
         return None
     return term
 

@@ -209,6 +209,8 @@ def test_what_a_term_is_is_answered_only_by_a_sentence_defining_it():
     assert asked_term("cho minh hoi can cuoc dien tu la gi") == "can cuoc dien tu"
     assert asked_term("Điều kiện dự tuyển công chức là gì?") is None  # the value of an attribute, not a meaning
     assert asked_term("Thủ tướng ví thể chế là gì trong 3 đột phá chiến lược?") is None
+    assert asked_term("Tại đó Thủ tướng gọi thể chế là gì?") is None  # what someone called it
+    assert asked_term("Vậy căn cước điện tử là gì?") == "can cuoc dien tu"  # a pointing word is not part of it
     assert defines(["co che mot cua"], "1. Cơ chế một cửa trong giải quyết thủ tục hành chính là phương thức …")
     assert defines(["du lieu mo"], "Trong Nghị định này, dữ liệu mở được hiểu là dữ liệu của cơ quan nhà nước.")
     assert defines(["bieu mau dien tu tuong tac"], "Biểu mẫu điện tử tương tác (e-Form) là biểu mẫu hồ sơ …")
