@@ -418,7 +418,11 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
     def resolve(turn: Turn, config: RunnableConfig) -> Turn:
         """Retrieve, read and gate; with history, for the message alone and for it read with its context, keeping
         the reading whose evidence answers better (a new question is answered as itself, an elliptical
-        follow-up with what it refers to)."""
+        follow-up with what it refers to). "X là gì?" taken for off-topic or chit-chat is answered when the
+        documents define X (the store's own scope: a legal corpus defines "lý lịch tư pháp")."""
+        if turn.intent in ("off_domain", "chitchat") and asked_term(turn.question):  # "Lý lịch tư pháp là gì?"
+            defined = answer_from_documents(replace(turn, intent="policy"), config)
+            return turn if defined.refusal is not None else defined  # in scope when the documents define it
         if turn.intent != "policy" and not turn.leans_back:
             return turn
         history = questions_of(turn.options.history)

@@ -318,3 +318,35 @@ def test_thresholds_are_chosen_with_a_message_and_its_twin_in_one_fold() -> None
     twins = [k for k, v in folds_of_text.items() if len(v) > 1]
     assert not twins, twins[:5]
     assert {label for _, label, _ in rows} == {"policy", "chitchat", "off_domain", "abuse", "unclear"}
+
+
+@pytest.fixture(scope="module")
+def legal_engine(tmp_path_factory, cache_dir, embedder):
+    data = tmp_path_factory.mktemp("legal")
+    law = data / "phong_chong_tham_nhung.txt"
+    law.write_text(
+        "Điều 3. Giải thích từ ngữ\n\n"
+        "Án treo là biện pháp miễn chấp hành hình phạt tù có điều kiện, do Tòa án áp dụng.\n"
+        "Xung đột lợi ích là tình huống mà trong đó lợi ích của người có chức vụ, quyền hạn tác động không đúng đến "
+        "việc thực hiện nhiệm vụ, công vụ.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(data_dir=data / "store", cache_dir=cache_dir)
+    eng = Engine(settings, embedder=embedder)
+    Ingestor(settings, embedder=embedder, store=eng.store).run([law])
+    yield eng
+    eng.close()
+
+
+def test_a_term_the_documents_define_is_in_scope_though_the_classifier_says_otherwise(legal_engine: Engine) -> None:
+    assert legal_engine.dialogue is not None
+    for question, kind, definition in (
+        ("án treo là gì", "off_domain", "miễn chấp hành hình phạt tù có điều kiện"),
+        ("Xung đột lợi ích là gì?", "chitchat", "lợi ích của người có chức vụ"),
+    ):
+        parsed = legal_engine.snapshot().parse(question)
+        assert legal_engine.dialogue.classify(parsed, question, False) == kind  # what the classifier says alone
+        answer = legal_engine.ask(question)
+        assert not answer.refused and definition in answer.answer and answer.citations, question
+    other = legal_engine.ask("git rebase là gì")  # defined nowhere here: our scope reply
+    assert other.intent == "off_domain" and not other.citations and "ngoài phạm vi" in other.answer
