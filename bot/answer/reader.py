@@ -40,6 +40,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import cast
 
@@ -420,6 +421,12 @@ def asked_term(question: str) -> str | None:
     return term
 
 
+@lru_cache(maxsize=256)  # one question's term is matched against every candidate sentence
+def _term_pattern(term: str) -> re.Pattern[str]:
+    """A folded term as whole words, any separators between them ("kien nghi phan anh" meets "kiến nghị, phản ánh")."""
+    return re.compile(r"(?<!\w)" + r"\W+".join(map(re.escape, term.split())) + r"(?!\w)")
+
+
 def defines(terms: Sequence[str], sentence: str) -> bool:
     """Whether ``sentence`` defines one of ``terms`` (folded words): the term opens the sentence or a clause, then
     "là", "được hiểu là", "gồm", ":" … (a bracketed abbreviation between them allowed: "Biểu mẫu điện tử tương tác
@@ -429,8 +436,7 @@ def defines(terms: Sequence[str], sentence: str) -> bool:
     opening = _ITEM_START.match(text)
     start = opening.end() if opening else 0
     for term in terms:
-        pattern = re.compile(r"(?<!\w)" + r"\W+".join(map(re.escape, term.split())) + r"(?!\w)")
-        for m in pattern.finditer(text):
+        for m in _term_pattern(term).finditer(text):
             opens = m.start() == start
             after_break = opens or text[: m.start()].rstrip()[-1:] in _CLAUSE_BREAKS  # "Trong Nghị định này, X là"
             if (after_break and _DEFINES.match(text, m.end())) or (opens and _QUALIFIED.match(text, m.end())):
