@@ -48,7 +48,7 @@ import numpy as np
 
 from bot.answer.grounding import folded_key, proper_names, specifics
 from bot.answer.types import Candidate, Passage
-from vectorstore.details import DateValue, Kind
+from vectorstore.details import DateValue, Detail, DocValue, Kind, matches
 from vectorstore.details import extract as extract_details
 from vectorstore.text import content_words, fold, has_diacritics, is_english, reading_units, words
 
@@ -72,7 +72,6 @@ ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (
 
 # asked for these, a sentence without one cannot answer
 _FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person", "place", "org"})
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BODIES = "Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở"
 _ORG = re.compile(rf"\b(?:{_BODIES}|Ban|Ministry|Bank)\s+\w", re.I)
@@ -370,9 +369,9 @@ def asks_text(question: str) -> bool:
     return bool(_ASKS_TEXT.search(" ".join(words(fold(question)))))
 
 
-def texts_named(text: str) -> set[object]:
-    """The legal texts ``text`` names, by the meaning of their numbers."""
-    return {d.value for d in extract_details(text, frozenset({"doc_number"}))}
+def texts_named(text: str) -> list[Detail]:
+    """The legal texts ``text`` names, as details (compared by meaning: "Nghị định 61/2018" is "61/2018/NĐ-CP")."""
+    return extract_details(text, frozenset({"doc_number"}))
 
 
 def relations_asked(question: str) -> list[re.Pattern[str]]:
@@ -384,7 +383,7 @@ def relations_asked(question: str) -> list[re.Pattern[str]]:
 def text_refs(text: str) -> set[tuple[str, str]]:
     """The legal texts ``text`` names whose kind it says, as (kind, number): "Chỉ thị số 23" and "23/CT-TTg" are
     both ("ct", "23")."""
-    named = cast(set[tuple[str, int | None, str | None]], texts_named(text))
+    named = cast(list[DocValue], [d.value for d in texts_named(text)])
     return {(code.split("-")[0], number) for number, _, code in named if code}
 
 
@@ -395,10 +394,10 @@ def other_text(asked: set[tuple[str, str]], said: set[tuple[str, str]]) -> bool:
     return not asked & said and any(kind in kinds for kind, _ in said)
 
 
-def names_new_text(sentence: str, asked: set[object], relations: Sequence[re.Pattern[str]]) -> bool:
+def names_new_text(sentence: str, asked: Sequence[Detail], relations: Sequence[re.Pattern[str]]) -> bool:
     """Whether ``sentence`` names a legal text that the question does not (``asked``: :func:`texts_named`), and
     states the ``relations`` the question asks of it (a sentence that says "thay thế")."""
-    if not texts_named(sentence) - asked:
+    if all(matches(named, asked) for named in texts_named(sentence)):
         return False
     folded = " ".join(words(fold(sentence)))
     return all(p.search(folded) for p in relations)
@@ -492,9 +491,17 @@ def days_of(text: str, span: range = range(0), bounds: bool = True) -> set[DateV
     return days
 
 
+@lru_cache(maxsize=1024)  # a passage's context is read once per candidate sentence of it
+def years_named(text: str) -> frozenset[str]:
+    """The years ``text`` writes, alone or in a date; not the year in a text's number ("Nghị định 61/2018/NĐ-CP"
+    names a decree, it does not speak of 2018)."""
+    details = extract_details(text, frozenset({"year", "date"}))
+    return frozenset(str(d.value if d.kind == "year" else cast(DateValue, d.value)[0]) for d in details) - {"None"}
+
+
 def said_years(sentence: str, span: range) -> set[str]:
     """The years ``sentence`` speaks of: those it writes, and its days' years (see :func:`days_of`)."""
-    return set(_YEAR.findall(sentence)) | {str(y) for y, _, _ in days_of(sentence, span) if y is not None}
+    return set(years_named(sentence)) | {str(y) for y, _, _ in days_of(sentence, span) if y is not None}
 
 
 def other_day(asked: set[DateValue], said: set[DateValue]) -> bool:
@@ -510,7 +517,7 @@ def out_of_time(asked: set[str], said: set[str], context: str, span: range) -> b
     :data:`YEAR_BEFORE` included; an undated document has none): it speaks of another time."""
     if not asked or said:
         return False
-    times = set(_YEAR.findall(context)) | {str(y) for y in range(span.start - YEAR_BEFORE, span.stop) if span}
+    times = years_named(context) | {str(y) for y in range(span.start - YEAR_BEFORE, span.stop) if span}
     return bool(times) and not asked & times
 
 
@@ -607,7 +614,7 @@ class Reader:
         q_words = {t for t in q_terms if "_" not in t}
         top_idf = max((weight(t) for t in q_words), default=1.0) or 1.0
         details = specifics(question, self.glossary)
-        asked_years = set(_YEAR.findall(question))
+        asked_years = set(years_named(question))
         asked_ordinals = ordinals_of(question)  # by meaning: "thứ tư" = "thứ 4" = "4th"
         asked_days = days_of(question, bounds=False)  # "Ngày 19/4/2022, …": the day something happened
         names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
@@ -620,7 +627,7 @@ class Reader:
         which_text = asks_text(question)
         asked_indexes = indexes_named(question)
         asked_refs = text_refs(question)
-        texts, relations = (texts_named(question), relations_asked(question)) if which_text else (set(), [])
+        texts, relations = (texts_named(question), relations_asked(question)) if which_text else ([], [])
         rows = []
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
@@ -632,7 +639,7 @@ class Reader:
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
             span = spoken.get(c.passage.doc_id, range(0))
             years = said_years(c.text, span)  # another year, the asked one neither here nor in the title: conflict
-            title_years = set(_YEAR.findall(c.passage.title))
+            title_years = years_named(c.passage.title)
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             typed = holds_type(kind, c.text, question)
             indexes = indexes_named(c.text) if asked_indexes else set()

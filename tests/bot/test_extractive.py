@@ -149,6 +149,24 @@ def test_a_sentence_of_a_document_from_another_time_conflicts():
     assert all(c.features["conflict"] == 1.0 for c in group.candidates)
 
 
+def test_the_year_in_a_texts_number_is_its_name_not_a_time_the_sentence_speaks_of():
+    decree = Passage(8, "nd61", "nd61#0", "Nghị định 61/2018/NĐ-CP về cơ chế một cửa", "legal",
+                     "Chính phủ ban hành Nghị định 61/2018/NĐ-CP về thực hiện cơ chế một cửa. "
+                     "Nghị định có hiệu lực từ ngày 21/6/2018.", 1.0)  # fmt: skip
+    assert said_years("Nghị định 61/2018/NĐ-CP về thực hiện cơ chế một cửa", range(0)) == set()
+    assert said_years("Nghị định có hiệu lực từ ngày 21/6/2018.", range(0)) == {"2018"}  # a date is a time
+    # in force from 2018 until replaced: "năm 2019" is its time, though every sentence writes "61/2018"
+    in_2019 = reader().read("Năm 2019, cơ chế một cửa được quy định tại nghị định nào?", [decree], idf(),
+                            spoken={"nd61": range(2018, 2026)})  # fmt: skip
+    named = [c for c in in_2019.candidates if "ban hành" in c.text]
+    assert named and named[0].features["conflict"] == 0.0
+    # "which decision implemented Nghị định 61/2018": a sentence naming only that decree (written "61/2018/NĐ-CP")
+    # names no other text, so it does not answer
+    which = reader().read("Năm 2018, Thủ tướng ban hành quyết định nào triển khai Nghị định 61/2018?", [decree],
+                          idf(), spoken={"nd61": range(2018, 2026)})  # fmt: skip
+    assert all(c.features["conflict"] == 1.0 for c in which.candidates)
+
+
 def test_a_figure_asked_of_a_body_is_not_answered_by_anothers():
     ministries = Passage(6, "par", "par#0", "Chỉ số CCHC 2023", "article",
                          "Bộ Tư pháp dẫn đầu, đạt 89,95%. Bộ Xây dựng đạt 85,1%.", 1.0)  # fmt: skip
