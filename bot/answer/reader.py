@@ -476,6 +476,12 @@ def ordinals_of(text: str) -> set[int]:
 
 
 YEAR_BEFORE = 1  # a dated article speaks for the year before its own too (a 2024 report on the 2023 index)
+# a year named as the baseline of a comparison ("giảm 3 bậc so với năm 2022") is not a year the passage reports on
+_BASELINE = re.compile(
+    r"\b(?:so với|compared (?:to|with)|than)\s+(?:cùng kỳ\s+|the same period (?:of|in)\s+)?(?:năm\s+|in\s+)?"
+    r"(?:19|20)\d\d\b",
+    re.I,
+)
 
 
 def days_of(text: str, span: range = range(0), bounds: bool = True) -> set[DateValue]:
@@ -517,7 +523,8 @@ def out_of_time(asked: set[str], said: set[str], context: str, span: range) -> b
     :data:`YEAR_BEFORE` included; an undated document has none): it speaks of another time."""
     if not asked or said:
         return False
-    times = years_named(context) | {str(y) for y in range(span.start - YEAR_BEFORE, span.stop) if span}
+    spoken = {str(y) for y in range(span.start - YEAR_BEFORE, span.stop)} if span else set()
+    times = years_named(_BASELINE.sub(" ", context)) | spoken
     return bool(times) and not asked & times
 
 

@@ -145,6 +145,10 @@ def test_a_sentence_of_a_document_from_another_time_conflicts():
     assert not out_of_time({"2022"}, set(), MEETING.text, range(2023, 2024))
     assert not out_of_time({"2021"}, set(), MEETING.text, range(0))  # undated: nothing to go by
     assert not out_of_time({"2021"}, set(), MEETING.text + " Năm 2021 …", range(2023, 2024))  # the passage says it
+    # a year named only as a comparison's baseline is not a year the passage reports on
+    baseline = "Gia Lai đứng thứ 19, đạt 83,84% (giảm 3 bậc so với năm 2021). Thái Nguyên đạt 90,29%."
+    assert out_of_time({"2021"}, set(), baseline, range(2023, 2024))
+    assert out_of_time({"2021"}, set(), "The index rose 1.28 percent compared to 2021.", range(2023, 2024))
     group = reader().read("Năm 2021 nhóm A gồm bao nhiêu tỉnh?", [MEETING], idf(), spoken=spoken)
     assert all(c.features["conflict"] == 1.0 for c in group.candidates)
 
