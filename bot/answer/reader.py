@@ -108,6 +108,7 @@ _ROLES: dict[str, re.Pattern[str]] = {
     "sign": re.compile(r"(?<!\bdang )(?<!\bthu )\bky\b(?! hop| niem| luc)|\bsigned\b|\bsigns\b"),
     "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
 }
+_SIGNED = re.compile(r"(?<!đăng )(?<!thư )\b(?:ký|kí)\b|\bsigned\b|\bsigns\b")  # with marks: not "kỳ", "kỷ"
 # "X là gì?" asks what X is: answered only by a sentence that defines X ("X là …", "X (…) là …", "X gồm …").
 # Not when X names an attribute of something ("Điều kiện dự tuyển là gì?", "Tên tỉnh mới là gì?"): those ask a value
 _DEFINITION_ASKED = re.compile(
@@ -446,13 +447,21 @@ def defines(terms: Sequence[str], sentence: str) -> bool:
 def asked_role(question: str) -> str | None:
     """The role a person question asks about ("Ai chủ trì …", "… do ai ký?"), if it names exactly one."""
     folded = " ".join(words(fold(question)))
-    named = [name for name, pattern in _ROLES.items() if pattern.search(folded)]
+    named = [name for name, pattern in _ROLES.items() if pattern.search(folded) and not _unsigned(name, question)]
     return named[0] if len(named) == 1 else None
 
 
+def _unsigned(role: str, text: str) -> bool:
+    """Read with its marks, ``text`` does not say "ký" where folded it seemed to ("nhiệm kỳ", "thường kỳ")."""
+    return role == "sign" and has_diacritics(text) and not _SIGNED.search(text.lower())
+
+
 def lacks_role(role: str | None, sentence: str) -> bool:
-    """The sentence does not say who had the asked role ("Thủ tướng yêu cầu …" for "Ai chủ trì phiên họp?")."""
-    return role is not None and not _ROLES[role].search(" ".join(words(fold(sentence))))
+    """The sentence does not say who had the asked role ("Thủ tướng yêu cầu …" for "Ai chủ trì phiên họp?"). Signing
+    is read with the marks where the sentence has them: folded, "nhiệm kỳ" (term of office) is "ký"."""
+    if role is None:
+        return False
+    return _unsigned(role, sentence) or not _ROLES[role].search(" ".join(words(fold(sentence))))
 
 
 def indexes_named(text: str) -> set[str]:

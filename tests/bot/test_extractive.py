@@ -6,6 +6,7 @@ from bot.answer.generators.extractive import ExtractiveGenerator, choose, same_c
 from bot.answer.reader import (
     Reader,
     ReaderModel,
+    asked_role,
     asked_term,
     days_of,
     defines,
@@ -216,6 +217,15 @@ def test_who_had_the_asked_role_is_answered_only_by_a_sentence_stating_that_role
     assert chaired["Thư ký Tổ công tác đăng ký phát biểu tại phiên họp."] == 1.0
     # "thư ký", "đăng ký" are not signing; a question asking no role keeps any person
     assert conflicts("Ai ký?", meeting)["Thư ký Tổ công tác đăng ký phát biểu tại phiên họp."] == 1.0
+    # nor is "nhiệm kỳ" (folded, "kỳ" is "ký"): read with the sentence's marks
+    law = Passage(12, "luat", "luat#0", "Luật Cán bộ, công chức 2025", "legal",
+                  "Luật Cán bộ, công chức 2025: cán bộ giữ chức vụ theo nhiệm kỳ. Chủ tịch Quốc hội Trần Thanh Mẫn "
+                  "đã ký chứng thực Luật Cán bộ, công chức 2025.", 1.0)  # fmt: skip
+    signed = conflicts("Ai là người ký Luật Cán bộ, công chức 2025?", law)
+    assert signed["Luật Cán bộ, công chức 2025: cán bộ giữ chức vụ theo nhiệm kỳ."] == 1.0
+    assert signed["Chủ tịch Quốc hội Trần Thanh Mẫn đã ký chứng thực Luật Cán bộ, công chức 2025."] == 0.0
+    assert asked_role("Tại phiên họp thường kỳ tháng 3/2025, ai là người công bố kết quả?") is None  # not "ký"
+    assert asked_role("ai ky quyet dinh nay") == "sign"  # without marks, read folded
     assert (
         conflicts("Ai phát biểu tại phiên họp?", meeting)[
             "Thủ tướng Phạm Minh Chính chủ trì phiên họp thứ tư của ban chỉ đạo."
