@@ -484,6 +484,7 @@ def ordinals_of(text: str) -> set[int]:
     return {d.value for d in extract_details(text, frozenset({"ordinal"})) if isinstance(d.value, int)}
 
 
+_WHEN: frozenset[Kind] = frozenset({"year", "date"})
 YEAR_BEFORE = 1  # a dated article speaks for the year before its own too (a 2024 report on the 2023 index)
 # a year named as the baseline of a comparison ("giảm 3 bậc so với năm 2022") is not a year the passage reports on
 _BASELINE = re.compile(
@@ -510,8 +511,8 @@ def days_of(text: str, span: range = range(0), bounds: bool = True) -> set[DateV
 def years_named(text: str) -> frozenset[str]:
     """The years ``text`` writes, alone or in a date; not the year in a text's number ("Nghị định 61/2018/NĐ-CP"
     names a decree, it does not speak of 2018)."""
-    details = extract_details(text, frozenset({"year", "date"}))
-    return frozenset(str(d.value if d.kind == "year" else cast(DateValue, d.value)[0]) for d in details) - {"None"}
+    years = (d.value if d.kind == "year" else cast(DateValue, d.value)[0] for d in extract_details(text, _WHEN))
+    return frozenset(str(y) for y in years if y is not None)
 
 
 def said_years(sentence: str, span: range) -> set[str]:
