@@ -80,6 +80,18 @@ def specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = No
     return list(_specifics(question, glossary))
 
 
+def meant_specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Detail | None]:
+    """:func:`specifics` with what each means, where ``vectorstore.details`` reads one (a year, date, document
+    number or ordinal; None for names, levels, titles and glossary terms, which are compared as words)."""
+    return _specifics(question, glossary)
+
+
+def states(term: str, detail: Detail | None, key: str, stated: Iterable[Detail]) -> bool:
+    """Whether a text states a specific: ``detail`` by meaning among the text's ``stated`` details (see
+    :func:`stated_details`), else ``term`` as whole words in the text's :func:`folded_key` ``key``."""
+    return details.matches(detail, stated) if detail is not None else folded_key(term) in key
+
+
 def _required_details(text: str) -> list[Detail]:
     """The years, dates, document numbers and ordinals of sessions or rounds that ``text`` names."""
     return [
@@ -138,7 +150,7 @@ def folded_key(text: str) -> str:
     return " " + " ".join(words(fold(text))) + " "
 
 
-def _stated(source: str) -> list[Detail]:
+def stated_details(source: str) -> list[Detail]:
     """The details ``source`` states that a question may require (its situational numbers are not read)."""
     nfc = source if unicodedata.is_normalized("NFC", source) else unicodedata.normalize("NFC", source)
     return details.extract(nfc, _READ)
@@ -159,16 +171,14 @@ def missing_specifics(
         return []
     sources = list(sources)
     haystack = "\n".join(folded_key(s) for s in sources)
-    stated = [d for s in sources for d in _stated(s)] if any(wanted.values()) else []
+    stated = [d for s in sources for d in stated_details(s)] if any(wanted.values()) else []
     expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
     topic: list[str] = []  # the documents, folded: read on the first glossary term the passages lack
 
     def present(term: str, detail: Detail | None) -> bool:
-        if detail is not None:
-            return details.matches(detail, stated)
-        if folded_key(term) in haystack:
+        if states(term, detail, haystack, stated):
             return True
-        if term not in expansions:
+        if detail is not None or term not in expansions:
             return False
         if folded_key(expansions[term]) in haystack:
             return True

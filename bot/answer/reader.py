@@ -9,8 +9,10 @@ its document title. Each candidate gets a few signals, measured on the team's de
 - ``type_expected`` / ``type_found``: the answer type the question asks (organisation, place, person, number,
   percentage, date, duration, money) and whether the sentence holds such a thing that the question does not
   already hold;
-- ``constraints`` / ``in_sentence``: the share of the question's details (years, ordinals, levels, names, glossary
-  terms) found in the sentence or its title, and in the sentence alone;
+- ``constraints`` / ``in_sentence``: the share of the question's details (years, dates, document numbers and
+  ordinals compared by meaning — "27/4/2021" is "April 27"; levels, names, glossary terms as words) found in the
+  sentence or its title, and in the sentence alone; for a sentence in another language than the question, only
+  the details both languages write alike (:func:`bot.answer.grounding.worded`), when the question names any;
 - ``conflict`` (a hard rule, not a weight): the sentence is about another year or another ordinal (meeting, round)
   than the question names; or, for a question asking a figure, a date, a place or a body, lacks the name the
   question attaches it to; or, asked a number, percentage, date or duration, holds none; or speaks of another
@@ -46,7 +48,7 @@ from typing import cast
 
 import numpy as np
 
-from bot.answer.grounding import folded_key, proper_names, specifics
+from bot.answer.grounding import folded_key, meant_specifics, proper_names, stated_details, states, worded
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import DateValue, Detail, DocValue, Kind, matches
 from vectorstore.details import extract as extract_details
@@ -107,7 +109,24 @@ _ROLES: dict[str, re.Pattern[str]] = {
     "chair": re.compile(r"\b(?:chu tri|chair(?:ed|s|ing)?|presided)\b"),
     "sign": re.compile(r"(?<!\bdang )(?<!\bthu )\bky\b(?! hop| niem| luc)|\bsigned\b|\bsigns\b"),
     "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
+    # "Ai chịu trách nhiệm khi chậm giải quyết TTHC?": who bears it, not who spoke of the delay
+    "responsible": re.compile(r"\b(?:chiu trach nhiem|co trach nhiem|trach nhiem (?:cua|thuoc)|responsib|accountab)"),
 }
+# "thủ tục cấp lại CCCD", "cần giấy tờ gì", "làm thế nào": how to do something, answered by what to file, bring or
+# where to go — not by the fee ("Cấp lại thẻ CCCD … là 35.000 đồng") nor by when a fee applies
+_PROCEDURE_ASKED = re.compile(
+    r"^(?:(?:cho (?:toi|minh|em|chau) )?(?:hoi|xin hoi) )?(?:thu tuc(?! hanh chinh)|quy trinh|trinh tu"
+    r"|cach (?:lam|dang ky|xin|cap|doi|nop|thuc hien))\b"
+    r"|\b(?:giay to|ho so|thu tuc) (?:gi|nao|gom|bao gom|nhu the nao|the nao|ra sao)\b"
+    r"|\b(?:giay to|ho so)\b.*\b(?:gom|bao gom) (?:nhung )?(?:gi|nao)\b"
+    r"|\bcan (?:nhung |mang )?(?:giay to|ho so|gi)\b"
+    r"|^(?:lam|xin|dang ky|nop|doi|cap)\b.*\b(?:nhu the nao|the nao|ra sao)$|\bhow (?:to|do|can)\b|\bwhat documents\b"
+)
+_PROCEDURE_STEPS = re.compile(
+    r"\b(?:ho so|giay to|to khai|nop|xuat trinh|mang theo|trinh tu|cac buoc|buoc|thu tuc|dang ky|truc tuyen|"
+    r"dich vu cong|tiep nhan|tra ket qua|ngay lam viec|co quan cong an|cong an (?:cap )?(?:xa|phuong|huyen|quan|tinh)|"
+    r"application|submit|documents?|online|apply)\b"
+)
 _SIGNED = re.compile(r"(?<!đăng )(?<!thư )\b(?:ký|kí)\b|\bsigned\b|\bsigns\b")  # with marks: not "kỳ", "kỷ"
 # "X là gì?" asks what X is: answered only by a sentence that defines X ("X là …", "X (…) là …", "X gồm …").
 # Not when X names an attribute of something ("Điều kiện dự tuyển là gì?", "Tên tỉnh mới là gì?"): those ask a value
@@ -464,6 +483,17 @@ def lacks_role(role: str | None, sentence: str) -> bool:
     return _unsigned(role, sentence) or not _ROLES[role].search(" ".join(words(fold(sentence))))
 
 
+def asks_procedure(question: str) -> bool:
+    """The question asks how to do something ("thủ tục cấp lại CCCD", "cần giấy tờ gì"), not what it costs."""
+    folded = " ".join(words(fold(question)))
+    return bool(_PROCEDURE_ASKED.search(folded)) and question_type(question) != "money"
+
+
+def no_step(sentence: str) -> bool:
+    """The sentence names no step of a procedure (what to file or bring, where to go), or only states a fee."""
+    return bool(_MONEY.search(sentence)) or not _PROCEDURE_STEPS.search(" ".join(words(fold(sentence))))
+
+
 def indexes_named(text: str) -> set[str]:
     """The indexes (PAR Index / Chỉ số CCHC, SIPAS, PAPI, PCI, ICT Index) ``text`` names."""
     folded = " ".join(words(fold(text)))
@@ -630,7 +660,11 @@ class Reader:
         total = sum(weight(t) for t in q_terms) or 1.0
         q_words = {t for t in q_terms if "_" not in t}
         top_idf = max((weight(t) for t in q_words), default=1.0) or 1.0
-        details = specifics(question, self.glossary)
+        wanted = meant_specifics(question, self.glossary)
+        own_words = worded(question, self.glossary) if wanted else set()  # a source in English states otherwise
+        by_meaning = any(d is not None for d in wanted.values())
+        asked_english = is_english(question)
+        titles: dict[str, tuple[str, list[Detail], bool]] = {}  # by chunk: the title's key and details, foreign
         asked_years = set(years_named(question))
         asked_ordinals = ordinals_of(question)  # by meaning: "thứ tư" = "thứ 4" = "4th"
         asked_days = days_of(question, bounds=False)  # "Ngày 19/4/2022, …": the day something happened
@@ -638,7 +672,8 @@ class Reader:
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
-        role = asked_role(question) if kind == "person" else None
+        role = asked_role(question) if kind in ("person", "org") else None
+        procedure = asks_procedure(question)
         term = asked_term(question)
         defined = self.spellings(term) if term else []
         which_text = asks_text(question)
@@ -649,9 +684,20 @@ class Reader:
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
             title = sum(weight(t) for t in q_terms & self.terms(c.passage.title)) / total
-            where = folded_key(c.text + " " + c.passage.title)
-            found = sum(1 for d in details if folded_key(d) in where)
-            in_sentence = sum(1 for d in details if folded_key(d) in folded_key(c.text))
+            if c.passage.chunk_id not in titles:
+                heading = c.passage.title
+                foreign = is_english(c.passage.text) != asked_english
+                titles[c.passage.chunk_id] = (
+                    folded_key(heading),
+                    stated_details(heading) if by_meaning else [],
+                    foreign,
+                )
+            title_key, title_said, foreign = titles[c.passage.chunk_id]
+            key, said = folded_key(c.text), stated_details(c.text) if by_meaning else []
+            # across languages, judged on the details both write alike, if the question names any
+            details = {t: d for t, d in wanted.items() if not (foreign and t in own_words)} or wanted
+            in_sentence = sum(1 for t, d in details.items() if states(t, d, key, said))
+            found = sum(1 for t, d in details.items() if states(t, d, key, said) or states(t, d, title_key, title_said))
             seen = self.terms(c.text) | self.terms(c.passage.title)
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
             span = spoken.get(c.passage.doc_id, range(0))
@@ -671,6 +717,7 @@ class Reader:
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something
+                or (procedure and no_step(c.text))  # asked how to get a card, the sentence gives its fee
                 or bool(defined and not defines(defined, c.text))  # asked what TTHC is, the sentence only uses it
                 or bool(indexes and not asked_indexes & indexes)  # a SIPAS figure asked, a PAR Index one said
                 or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))

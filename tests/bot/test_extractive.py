@@ -8,6 +8,7 @@ from bot.answer.reader import (
     ReaderModel,
     asked_role,
     asked_term,
+    asks_procedure,
     days_of,
     defines,
     holds_type,
@@ -172,6 +173,26 @@ def test_the_year_in_a_texts_number_is_its_name_not_a_time_the_sentence_speaks_o
     assert all(c.features["conflict"] == 1.0 for c in which.candidates)
 
 
+def test_the_details_a_sentence_states_are_compared_by_meaning_and_across_languages_by_what_both_write():
+    english = Passage(9, "cccd-en", "cccd-en#0", "Nearly 34 million citizens make chip-based ID cards", "article",
+                      "The police had collected dossiers of 33.9 million citizens as of April 27. "
+                      "The meeting was held on May 4.", 1.0)  # fmt: skip
+    glossary = {"cccd": ("CCCD", "căn cước công dân")}
+    question = "Tính đến ngày 27/4/2021 đã thu nhận hồ sơ cấp CCCD của bao nhiêu công dân?"
+    reading = Reader(model=MODEL, glossary=glossary).read(question, [english], idf())
+    signals = {c.text[:10]: c.features for c in reading.candidates}
+    # "27/4/2021" is "April 27"; "CCCD" is written otherwise in English, so only the date is asked of it
+    assert signals["The police"]["in_sentence"] == 1.0 == signals["The police"]["constraints"]
+    assert signals["The meetin"]["in_sentence"] == 0.0
+    # in the question's own language every detail counts, compared by meaning ("1/7" with its year is "1/7/2025")
+    local = Passage(10, "vi", "vi#0", "Luật mới", "article", "Luật có hiệu lực từ ngày 1/7 năm nay.", 1.0)
+    own = Reader(model=MODEL, glossary=glossary).read("CCCD mới có hiệu lực từ 1/7/2025?", [local], idf())
+    assert [c.features["in_sentence"] for c in own.candidates] == [0.5]
+    # a question naming only details written in words: judged on those, not waved through
+    words_only = Reader(model=MODEL, glossary=glossary).read("CCCD cấp cho bao nhiêu công dân?", [english], idf())
+    assert {c.features["in_sentence"] for c in words_only.candidates} == {0.0}
+
+
 def test_a_figure_asked_of_a_body_is_not_answered_by_anothers():
     ministries = Passage(6, "par", "par#0", "Chỉ số CCHC 2023", "article",
                          "Bộ Tư pháp dẫn đầu, đạt 89,95%. Bộ Xây dựng đạt 85,1%.", 1.0)  # fmt: skip
@@ -234,6 +255,35 @@ def test_who_had_the_asked_role_is_answered_only_by_a_sentence_stating_that_role
     )  # who chaired is not who spoke
     asks_no_role = conflicts("Thư ký Tổ công tác là ai?", meeting)
     assert asks_no_role["Cũng tại phiên họp này, Thủ tướng yêu cầu Bộ Nội vụ tiếp tục nghiên cứu giải pháp mới."] == 0.0
+
+
+def test_who_bears_responsibility_is_answered_only_by_a_sentence_saying_who_does():
+    delay = Passage(13, "xl", "xl#0", "Phải xin lỗi khi chậm giải quyết thủ tục hành chính", "article",
+                    "Đó là vấn đề được Phó Thủ tướng Trương Hòa Bình nhấn mạnh tại hội nghị sáng 11/9. "
+                    "Người đứng đầu cơ quan chịu trách nhiệm khi để chậm giải quyết thủ tục.", 1.0)  # fmt: skip
+    who = conflicts("Ai phải chịu trách nhiệm khi chậm giải quyết thủ tục hành chính?", delay)
+    assert who["Đó là vấn đề được Phó Thủ tướng Trương Hòa Bình nhấn mạnh tại hội nghị sáng 11/9."] == 1.0
+    assert who["Người đứng đầu cơ quan chịu trách nhiệm khi để chậm giải quyết thủ tục."] == 0.0
+    which_body = conflicts("Cơ quan nào chịu trách nhiệm khi chậm giải quyết thủ tục hành chính?", delay)
+    assert which_body["Đó là vấn đề được Phó Thủ tướng Trương Hòa Bình nhấn mạnh tại hội nghị sáng 11/9."] == 1.0
+
+
+def test_how_to_do_something_is_not_answered_by_its_fee():
+    card = Passage(14, "cccd", "cccd#0", "Mức thu lệ phí căn cước công dân", "article",
+                   "Cấp lại thẻ CCCD khi bị mất thẻ là 70.000 đồng/thẻ. "
+                   "Kể từ ngày 1/1/2022, mức thu lệ phí CCCD thực hiện theo Thông tư 59/2019/TT-BTC. "
+                   "Khi cấp lại thẻ, công dân mang theo sổ hộ khẩu và nộp tờ khai tại công an.", 1.0)  # fmt: skip
+    fee, regime, steps = (
+        "Cấp lại thẻ CCCD khi bị mất thẻ là 70.000 đồng/thẻ.",
+        "Kể từ ngày 1/1/2022, mức thu lệ phí CCCD thực hiện theo Thông tư 59/2019/TT-BTC.",
+        "Khi cấp lại thẻ, công dân mang theo sổ hộ khẩu và nộp tờ khai tại công an.",
+    )
+    for question in ("thu tuc cap lai cccd", "Cấp lại CCCD cần giấy tờ gì?", "Làm lại thẻ CCCD như thế nào?"):
+        how = conflicts(question, card)
+        assert (how[fee], how[regime], how[steps]) == (1.0, 1.0, 0.0), question
+    # the fee asked, the fee answers; "thủ tục hành chính" names the field, not a procedure
+    assert conflicts("Lệ phí thủ tục cấp lại CCCD là bao nhiêu?", card)[fee] == 0.0
+    assert not asks_procedure("Thủ tục hành chính là gì?") and not asks_procedure("Cách tính chỉ số PAR Index?")
 
 
 def test_what_a_term_is_is_answered_only_by_a_sentence_defining_it():
