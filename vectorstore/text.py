@@ -120,18 +120,24 @@ def _end_pattern(ends: str) -> re.Pattern[str]:
 
 
 def sentence_spans(
-    text: str, start: int = 0, end: int | None = None, ends: str = SENTENCE_ENDS
+    text: str, start: int = 0, end: int | None = None, ends: str = SENTENCE_ENDS, lines: bool = False
 ) -> list[tuple[int, int]]:
     """Sentences of ``text[start:end]`` as trimmed ``(start, end)`` offsets into ``text``.
 
     A sentence ends at one of ``ends`` followed by a blank (closing quotes and brackets stay with it), or at a
-    line break; "19.4.2023", "1.000", "TP. Hải Phòng" and initials ("M. Chính") do not end one.
+    blank line or a line break before a capital; "19.4.2023", "1.000", "TP. Hải Phòng" and initials ("M. Chính")
+    do not end one. With ``lines``, every line break ends one except inside a wrapped sentence (a line that ends in
+    a word or comma, the next opening in lower case): a table row, a list item, a header line is a sentence of its
+    own. Chunking keeps the default (changing it would move chunk boundaries, and re-embed every store).
     """
     end = len(text) if end is None else end
     out: list[tuple[int, int]] = []
     position = start
     for m in _end_pattern(ends).finditer(text, start, end):
-        if not _followed_by_blank(text, m.end()) and not _run_together(text, m.start(), m.end()):
+        if m.group() == "\n" and lines:
+            if _wrapped(text, m.start()):
+                continue
+        elif not _followed_by_blank(text, m.end()) and not _run_together(text, m.start(), m.end()):
             continue  # "v.v", "TP.HCM"
         if m.group() == "." and _is_abbreviation(text, position, m.start()):
             continue
@@ -151,17 +157,23 @@ CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separat
 
 
 def reading_units(text: str) -> list[str]:
-    """The sentences of ``text`` and, for long ones, their ";"-separated clauses, each of at least
-    :data:`READING_MIN_WORDS` words, without repeats: what the reader weighs as possible answers, and what ingest
-    embeds one by one for it."""
+    """The sentences of ``text`` (line by line, see :func:`sentence_spans`) and, for long ones, their
+    ";"-separated clauses, each of at least :data:`READING_MIN_WORDS` words, without repeats: what the reader weighs
+    as possible answers, and what ingest embeds one by one for it."""
     out: dict[str, None] = {}
-    for start, end in sentence_spans(text):
+    for start, end in sentence_spans(text, lines=True):
         sentence = text[start:end]
         pieces = [sentence]
         if len(words(sentence)) > CLAUSE_MIN_WORDS and ";" in sentence:
             pieces += [text[s:e] for s, e in sentence_spans(text, start, end, ends=";")]
         out.update((p, None) for p in pieces if len(words(p)) >= READING_MIN_WORDS)
     return list(out)
+
+
+def _wrapped(text: str, newline: int) -> bool:
+    """A line broken inside a sentence: it ends in a letter, digit or comma and the next opens in lower case."""
+    before, after = text[newline - 1 : newline], text[newline + 1 : newline + 2]
+    return (before.isalnum() or before == ",") and after.isalpha() and after.islower()
 
 
 def _followed_by_blank(text: str, at: int) -> bool:

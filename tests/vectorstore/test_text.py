@@ -2,7 +2,16 @@ import unicodedata
 
 import pytest
 
-from vectorstore.text import clean_whitespace, decode_bytes, fold, has_diacritics, normalize, words
+from vectorstore.text import (
+    clean_whitespace,
+    decode_bytes,
+    fold,
+    has_diacritics,
+    normalize,
+    reading_units,
+    sentences,
+    words,
+)
 
 VI = "Thủ tướng yêu cầu hoàn thành kết nối dữ liệu TTHC, chấm dứt tình trạng đùn đẩy trách nhiệm."
 
@@ -73,3 +82,24 @@ def test_words_keeps_codes():
 
 def test_clean_whitespace():
     assert clean_whitespace("  a \t b \n\n\n\n c  ") == "a b\n\nc"
+
+
+def test_reading_units_end_at_line_breaks_except_inside_a_wrapped_sentence():
+    header = (
+        "Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025 về một cửa"
+        "\n| Số hiệu: | 367/2025/NĐ-CP | Loại: | Nghị định |\nNgày ban hành là ngày văn bản được ký ban hành."
+    )
+    assert reading_units(header) == [
+        "Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025 về một cửa",
+        "| Số hiệu: | 367/2025/NĐ-CP | Loại: | Nghị định |",
+        "Ngày ban hành là ngày văn bản được ký ban hành.",
+    ]
+    steps = "Hồ sơ gồm các giấy tờ sau:\n1. Tờ khai theo mẫu quy định;\nb) bản sao giấy khai sinh của người con"
+    assert reading_units(steps) == ["Hồ sơ gồm các giấy tờ sau:", "Tờ khai theo mẫu quy định;",
+                                    "b) bản sao giấy khai sinh của người con"]  # fmt: skip
+    # a hard-wrapped line (PDF text) goes on in lower case after a word: one sentence
+    assert reading_units("Thủ tướng yêu cầu các bộ, ngành\nkhẩn trương hoàn thành kết nối dữ liệu.") == [
+        "Thủ tướng yêu cầu các bộ, ngành\nkhẩn trương hoàn thành kết nối dữ liệu."
+    ]
+    # chunking's sentences keep their own rule (a change there would re-embed every store)
+    assert sentences(header)[0].count("\n") == 2
