@@ -93,13 +93,15 @@ class Chronology:
         return self._replacement(key) is not None
 
     def years(self, doc_id: str) -> range:
-        """The years a document speaks for: a legal text from its issue (or entry into force) until it was
-        replaced (or this year), anything else its own year; empty when undated."""
-        start = date_key(self.when(doc_id)) // 10_000
+        """The years a document speaks for: a legal text from its issue (or entry into force; undated, the year
+        its number names: "138/2020/NĐ-CP" was issued in 2020) until it was replaced (or this year), anything else
+        its own year; empty when undated."""
+        number = self.of(doc_id).number
+        start = date_key(self.when(doc_id)) // 10_000 or (doc_key(number)[1] or 0 if number else 0)
         if not start:
             return range(0)
         replaced = self.replaced_by(doc_id)
-        if self.of(doc_id).number:
+        if number:
             end = date_key(replaced.since) // 10_000 if replaced and replaced.since else datetime.date.today().year
             return range(start, max(start, end) + 1)
         return range(start, start + 1)

@@ -164,3 +164,17 @@ def test_a_documents_year_covers_a_year_the_question_names_but_not_a_day() -> No
     assert covered_years(["2022"], ["meeting"], chronology) == []
     assert covered_years(["19/4/2022"], ["meeting"], chronology) == ["19/4/2022"]  # the article's year is not the day
     assert covered_years(["2021"], ["meeting"], chronology) == ["2021"]
+
+
+def test_an_undated_legal_text_speaks_from_the_year_its_number_names_until_replaced() -> None:
+    chronology = Chronology({
+        "nd138": Timeline(number="138/2020/NĐ-CP"),  # a page on the decree that states no date
+        "nd170": Timeline(date="2025-06-30", effective="2025-07-01", number="170/2025/NĐ-CP",
+                          replaces=(("170/2025/NĐ-CP", "138/2020/NĐ-CP"),)),
+        "news": Timeline(),
+        "ct24": Timeline(number="24/CT-TTg"),  # a number without a year tells nothing
+    })  # fmt: skip
+    assert chronology.years("nd138") == range(2020, 2026)  # issued 2020, replaced from 1/7/2025
+    assert covered_years(["2021"], ["nd138"], chronology) == []  # "Năm 2021, … nghị định nào?"
+    assert chronology.when("nd138") is None  # still undated: its answers say no date, as-of filters keep it out
+    assert chronology.years("news") == range(0) == chronology.years("ct24")
