@@ -111,6 +111,14 @@ _ROLES: dict[str, re.Pattern[str]] = {
     "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
     # "Ai chịu trách nhiệm khi chậm giải quyết TTHC?": who bears it, not who spoke of the delay
     "responsible": re.compile(r"\b(?:chiu trach nhiem|co trach nhiem|trach nhiem (?:cua|thuoc)|responsib|accountab)"),
+    # "Bộ nào dẫn đầu …?": who ranked first, not who announced the ranking
+    "first": re.compile(
+        r"\b(?:dan dau|dung dau|cao nhat|quan quan|xep (?:thu )?nhat|xep hang nhat|vi tri (?:so )?1|vi tri thu nhat|"
+        r"top(?:s|ped)?|led|leads|leading|highest|first place|ranked first|no\. ?1)\b"
+    ),
+    "last": re.compile(
+        r"\b(?:dung cuoi|xep cuoi|thap nhat|cuoi bang|cuoi cung|bottom|lowest|last place|ranked last)\b"
+    ),
 }
 # "thủ tục cấp lại CCCD", "cần giấy tờ gì", "làm thế nào": how to do something, answered by what to file, bring or
 # where to go — not by the fee ("Cấp lại thẻ CCCD … là 35.000 đồng") nor by when a fee applies
@@ -672,7 +680,7 @@ class Reader:
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
-        role = asked_role(question) if kind in ("person", "org") else None
+        role = asked_role(question) if kind in ("person", "org", "place") else None
         procedure = asks_procedure(question)
         term = asked_term(question)
         defined = self.spellings(term) if term else []

@@ -19,6 +19,7 @@ from bot.answer.reader import (
 from bot.answer.types import Candidate, Passage
 from bot.snapshot import idf_table
 from vectorstore.records import Document
+from vectorstore.text import reading_units
 
 SPEECH = Passage(
     1,
@@ -266,6 +267,19 @@ def test_who_bears_responsibility_is_answered_only_by_a_sentence_saying_who_does
     assert who["Người đứng đầu cơ quan chịu trách nhiệm khi để chậm giải quyết thủ tục."] == 0.0
     which_body = conflicts("Cơ quan nào chịu trách nhiệm khi chậm giải quyết thủ tục hành chính?", delay)
     assert which_body["Đó là vấn đề được Phó Thủ tướng Trương Hòa Bình nhấn mạnh tại hội nghị sáng 11/9."] == 1.0
+
+
+def test_who_ranked_first_or_last_is_answered_only_by_a_sentence_saying_so():
+    ranking = Passage(15, "par", "par#0", "PAR INDEX 2012", "article",
+                      "Bộ Nội vụ công bố Chỉ số cải cách hành chính năm 2012 của các bộ, ngành. "
+                      "Bộ Tư pháp đứng đầu với 90,1%, Bộ Xây dựng xếp cuối bảng. "
+                      "The Ministry of Justice topped the 2012 index.", 1.0)  # fmt: skip
+    announced, ranked, english = reading_units(ranking.text)
+    first = conflicts("Bộ nào dẫn đầu Chỉ số cải cách hành chính năm 2012?", ranking)
+    assert (first[announced], first[ranked], first[english]) == (1.0, 0.0, 0.0)  # who announced is not who led
+    last = conflicts("Bộ nào đứng cuối Chỉ số cải cách hành chính năm 2012?", ranking)
+    assert (last[announced], last[ranked], last[english]) == (1.0, 0.0, 1.0)
+    assert asked_role("tinh nao dung dau chi so papi") == "first" and asked_role("Tỉnh nào xếp sau Quảng Ninh?") is None
 
 
 def test_how_to_do_something_is_not_answered_by_its_fee():
