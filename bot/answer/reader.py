@@ -163,6 +163,9 @@ _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|
 # "số bao nhiêu" also by a text's number
 _ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
 _SHARE = re.compile(r"\b\d+/\d+\b")
+_PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|phần trăm|phan tram|percent)", re.I)
+_ASKS_BOUND = re.compile(r"\b(?:tren|duoi|hon|over|above|below|under|more than|less than) (?:bao nhieu|may)\b")
+_BOUND = re.compile(r"\b(?:tren|duoi|hon|over|above|below|under|more than|less than)\s*$", re.I)
 _ASKS_DAY = re.compile(r"\b(?:ngay nao|ngay bao nhieu|ngay may|what date|which day)\b")  # "ngày nào": a day
 _ASKS_TEXT_NUMBER = re.compile(r"\bso (?:bao nhieu|may)\b")  # "quyết định số bao nhiêu": a text's number
 _ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
@@ -327,8 +330,9 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind is None:
         return False
     asked = set(words(fold(question)))
-    if kind == "percent":
-        return "%" in sentence or "phan tram" in fold(sentence) or "percent" in sentence.lower()
+    bounded = bool(_ASKS_BOUND.search(" ".join(words(fold(question)))))  # "hơn bao nhiêu phần trăm": a bound
+    if kind == "percent":  # a value, not a bound ("đạt trên 80%" is a class, not what a province reached)
+        return any(bounded or not _bound(sentence, m.start()) for m in _PERCENT.finditer(sentence))
     if kind == "person":
         found = set(_PERSON.findall(" ".join(words(fold(sentence)))))
         people = [n for n in proper_names(sentence) if not _PLACE_BEFORE.search(fold(sentence[: sentence.find(n)]))]
@@ -341,7 +345,11 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         wanted |= {"doc_number"} if _ASKS_TEXT_NUMBER.search(folded) else set()
         said = {d.value for d in extract_details(question, wanted)}
         unit = counted(question)
-        if any(d.value not in said and counts(sentence, d.end, unit) for d in extract_details(sentence, wanted)):
+        bounds = {m.start() for m in _PERCENT.finditer(sentence) if not bounded and _bound(sentence, m.start())}
+        if any(
+            d.value not in said and d.start not in bounds and counts(sentence, d.end, unit)
+            for d in extract_details(sentence, wanted)
+        ):
             return True
         dated = [range(d.start, d.end) for d in extract_details(sentence, frozenset({"date", "doc_number"}))]
         return any(
@@ -379,6 +387,11 @@ def counted(question: str) -> set[str] | None:
                 return None
             return _SAME_UNIT.get(tokens[i + 2], {tokens[i + 2]})
     return None
+
+
+def _bound(sentence: str, start: int) -> bool:
+    """The figure starting at ``start`` is a bound ("trên 80%", "over 90 percent"), not a value."""
+    return bool(_BOUND.search(fold(sentence[max(0, start - 16) : start])))
 
 
 def counts(sentence: str, end: int, unit: set[str] | None) -> bool:

@@ -72,6 +72,17 @@ def test_question_types_and_whether_a_sentence_holds_one():
     assert holds_type("number", "Lệ phí là 50.000 đồng", fee) and not holds_type("number", "Lệ phí do Bộ quy định", fee)
 
 
+def test_a_percentage_asked_is_a_value_not_a_bound_unless_the_question_asks_a_bound():
+    average = "Giá trị trung bình Chỉ số cải cách hành chính năm 2024 là bao nhiêu?"
+    classes = "Năm 2024, 6/6 vùng đều có giá trị trung bình Chỉ số cải cách hành chính đạt trên 80%."
+    assert not holds_type("number", classes, average)  # "trên 80%" is a class, not the average
+    assert not holds_type("percent", "a PAR Index of over 90 percent", "Bộ Tư pháp đạt bao nhiêu phần trăm?")
+    assert holds_type("number", "Giá trị trung bình toàn quốc đạt 88,37%, tăng 1,39%.", average)
+    assert holds_type("number", "Hiện có trên 65 triệu tài khoản được kích hoạt.", "Có bao nhiêu tài khoản?")  # a count
+    # the question asks a bound: a bound answers
+    assert holds_type("percent", "Hơn 70% hồ sơ được nộp qua VNeID.", "Hơn bao nhiêu phần trăm hồ sơ nộp qua VNeID?")
+
+
 def test_a_count_is_not_the_digits_of_a_date_a_year_a_text_number_or_an_ordinal():
     q = "Phiên họp thứ 4 của Ban Chỉ đạo đã thông qua bao nhiêu nghị quyết?"
     assert not holds_type("number", "Sáng ngày 19/4/2023, Thủ tướng chủ trì Phiên họp thứ 4 của Ban Chỉ đạo.", q)
