@@ -164,6 +164,8 @@ _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|
 _ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
 _SHARE = re.compile(r"\b\d+/\d+\b")
 _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|phần trăm|phan tram|percent)", re.I)
+_ASKS_PLACE = re.compile(r"\b(?:xep|dung|hang|vi tri|xep hang)(?: thu)? (?:may|bao nhieu)\b|\b(?:rank|ranked)\b")
+_COUNTED_ORDINAL = re.compile(r"\b(?:nam|lan|ky|ky hop|khoa|phien|phien hop|dot|hoi nghi|ngay|thang|quy)\s*$", re.I)
 _ASKS_BOUND = re.compile(r"\b(?:tren|duoi|hon|over|above|below|under|more than|less than) (?:bao nhieu|may)\b")
 _BOUND = re.compile(r"\b(?:tren|duoi|hon|over|above|below|under|more than|less than)\s*$", re.I)
 _ASKS_DAY = re.compile(r"\b(?:ngay nao|ngay bao nhieu|ngay may|what date|which day)\b")  # "ngày nào": a day
@@ -346,8 +348,13 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         said = {d.value for d in extract_details(question, wanted)}
         unit = counted(question)
         bounds = {m.start() for m in _PERCENT.finditer(sentence) if not bounded and _bound(sentence, m.start())}
+        # "xếp thứ mấy" asks a place in a ranking; "năm thứ mấy", "kỳ họp thứ mấy" ask a counted ordinal
+        ranked = bool(_ASKS_PLACE.search(folded))
         if any(
-            d.value not in said and d.start not in bounds and counts(sentence, d.end, unit)
+            d.value not in said
+            and d.start not in bounds
+            and counts(sentence, d.end, unit)
+            and not (ranked and _not_a_rank(sentence, d))
             for d in extract_details(sentence, wanted)
         ):
             return True
@@ -387,6 +394,14 @@ def counted(question: str) -> set[str] | None:
                 return None
             return _SAME_UNIT.get(tokens[i + 2], {tokens[i + 2]})
     return None
+
+
+def _not_a_rank(sentence: str, detail: Detail) -> bool:
+    """An ordinal that counts years, rounds or meetings ("năm thứ 2 triển khai", "phiên họp thứ tư"), not a place
+    in a ranking."""
+    return detail.kind == "ordinal" and bool(
+        _COUNTED_ORDINAL.search(fold(sentence[max(0, detail.start - 16) : detail.start]))
+    )
 
 
 def _bound(sentence: str, start: int) -> bool:

@@ -83,6 +83,15 @@ def test_a_percentage_asked_is_a_value_not_a_bound_unless_the_question_asks_a_bo
     assert holds_type("percent", "Hơn 70% hồ sơ được nộp qua VNeID.", "Hơn bao nhiêu phần trăm hồ sơ nộp qua VNeID?")
 
 
+def test_a_place_in_a_ranking_is_not_an_ordinal_counting_years_or_meetings():
+    counted = "Theo đó, đối với Chỉ số SIPAS, năm 2023 là năm thứ 2 triển khai đo lường sự hài lòng."
+    assert not holds_type("number", counted, "gia lai xep thu may ve chi so sipas nam 2023")
+    assert holds_type("number", "Gia Lai đứng thứ 19, đạt 83,84%.", "Gia Lai xếp thứ mấy về SIPAS năm 2023?")
+    # asked for the counted ordinal itself, it answers
+    assert holds_type("number", counted, "Năm 2023 là năm thứ mấy triển khai đo lường SIPAS?")
+    assert holds_type("number", "Tại kỳ họp thứ 18, HĐND quyết nghị thí điểm.", "HĐND quyết nghị tại kỳ họp thứ mấy?")
+
+
 def test_a_count_is_not_the_digits_of_a_date_a_year_a_text_number_or_an_ordinal():
     q = "Phiên họp thứ 4 của Ban Chỉ đạo đã thông qua bao nhiêu nghị quyết?"
     assert not holds_type("number", "Sáng ngày 19/4/2023, Thủ tướng chủ trì Phiên họp thứ 4 của Ban Chỉ đạo.", q)
