@@ -1,5 +1,5 @@
 from bot.answer.diacritics import DiacriticRestorer
-from bot.answer.query import QueryAnalyzer, clean, load_glossary
+from bot.answer.query import QueryAnalyzer, clean, common_phrases, load_glossary
 from vectorstore.sparse import folded_tokens
 
 CORPUS = [
@@ -19,6 +19,17 @@ def test_restorer_puts_marks_back_from_corpus_statistics():
 def test_restorer_keeps_what_the_user_typed_with_marks_and_unknown_words():
     restorer = DiacriticRestorer.from_texts(CORPUS)
     assert restorer.restore("thủ tuc xyz") == "thủ tục xyz"
+
+
+def test_everyday_phrases_teach_the_restorer_what_a_legal_corpus_never_writes():
+    # the legal corpus alone cannot restore an off-topic message, so the dialogue step sees gibberish
+    corpus = [*CORPUS, "Quyết định này có hiệu lực. Hà Nội ban hành nghị định này."]
+    assert DiacriticRestorer.from_texts(corpus).restore("thoi tiet ha noi hom nay") != "thời tiết hà nội hôm nay"
+    taught = DiacriticRestorer.from_texts([*corpus, *common_phrases() * 20])
+    assert taught.restore("thoi tiet ha noi hom nay") == "thời tiết hà nội hôm nay"
+    assert taught.restore("gia vang hom nay") == "giá vàng hôm nay"
+    # and does not take a policy word's place
+    assert taught.restore("quyet dinh nay co hieu luc") == "quyết định này có hiệu lực"
 
 
 def test_glossary_is_data_and_expands_acronyms_typed_any_case():
