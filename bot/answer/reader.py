@@ -272,18 +272,14 @@ Similarity = Callable[[Sequence[str]], Sequence[float]]
 
 
 def semantic_signals(
-    rows: list[dict[str, float]], candidates: Sequence[Candidate], question: str, similarity: Similarity | None
+    rows: list[dict[str, float]], candidates: Sequence[Candidate], similarity: Similarity | None
 ) -> None:
-    """Add the semantic signals to each candidate's ``rows``: ``semantic``, its cosine similarity to the question
-    standardised among the candidates of its own language (cross-lingual cosines run lower than same-language
-    ones, and models differ in scale); ``foreign``, whether its passage is in English and the question is not
-    (its words cannot overlap the question's); and their product. Without ``similarity`` all are 0."""
-    english: dict[str, bool] = {}
-    asked_english = is_english(question)
-    for row, c in zip(rows, candidates):
-        if c.passage.chunk_id not in english:
-            english[c.passage.chunk_id] = is_english(c.passage.text)
-        row["foreign"] = float(english[c.passage.chunk_id] != asked_english)
+    """Add the semantic signals to each candidate's ``rows`` (which hold ``foreign``: its passage is in another
+    language than the question, so its words cannot overlap the question's): ``semantic``, its cosine similarity to
+    the question standardised among the candidates of its own language (cross-lingual cosines run lower than
+    same-language ones, and models differ in scale), and its product with ``foreign``. Without ``similarity`` both
+    are 0."""
+    for row in rows:
         row["semantic"] = row["semantic_foreign"] = 0.0
     if similarity is None:
         return
@@ -332,7 +328,8 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind is None:
         return False
     asked = set(words(fold(question)))
-    bounded = bool(_ASKS_BOUND.search(" ".join(words(fold(question)))))  # "hơn bao nhiêu phần trăm": a bound
+    # "hơn bao nhiêu phần trăm" asks a bound: then a bound answers
+    bounded = kind in ("percent", "number") and bool(_ASKS_BOUND.search(" ".join(words(fold(question)))))
     if kind == "percent":  # a value, not a bound ("đạt trên 80%" is a class, not what a province reached)
         return any(bounded or not _bound(sentence, m.start()) for m in _PERCENT.finditer(sentence))
     if kind == "person":
@@ -396,17 +393,20 @@ def counted(question: str) -> set[str] | None:
     return None
 
 
+def _preceded_by(pattern: re.Pattern[str], sentence: str, start: int) -> bool:
+    """Whether the words just before ``start`` (folded) end with ``pattern`` (a ``$``-anchored one)."""
+    return bool(pattern.search(fold(sentence[max(0, start - 16) : start])))
+
+
 def _not_a_rank(sentence: str, detail: Detail) -> bool:
     """An ordinal that counts years, rounds or meetings ("năm thứ 2 triển khai", "phiên họp thứ tư"), not a place
     in a ranking."""
-    return detail.kind == "ordinal" and bool(
-        _COUNTED_ORDINAL.search(fold(sentence[max(0, detail.start - 16) : detail.start]))
-    )
+    return detail.kind == "ordinal" and _preceded_by(_COUNTED_ORDINAL, sentence, detail.start)
 
 
 def _bound(sentence: str, start: int) -> bool:
     """The figure starting at ``start`` is a bound ("trên 80%", "over 90 percent"), not a value."""
-    return bool(_BOUND.search(fold(sentence[max(0, start - 16) : start])))
+    return _preceded_by(_BOUND, sentence, start)
 
 
 def counts(sentence: str, end: int, unit: set[str] | None) -> bool:
@@ -700,7 +700,7 @@ class Reader:
         own_words = worded(question, self.glossary) if wanted else set()  # a source in English states otherwise
         by_meaning = any(d is not None for d in wanted.values())
         asked_english = is_english(question)
-        titles: dict[str, tuple[str, list[Detail], bool]] = {}  # by chunk: the title's key and details, foreign
+        passages_read: dict[str, tuple[str, list[Detail], bool]] = {}  # by chunk: title key, title details, English
         asked_years = set(years_named(question))
         asked_ordinals = ordinals_of(question)  # by meaning: "thứ tư" = "thứ 4" = "4th"
         asked_days = days_of(question, bounds=False)  # "Ngày 19/4/2022, …": the day something happened
@@ -720,15 +720,15 @@ class Reader:
         for c in candidates:
             lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
             title = sum(weight(t) for t in q_terms & self.terms(c.passage.title)) / total
-            if c.passage.chunk_id not in titles:
+            if c.passage.chunk_id not in passages_read:
                 heading = c.passage.title
-                foreign = is_english(c.passage.text) != asked_english
-                titles[c.passage.chunk_id] = (
+                passages_read[c.passage.chunk_id] = (
                     folded_key(heading),
                     stated_details(heading) if by_meaning else [],
-                    foreign,
+                    is_english(c.passage.text),
                 )
-            title_key, title_said, foreign = titles[c.passage.chunk_id]
+            title_key, title_said, english = passages_read[c.passage.chunk_id]
+            foreign = english != asked_english
             key, said = folded_key(c.text), stated_details(c.text) if by_meaning else []
             # across languages, judged on the details both write alike, if the question names any
             details = {t: d for t, d in wanted.items() if not (foreign and t in own_words)} or wanted
@@ -748,8 +748,8 @@ class Reader:
                 # item's "Nhóm A gồm 13 tỉnh" does not answer "năm 2023"
                 or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
                 or other_day(asked_days, days_of(c.text, span) if asked_days else set())
-                or any(n not in folded_key(c.text) for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
-                or bool(body and body not in folded_key(c.text) and not is_english(c.passage.text))
+                or any(n not in key for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
+                or bool(body and body not in key and not english)
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something
@@ -766,8 +766,9 @@ class Reader:
                 "in_sentence": in_sentence / len(details) if details else 1.0,
                 "conflict": float(conflict), "missing": missing,
                 "rank": 1.0 / (1 + c.rank), "comment": float(c.passage.kind == "comment"),
+                "foreign": float(foreign),
             })  # fmt: skip
-        semantic_signals(rows, candidates, question, similarity)
+        semantic_signals(rows, candidates, similarity)
         impute_word_signals(rows, self.model.imputed)
         scored = [Candidate(c.passage, c.text, c.rank, f, self.model.probability(f)) for c, f in zip(candidates, rows)]
         # A sentence that contradicts a detail the question names (another year or ordinal, without the entity a

@@ -97,7 +97,7 @@ class Chronology:
         its number names: "138/2020/NĐ-CP" was issued in 2020) until it was replaced (or this year), anything else
         its own year; empty when undated."""
         number = self.of(doc_id).number
-        start = date_key(self.when(doc_id)) // 10_000 or (doc_key(number)[1] or 0 if number else 0)
+        start = date_key(self.when(doc_id)) // 10_000 or ((doc_key(number)[1] or 0) if number else 0)
         if not start:
             return range(0)
         replaced = self.replaced_by(doc_id)
