@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import statistics
 import sys
 import time
@@ -26,6 +27,7 @@ from bot.answer.options import AskOptions, GeneratorName, Weights
 from bot.answer.timeline import quoted_only
 from bot.engine import Engine
 from settings import E5_SMALL, PROJECT_DIR, Settings
+from vectorstore import details
 from vectorstore.embeddings import Embedder
 from vectorstore.store import Store
 from vectorstore.text import fold, normalize
@@ -116,9 +118,32 @@ def split_overrides(base: Settings, overrides: dict[str, str]) -> tuple[dict[str
 
 def holds_answer(answer: str, expected: Sequence[str]) -> bool:
     """Whether ``answer`` states one of the expected facts (compared without diacritics or case) in what it quotes,
-    not in what it says of its sources' dates ("Theo tài liệu ngày 9/6/2025: …" holds no answer "9/6/2025")."""
-    folded = fold(quoted_only(answer))
-    return any(fold(normalize(a)) in folded for a in expected)
+    not in what it says of its sources' dates ("Theo tài liệu ngày 9/6/2025: …" holds no answer "9/6/2025"). An
+    expected figure or date is also met in another notation: "83,94%" by "83.94%", "1/7/2025" by "July 1, 2025"."""
+    quoted = quoted_only(answer)
+    folded = fold(quoted)
+    return any(fold(normalize(a)) in folded or _states_figures(quoted, a) for a in expected)
+
+
+def _states_figures(text: str, expected: str) -> bool:
+    """Whether ``expected`` is only figures and dates (with "%", units aside) and ``text`` states each of them with
+    the same digits and meaning ("200.000" is met by "200,000", not by "200"; "10%" by "10 percent", not by "10
+    bậc"; "1/7/2025" by "July 1, 2025", not by "1/7")."""
+    wanted = details.extract(expected, ("date", "number"))
+    rest = expected
+    for d in reversed(wanted):
+        rest = rest[: d.start] + rest[d.end :]
+    if not wanted or re.search(r"[^\W\d_]", rest):
+        return False
+    stated = details.extract(text, ("date", "number"))
+
+    def form(d: details.Detail, source: str) -> str:  # a number's digits and percent sign, or a date's fields
+        if d.kind == "number":
+            percent = bool(re.match(r"\s*(?:%|percent\b|phần trăm\b)", source[d.end :], re.IGNORECASE))
+            return re.sub(r"\D", "", d.text) + "%" * percent
+        return "".join("x" if part is None else "d" for part in cast(tuple, d.value))
+
+    return all(any(form(w, expected) == form(s, text) and details.matches(w, [s]) for s in stated) for w in wanted)
 
 
 def evaluate(

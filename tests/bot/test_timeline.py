@@ -145,6 +145,19 @@ def test_an_answers_date_is_not_taken_for_the_fact_it_quotes() -> None:
     assert holds_answer(labelled, ["63 tỉnh"]) and not holds_answer(labelled, ["năm 2024"])
 
 
+def test_an_expected_figure_is_met_in_another_notation_but_not_by_fewer_digits() -> None:
+    from bot.eval import holds_answer
+
+    assert holds_answer("the average SIPAS Index results in 2024 are 83.94% [1].", ["83,94%"])
+    assert holds_answer("The fee is 200,000 VND [1].", ["200.000"])
+    assert holds_answer("This Decree shall take effect from July 1, 2025 [1].", ["1/7/2025"])
+    assert not holds_answer("Lệ phí là 200 nghìn đồng [1].", ["200.000"])
+    assert not holds_answer("Hà Nội tăng 10 bậc [1].", ["10%"]) and holds_answer("It is 10 percent [1].", ["10%"])
+    assert not holds_answer("Có hiệu lực từ ngày 1/7 [1].", ["1/7/2025"])
+    assert not holds_answer("Có hiệu lực từ ngày 2/7/2025 [1].", ["1/7/2025"])
+    assert not holds_answer("Mức thu 50.000 đồng [1].", ["50.000 đồng/thẻ"])
+
+
 def test_newest_first_never_promotes_a_sentence_in_conflict_with_the_question() -> None:
     def candidate(doc_id: str, probability: float, conflict: float) -> Candidate:
         passage = Passage(1, doc_id, f"{doc_id}#0", doc_id, "article", "…", 1.0)
@@ -156,6 +169,26 @@ def test_newest_first_never_promotes_a_sentence_in_conflict_with_the_question() 
     assert in_time([right, newer_but_wrong], chronology, present, 0.3)[0] is right
     newer_and_fine = candidate("new", 0.85, 0.0)
     assert in_time([right, newer_and_fine], chronology, present, 0.3)[0] is newer_and_fine
+
+
+def test_asked_for_the_newest_an_undated_report_ranks_by_the_latest_year_it_reports_on() -> None:
+    from bot.answer.timeline import reported_year
+
+    report = "Năm 2024, Chỉ số SIPAS 2024 trong cả nước là 83,94%, tăng 1,28% so với năm 2023. Phấn đấu đến năm 2030 …"
+    assert reported_year(report, 2026) == 2024  # a target ("đến năm 2030") is not a time reported on
+    assert reported_year("Kế hoạch giai đoạn 2021-2025 được ban hành.", 2026) is None
+    assert reported_year("Kết quả khảo sát năm 2027.", 2026) is None  # not yet: a plan, not a report
+
+    def candidate(doc_id: str, probability: float) -> Candidate:
+        passage = Passage(1, doc_id, f"{doc_id}#0", doc_id, "article", "…", 1.0)
+        return Candidate(passage, doc_id, 0, {"conflict": 0.0}, probability)
+
+    chronology = Chronology({"sipas2023": Timeline(date="2024-04-17"), "sipas2024": Timeline()}, {"sipas2024": 2025})
+    older, undated = candidate("sipas2023", 0.95), candidate("sipas2024", 0.9)
+    said_now = QuestionTime(present=True, said=True)  # "… mới nhất là bao nhiêu?"
+    assert in_time([older, undated], chronology, said_now, 0.3)[0] is undated
+    assert in_time([older, undated], chronology, QuestionTime(present=True), 0.3)[0] is older  # no time in words
+    assert chronology.when("sipas2024") is None  # still undated: no answer says a date it does not have
 
 
 def test_a_documents_year_covers_a_year_the_question_names_but_not_a_day() -> None:
