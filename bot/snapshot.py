@@ -8,6 +8,7 @@ a snapshot is never older than its label; a newer store makes the next request r
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import threading
@@ -20,7 +21,7 @@ import numpy as np
 
 from bot.answer.diacritics import DiacriticRestorer
 from bot.answer.query import QueryAnalyzer, common_phrases
-from bot.answer.timeline import Chronology
+from bot.answer.timeline import Chronology, reported_year
 from bot.wording import WordingDoc, wording_doc
 from vectorstore.records import Timeline
 from vectorstore.sparse import BM25Index, folded_tokens, word_tokens
@@ -44,7 +45,8 @@ class CorpusSnapshot:
         self.store = store
         self.generation = generation
         self.chunks = chunks
-        self.chronology = Chronology(timelines or {})  # every document's dates, and the texts replaced
+        # every document's dates, the texts replaced, and the year each undated document reports on
+        self.chronology = Chronology(timelines or {}, reported_years(chunks, timelines or {}))
         self.row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
         self.kinds = np.array([c.kind for c in chunks])
         self.doc_ids = np.array([c.doc_id for c in chunks])
@@ -182,6 +184,19 @@ class SnapshotHolder:
             return snapshot
         finally:
             self._lock.release()
+
+
+def reported_years(chunks: Sequence[StoredChunk], timelines: Mapping[str, Timeline]) -> dict[str, int]:
+    """Each undated document's latest year its text reports on (see :func:`reported_year`)."""
+    this_year = datetime.date.today().year
+    found: dict[str, int] = {}
+    for c in chunks:
+        t = timelines.get(c.doc_id)
+        if t is None or not (t.date or t.effective or t.number):
+            year = reported_year(c.text, this_year)
+            if year:
+                found[c.doc_id] = max(year, found.get(c.doc_id, 0))
+    return found
 
 
 def idf_table(documents: list[list[str]]) -> dict[str, float]:

@@ -51,8 +51,9 @@ class QuestionTime:
 class Chronology:
     """Every document's dates and the replacements the corpus states, read once per snapshot."""
 
-    def __init__(self, timelines: Mapping[str, Timeline]) -> None:
+    def __init__(self, timelines: Mapping[str, Timeline], reported: Mapping[str, int] | None = None) -> None:
         self.timelines = dict(timelines)
+        self.reported = dict(reported or {})  # an undated document's latest past year its text reports on
         held: dict[tuple[str, int | None], list[tuple[DocKey, str]]] = {}  # (number, year) -> (key, doc id)
         for doc_id, t in self.timelines.items():
             if t.number:
@@ -111,6 +112,11 @@ class Chronology:
         number = self.of(doc_id).number
         return self._replacement(doc_key(number)) if number else None
 
+    def recency(self, doc_id: str, reported: bool = False) -> int:
+        """How new a document is, for ordering (a :func:`date_key`): its date, else with ``reported`` the start of
+        the latest year its text reports on (an undated report on "năm 2024" is no older than 2024), else 0."""
+        return date_key(self.when(doc_id)) or reported * self.reported.get(doc_id, 0) * 10_000
+
     def dated_until(self, as_of: str) -> set[str]:
         """The documents dated on or before ``as_of`` (undated ones are not)."""
         limit = date_key(as_of)
@@ -120,6 +126,24 @@ class Chronology:
         """The newest dated document among ``doc_ids`` (None when none is dated)."""
         dated = [d for d in doc_ids if self.when(d)]
         return max(dated, key=lambda d: date_key(self.when(d))) if dated else None
+
+
+# what precedes a year that is a target or a bound, not a time reported on: "đến năm 2030", "giai đoạn 2021-2025"
+_NOT_REPORTED = re.compile(
+    r"\b(?:den|toi|giai doan|tam nhin|ke hoach|chien luoc|dinh huong|muc tieu|truoc|nhiem ky)(?: het)?"
+    r"(?: nam| ngay)?\s*[\d/.-]*\s*(?:-|–|den)?\s*$"
+)
+
+
+def reported_year(text: str, this_year: int) -> int | None:
+    """The latest year up to ``this_year`` that ``text`` reports on (a date's or a named year, not a target's: "đến
+    năm 2030"): an undated document is no older than that year."""
+    years = [
+        d.value if isinstance(d.value, int) else cast(tuple, d.value)[0]
+        for d in extract(text, ("date", "year"))
+        if not _NOT_REPORTED.search(fold(text[max(0, d.start - 30) : d.start]))
+    ]
+    return max((y for y in years if y and y <= this_year), default=None)
 
 
 _PRESENT = re.compile(r"\b(?:hien nay|hien hanh|hien tai|moi nhat|bay gio|luc nay|con hieu luc|dang co hieu luc|"
@@ -202,7 +226,8 @@ def in_time(
     sentence stating the replacement; otherwise, among the sentences near the best (at least ``floor`` and
     :data:`NEWER_RATIO` of the best's probability, :data:`NEWER_RATIO_UNSAID` when the question names no time; a
     reader's comment, or a sentence in conflict with the question, never moves), one from a text in force comes
-    before one from a replaced text, then the newest dated first. A past or as-of question keeps the reader's order
+    before one from a replaced text, then the newest dated first (asked "now" in words, an undated document by the
+    latest year it reports on). A past or as-of question keeps the reader's order
     (retrieval already kept only what the as-of date allows)."""
     if not candidates or not time.present:
         return list(candidates)
@@ -222,7 +247,7 @@ def in_time(
 
     def order(c: Candidate) -> tuple[bool, int]:
         doc_id = c.passage.doc_id
-        return chronology.replaced_by(doc_id) is not None, -date_key(chronology.when(doc_id))
+        return chronology.replaced_by(doc_id) is not None, -chronology.recency(doc_id, reported=time.said)
 
     ordered = sorted(leading, key=order)
     return ordered + [c for c in candidates if c not in ordered]
@@ -295,6 +320,7 @@ __all__ = [
     "in_time",
     "quoted_only",
     "replaced_note",
+    "reported_year",
     "time_of",
     "when_said",
     "written_as_of",
