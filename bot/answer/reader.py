@@ -593,15 +593,17 @@ def other_day(asked: set[DateValue], said: set[DateValue]) -> bool:
     )
 
 
-def out_of_time(asked: set[str], said: set[str], context: str, span: range) -> bool:
-    """A sentence that names no year (``said``), whose passage and title (``context``) name years but none of the
-    asked ones, and whose document's dates do not fall in an asked year either (``span``: the years it speaks for,
-    :data:`YEAR_BEFORE` included; an undated document has none): it speaks of another time."""
+def out_of_time(asked: set[str], said: set[str], context: str, span: range, day_named: bool = False) -> bool:
+    """A sentence that names no year (``said``), whose passage and title (``context``) name none of the asked years,
+    and whose document's dates do not fall in an asked year either (``span``: the years it speaks for,
+    :data:`YEAR_BEFORE` included; an undated document has none): it speaks of another time, or of none known —
+    unless, undated and yearless all round, the sentence names a day (``day_named``: "Sáng ngày 19/4" may be the
+    asked 19/4/2022)."""
     if not asked or said:
         return False
     spoken = {str(y) for y in range(span.start - YEAR_BEFORE, span.stop)} if span else set()
     times = years_named(_BASELINE.sub(" ", context)) | spoken
-    return bool(times) and not asked & times
+    return not asked & times if times else not day_named
 
 
 SAME_CONTENT = 0.7  # share of the shorter sentence's content words in the other: they state the same thing
@@ -742,12 +744,13 @@ class Reader:
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             typed = holds_type(kind, c.text, question)
             indexes = indexes_named(c.text) if asked_indexes else set()
+            days = days_of(c.text, span) if asked_years or asked_days else set()
             conflict = (
                 bool(asked_years and years and not asked_years & years and not asked_years & title_years)
-                or out_of_time(asked_years, years, c.passage.title + " " + c.passage.text, span)  # a 2025 news
-                # item's "Nhóm A gồm 13 tỉnh" does not answer "năm 2023"
+                or out_of_time(asked_years, years, c.passage.title + " " + c.passage.text, span, bool(days))
+                # a 2025 news item's "Nhóm A gồm 13 tỉnh" does not answer "năm 2023"
                 or bool(asked_ordinals and ordinals and not asked_ordinals & ordinals)  # another meeting, round…
-                or other_day(asked_days, days_of(c.text, span) if asked_days else set())
+                or other_day(asked_days, days)
                 or any(n not in key for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
                 or bool(body and body not in key and not english)
                 or (kind in _FIGURES and not typed)  # "how much" with no amount

@@ -166,7 +166,12 @@ def test_a_sentence_of_a_document_from_another_time_conflicts():
     assert out_of_time({"2021"}, set(), MEETING.text, range(2023, 2024))
     assert out_of_time({"2025"}, set(), MEETING.text, range(2023, 2024))
     assert not out_of_time({"2022"}, set(), MEETING.text, range(2023, 2024))
-    assert not out_of_time({"2021"}, set(), MEETING.text, range(0))  # undated: nothing to go by
+    # undated, and no year in the passage: it speaks of no known time, so it does not answer for 2021 — unless the
+    # sentence names a day, which may be the asked one
+    assert out_of_time({"2021"}, set(), "Các địa phương được chia thành hai nhóm.", range(0))
+    assert not out_of_time({"2022"}, set(), MEETING.text, range(0), day_named=True)
+    undated_group = reader().read("Năm 2021 nhóm A gồm bao nhiêu tỉnh?", [MEETING], idf())
+    assert [c.features["conflict"] for c in undated_group.candidates if "Nhóm A" in c.text] == [1.0]
     assert not out_of_time({"2021"}, set(), MEETING.text + " Năm 2021 …", range(2023, 2024))  # the passage says it
     # a year named only as a comparison's baseline is not a year the passage reports on
     baseline = "Gia Lai đứng thứ 19, đạt 83,84% (giảm 3 bậc so với năm 2021). Thái Nguyên đạt 90,29%."
