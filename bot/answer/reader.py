@@ -73,7 +73,7 @@ ANSWER_FEATURES = (*FEATURES, "best", "margin")  # the question-level model: the
 ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (quoted, verified against)
 
 # asked for these, a sentence without one cannot answer
-_FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person", "place", "org"})
+_FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person", "titled", "place", "org"})
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BODIES = "Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở"
 _ORG = re.compile(rf"\b(?:{_BODIES}|Ban|Ministry|Bank)\s+\w", re.I)
@@ -180,6 +180,8 @@ _INDEXES: dict[str, re.Pattern[str]] = {
     "pci": re.compile(r"\b(?:pci|chi so nang luc canh tranh|competitiveness index)\b"),
     "ict": re.compile(r"\bict ?index\b"),
 }
+# an official's title, folded: "pho thu tuong nao" asks who held it ("Phó Thủ tướng Trần Lưu Quang")
+_TITLES = r"((?:pho )?(?:thu tuong|bo truong|thu truong|chu tich|giam doc|truong ban|bi thu|tong bi thu))"
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
@@ -189,6 +191,7 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
     ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),
     ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
+    ("titled", re.compile(rf"\b{_TITLES} nao\b")),  # "Phó Thủ tướng nào …?": a holder of that title
     ("person", re.compile(r"\b(ai|nguoi nao|ong nao|ba nao)\b")),
 )
 
@@ -332,6 +335,14 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     bounded = kind in ("percent", "number") and bool(_ASKS_BOUND.search(" ".join(words(fold(question)))))
     if kind == "percent":  # a value, not a bound ("đạt trên 80%" is a class, not what a province reached)
         return any(bounded or not _bound(sentence, m.start()) for m in _PERCENT.finditer(sentence))
+    if kind == "titled":  # the asked title itself ("thủ tướng" is not "phó thủ tướng"), and a name
+        title = re.search(rf"\b{_TITLES} nao\b", " ".join(words(fold(question))))
+        written = " ".join(words(fold(sentence)))
+        holds = title and any(
+            not written[: m.start()].endswith("pho ") or title.group(1).startswith("pho")
+            for m in re.finditer(rf"\b{title.group(1)}\b", written)
+        )
+        return bool(holds) and any(set(words(fold(n))) - asked for n in proper_names(sentence))
     if kind == "person":
         found = set(_PERSON.findall(" ".join(words(fold(sentence)))))
         people = [n for n in proper_names(sentence) if not _PLACE_BEFORE.search(fold(sentence[: sentence.find(n)]))]
@@ -710,7 +721,7 @@ class Reader:
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         event = asked_event(question) if kind == "date" else None
-        role = asked_role(question) if kind in ("person", "org", "place") else None
+        role = asked_role(question) if kind in ("person", "titled", "org", "place") else None
         procedure = asks_procedure(question)
         term = asked_term(question)
         defined = self.spellings(term) if term else []

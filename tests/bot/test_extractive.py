@@ -62,6 +62,13 @@ def test_question_types_and_whether_a_sentence_holds_one():
     assert question_type("tinh nao dan dau") == "place"
     assert question_type("Vùng kinh tế nào tăng trưởng cao nhất?") == "place"
     assert question_type("Ở đâu có thể khóa căn cước điện tử?") == "where"  # a kind of place may answer it
+    # "Phó Thủ tướng nào …": a holder of that title, named — the Prime Minister does not answer it
+    deputy = "pho thu tuong nao du phien hop thu tu cua ban chi dao cchc"
+    assert question_type(deputy) == "titled"
+    assert holds_type("titled", "Phó Thủ tướng Trần Lưu Quang dự phiên họp.", deputy)
+    assert not holds_type("titled", "Thủ tướng Phạm Minh Chính chủ trì phiên họp thứ tư.", deputy)
+    assert not holds_type("titled", "Các Phó Thủ tướng dự phiên họp.", deputy)  # the title, but no name
+    assert not holds_type("titled", "Phó Thủ tướng Trần Lưu Quang dự họp.", "Thủ tướng nào chủ trì?")
     assert not holds_type("place", "đây cũng là vùng kinh tế tăng trưởng cao nhất", "Vùng kinh tế nào cao nhất?")
     assert question_type("Lệ phí là bao nhiêu?") == "money"
     assert question_type("Khi nào phải hoàn thành?") == "date"
