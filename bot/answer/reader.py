@@ -97,6 +97,11 @@ _PERSON = re.compile(
 )
 _BOUND_BEFORE = re.compile(r"\b(?:truoc|den|toi|tu|sau|by|before|until|since|as of)\s+(?:ngay\s+)?$", re.I)
 _PLACE_ACRONYM = re.compile(r"\b(?:TP\.?\s?HCM|TPHCM|HCMC)\b")  # a place written as letters ("TP.HCM có 168 xã")
+# folded, up to a name's first syllable: a body's keyword, or a person's title before the name
+_NOT_A_PLACE = re.compile(
+    r"\b(?:(?:bo|ban|uy ban|van phong|ngan hang|cuc|tong cuc|so|thanh tra|chinh phu|quoc hoi|trung tam)|"
+    r"(?:thu tuong|bo truong|thu truong|chu tich|truong ban|giam doc|ong|ba|dong chi|bi thu)\s+\w+)$"
+)
 _PLACE_BEFORE = re.compile(r"\b(?:tai|o|tinh|thanh pho|huyen|xa|quan|phuong|in|at)\s*$", re.I)  # "tại Hà Nội"
 # the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
 _EVENTS: dict[str, re.Pattern[str]] = {
@@ -381,7 +386,10 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "org":
         bodies = _NAMED_ORG if _ASKS_NAMED_ORG.search(" ".join(words(fold(question)))) else _ORG
         return any(set(words(fold(sentence[m.start() : m.start() + 40]))) - asked for m in bodies.finditer(sentence))
-    names = proper_names(sentence) + (_PLACE_ACRONYM.findall(sentence) if kind == "place" else [])
+    names = proper_names(sentence)
+    if kind == "place":  # a place by name: not a body ("Bộ Nội vụ") nor a titled person ("Bộ trưởng Phạm Thị …")
+        names = [n for n in names if not _NOT_A_PLACE.search(fold(sentence[: sentence.find(n) + len(n.split()[0])]))]
+        names += _PLACE_ACRONYM.findall(sentence)
     return any(set(words(fold(name))) - asked for name in names)  # a place; where
 
 

@@ -70,6 +70,10 @@ def test_question_types_and_whether_a_sentence_holds_one():
     assert not holds_type("titled", "Các Phó Thủ tướng dự phiên họp.", deputy)  # the title, but no name
     assert not holds_type("titled", "Phó Thủ tướng Trần Lưu Quang dự họp.", "Thủ tướng nào chủ trì?")
     assert not holds_type("place", "đây cũng là vùng kinh tế tăng trưởng cao nhất", "Vùng kinh tế nào cao nhất?")
+    fell = "Tỉnh nào có Chỉ số cải cách hành chính giảm nhiều nhất năm 2024?"  # a place: not a body, not a person
+    assert not holds_type("place", "Năm 2024, Bộ Nội vụ đánh giá Chỉ số cải cách hành chính của các tỉnh.", fell)
+    assert not holds_type("place", "Theo Bộ trưởng Phạm Thị Thanh Trà, chỉ số của các địa phương tăng.", fell)
+    assert holds_type("place", "Theo Bộ Nội vụ, Quảng Ninh giảm 2,94%.", fell)
     assert question_type("Lệ phí là bao nhiêu?") == "money"
     assert question_type("Khi nào phải hoàn thành?") == "date"
     assert question_type("Thủ tướng yêu cầu gì?") is None
