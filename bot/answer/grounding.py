@@ -150,6 +150,11 @@ def folded_key(text: str) -> str:
     return " " + " ".join(words(fold(text))) + " "
 
 
+def unhyphenated(key: str) -> str:
+    """A :func:`folded_key` with hyphens between words as blanks: "kinh te-xa hoi" is "kinh te - xa hoi"."""
+    return " ".join(key.replace("-", " ").split()).join("  ")
+
+
 def stated_details(source: str) -> list[Detail]:
     """The details ``source`` states that a question may require (its situational numbers are not read)."""
     nfc = source if unicodedata.is_normalized("NFC", source) else unicodedata.normalize("NFC", source)
@@ -180,10 +185,10 @@ def missing_specifics(
             return True
         if detail is not None or term not in expansions:
             return False
-        if folded_key(expansions[term]) in haystack:
+        if unhyphenated(folded_key(expansions[term])) in unhyphenated(haystack):  # "kinh tế-xã hội" is the same
             return True
         if not topic:
             topic.append("\n".join(folded_key(d) for d in documents))
-        return any(folded_key(t) in topic[0] for t in (term, expansions[term]))
+        return folded_key(term) in topic[0] or unhyphenated(folded_key(expansions[term])) in unhyphenated(topic[0])
 
     return [term for term, detail in wanted.items() if not present(term, detail)]

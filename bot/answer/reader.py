@@ -124,6 +124,14 @@ _ROLES: dict[str, re.Pattern[str]] = {
     "last": re.compile(
         r"\b(?:dung cuoi|xep cuoi|thap nhat|cuoi bang|cuoi cung|bottom|lowest|last place|ranked last)\b"
     ),
+    # "Tỉnh nào … giảm nhiều nhất?": whose figure fell, not whose rose the most
+    "fell": re.compile(r"\b(?:giam|declin\w*|decreas\w*|fell|drop\w*)\b"),
+    "rose": re.compile(r"\b(?:tang|increas\w*|rose|grew|growth)\b"),
+}
+# how a question asks a role where not as a sentence states it: "giảm nhiều nhất", not any "giảm" ("về giảm 50% phí")
+_ROLES_ASKED: dict[str, re.Pattern[str]] = {
+    "fell": re.compile(r"\bgiam (?:nhieu |manh |sau )?nhat\b|\b(?:fell|declined|decreased|dropped) the most\b"),
+    "rose": re.compile(r"\btang (?:nhieu |manh |cao )?nhat\b|\b(?:rose|grew|increased) the most\b"),
 }
 # "thủ tục cấp lại CCCD", "cần giấy tờ gì", "làm thế nào": how to do something, answered by what to file, bring or
 # where to go — not by the fee ("Cấp lại thẻ CCCD … là 35.000 đồng") nor by when a fee applies
@@ -190,7 +198,7 @@ _TITLES = r"((?:pho )?(?:thu tuong|bo truong|thu truong|chu tich|giam doc|truong
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
-    ("place", re.compile(r"\b(tinh|thanh pho|dia phuong|quoc gia|dia ban|vung|vung kinh te|khu vuc) nao\b")),
+    ("place", re.compile(r"\b(tinh|thanh pho|dia phuong|quoc gia|dia ban|vung(?: kinh te(?: xa hoi)?)?|khu vuc) nao")),
     ("where", re.compile(r"\b(o dau|tai dau|noi nao)\b")),  # a named place or a kind of one ("công an cấp xã")
     ("duration", re.compile(r"\b(bao lau|trong vong bao nhieu|mat bao nhieu (ngay|thang|nam))\b")),
     ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
@@ -521,7 +529,11 @@ def defines(terms: Sequence[str], sentence: str) -> bool:
 def asked_role(question: str) -> str | None:
     """The role a person question asks about ("Ai chủ trì …", "… do ai ký?"), if it names exactly one."""
     folded = " ".join(words(fold(question)))
-    named = [name for name, pattern in _ROLES.items() if pattern.search(folded) and not _unsigned(name, question)]
+    named = [
+        name
+        for name, pattern in _ROLES.items()
+        if _ROLES_ASKED.get(name, pattern).search(folded) and not _unsigned(name, question)
+    ]
     return named[0] if len(named) == 1 else None
 
 
@@ -600,9 +612,11 @@ def years_named(text: str) -> frozenset[str]:
     return frozenset(str(y) for y in years if y is not None)
 
 
-def said_years(sentence: str, span: range) -> set[str]:
-    """The years ``sentence`` speaks of: those it writes, and its days' years (see :func:`days_of`)."""
-    return set(years_named(sentence)) | {str(y) for y, _, _ in days_of(sentence, span) if y is not None}
+def said_years(sentence: str, span: range, baselines: bool = True) -> set[str]:
+    """The years ``sentence`` speaks of: those it writes (without ``baselines``, not a comparison's baseline: "tăng
+    1,85% so với năm 2023" reports on the year after), and its days' years (see :func:`days_of`)."""
+    own = years_named(sentence if baselines else _BASELINE.sub(" ", sentence))
+    return set(own) | {str(y) for y, _, _ in days_of(sentence, span) if y is not None}
 
 
 def other_day(asked: set[DateValue], said: set[DateValue]) -> bool:
@@ -722,7 +736,7 @@ class Reader:
         by_meaning = any(d is not None for d in wanted.values())
         asked_english = is_english(question)
         passages_read: dict[str, tuple[str, list[Detail], bool]] = {}  # by chunk: title key, title details, English
-        asked_years = set(years_named(question))
+        asked_years = set(years_named(_BASELINE.sub(" ", question)))  # "so với năm 2023" is not the asked time
         asked_ordinals = ordinals_of(question)  # by meaning: "thứ tư" = "thứ 4" = "4th"
         asked_days = days_of(question, bounds=False)  # "Ngày 19/4/2022, …": the day something happened
         names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
@@ -758,11 +772,15 @@ class Reader:
             seen = self.terms(c.text) | self.terms(c.passage.title)
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
             span = spoken.get(c.passage.doc_id, range(0))
-            years = said_years(c.text, span)  # another year, the asked one neither here nor in the title: conflict
+            # another year, the asked one neither here (a baseline's year may be the asked one: "so với năm 2020
+            # (17,79%)") nor in the title: conflict; a sentence naming only baselines is of its passage's time
+            years = said_years(c.text, span, baselines=False)
+            years = years | said_years(c.text, span) if years or asked_years & said_years(c.text, span) else years
             title_years = years_named(c.passage.title)
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             typed = holds_type(kind, c.text, question)
-            indexes = indexes_named(c.text) if asked_indexes else set()
+            # a sentence naming no index is of the one its title names ("Gia Lai đứng thứ 19" in a SIPAS article)
+            indexes = (indexes_named(c.text) or indexes_named(c.passage.title)) if asked_indexes else set()
             days = days_of(c.text, span) if asked_years or asked_days else set()
             conflict = (
                 bool(asked_years and years and not asked_years & years and not asked_years & title_years)

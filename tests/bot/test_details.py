@@ -28,6 +28,13 @@ def test_a_dotted_document_number_is_read_whole():
     assert missing_specifics(question, ["Nghị quyết số 7/2025/NQ-CP"]) == ["66.7/2025/NQ-CP"]
 
 
+def test_a_glossary_terms_expansion_is_met_with_or_without_blanks_around_its_hyphen():
+    glossary = {"kt-xh": ("KT-XH", "kinh tế - xã hội")}
+    question = "Năm 2024, vùng KT-XH nào có giá trị trung bình cao nhất?"
+    assert missing_specifics(question, ["6/6 vùng kinh tế-xã hội năm 2024 đều đạt trên 80%."], glossary) == []
+    assert missing_specifics(question, ["6/6 vùng kinh tế năm 2024 đều đạt trên 80%."], glossary) == ["KT-XH"]
+
+
 def test_an_english_document_number_after_no_is_read():
     stated = "On June 12, NA Chairman Tran Thanh Man signed Resolution No.202/2025/QH15 on the restructuring."
     assert one(stated, "doc_number").value == ("202", 2025, "qh15")

@@ -153,6 +153,18 @@ MEETING = Passage(4, "m2023", "m2023#0", "Phiên họp của Ban Chỉ đạo", 
                   "Các địa phương được chia thành hai nhóm: Nhóm A gồm 13 tỉnh.", 0.8)  # fmt: skip
 
 
+def test_a_comparisons_baseline_year_is_not_the_year_a_sentence_reports_on():
+    regions = Passage(16, "v2024", "v2024#0", "Giá trị trung bình Chỉ số của 6 vùng", "article",
+                      "Năm 2024, 6/6 vùng đều đạt trên 80%. "
+                      "Giá trị trung bình cao nhất là vùng Đông Nam Bộ với 90.17%, cao hơn 1.85% so với năm "
+                      "2023 (88.32%). Năm 2022 khoảng cách này là 11,83%, giảm 5,96% so với năm 2020 (17,79%).",
+                      1.0)  # fmt: skip
+    highest, gap = reading_units(regions.text)[1:3]
+    assert conflicts("Năm 2024, vùng nào có giá trị trung bình cao nhất?", regions)[highest] == 0.0
+    assert conflicts("Năm 2021, vùng nào có giá trị trung bình cao nhất?", regions)[highest] == 1.0
+    assert conflicts("Năm 2020, khoảng cách này là bao nhiêu?", regions)[gap] == 0.0  # the baseline's figure
+
+
 def test_a_day_without_its_year_is_of_its_documents_year():
     assert days_of("Sáng ngày 19/4, Thủ tướng chủ trì", range(2023, 2024)) == {(2023, 4, 19)}
     assert said_years("Sáng ngày 19/4, Thủ tướng chủ trì", range(2023, 2024)) == {"2023"}
@@ -253,6 +265,10 @@ def test_a_figure_of_another_index_does_not_answer():
     par_figure = "Bộ Tư pháp dẫn đầu Chỉ số cải cách hành chính năm 2023, đạt 89,95%."
     assert conflicts("Bộ Tư pháp đạt bao nhiêu phần trăm SIPAS năm 2023?", indexes)[par_figure] == 1.0
     assert conflicts("Bộ Tư pháp đạt bao nhiêu phần trăm Chỉ số CCHC năm 2023?", indexes)[par_figure] == 0.0
+    sipas = Passage(9, "gl", "gl#0", "Gia Lai đứng đầu khu vực Tây Nguyên về chỉ số SIPAS", "article",
+                    "Năm 2023, Gia Lai đứng thứ 19, đạt 83,84%.", 1.0)  # fmt: skip
+    assert conflicts("Gia Lai xếp thứ mấy về Chỉ số PAR INDEX năm 2023?", sipas) == {sipas.text: 1.0}  # by its title
+    assert conflicts("Gia Lai xếp thứ mấy về chỉ số SIPAS năm 2023?", sipas) == {sipas.text: 0.0}
 
 
 def test_a_sentence_on_another_text_of_the_asked_kind_does_not_answer():
@@ -316,6 +332,12 @@ def test_who_ranked_first_or_last_is_answered_only_by_a_sentence_saying_so():
     last = conflicts("Bộ nào đứng cuối Chỉ số cải cách hành chính năm 2012?", ranking)
     assert (last[announced], last[ranked], last[english]) == (1.0, 0.0, 1.0)
     assert asked_role("tinh nao dung dau chi so papi") == "first" and asked_role("Tỉnh nào xếp sau Quảng Ninh?") is None
+    moved = Passage(17, "par24", "par24#0", "PAR INDEX 2024", "article",
+                    "Năm 2024, tỉnh Bình Thuận tăng mạnh nhất. Năm 2024, Hà Giang giảm 2,94%.", 1.0)  # fmt: skip
+    rose, fell = reading_units(moved.text)
+    assert conflicts("Tỉnh nào có chỉ số giảm nhiều nhất năm 2024?", moved) == {rose: 1.0, fell: 0.0}
+    assert conflicts("Tỉnh nào tăng mạnh nhất năm 2024?", moved) == {rose: 0.0, fell: 1.0}
+    assert asked_role("Ai ký ban hành Thông tư về giảm 50% lệ phí?") == "sign"  # a "giảm" that is not asked
 
 
 def test_how_to_do_something_is_not_answered_by_its_fee():
