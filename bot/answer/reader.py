@@ -550,6 +550,31 @@ def lacks_role(role: str | None, sentence: str) -> bool:
     return _unsigned(role, sentence) or not _ROLES[role].search(" ".join(words(fold(sentence))))
 
 
+# the groups an index's figures are given for, folded: provinces, ministries, economic regions
+_GROUPS: dict[str, re.Pattern[str]] = {
+    "provinces": re.compile(r"\b(?:(?:cac|\d+(?:/\d+)?) (?:tinh|dia phuong)|tinh thanh pho|provinces|localities)\b"),
+    "ministries": re.compile(r"\b(?:cac|\d+(?:/\d+)?) bo\b|\bco quan ngang bo\b|\bministries\b"),
+    "regions": re.compile(r"\bvung\b|\bregions?\b"),
+}
+
+
+def asked_group(question: str) -> str | None:
+    """The one group a figure is asked of ("Giá trị trung bình … của các địa phương"), if the question names one."""
+    folded = " ".join(words(fold(question)))
+    named = [name for name, pattern in _GROUPS.items() if pattern.search(folded)]
+    return named[0] if len(named) == 1 else None
+
+
+def other_group(group: str | None, sentence: str) -> bool:
+    """The sentence gives figures of another group than the asked one, and not of that one (a region's average
+    for "các địa phương")."""
+    if group is None:
+        return False
+    folded = " ".join(words(fold(sentence)))
+    named = {name for name, pattern in _GROUPS.items() if pattern.search(folded)}
+    return bool(named) and group not in named
+
+
 def asks_procedure(question: str) -> bool:
     """The question asks how to do something ("thủ tục cấp lại CCCD", "cần giấy tờ gì"), not what it costs."""
     folded = " ".join(words(fold(question)))
@@ -742,6 +767,7 @@ class Reader:
         names = [folded_key(n) for n in proper_names(question)] if kind else []  # a typed answer must sit by its names
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
+        group = asked_group(question) if kind in ("number", "percent") else None  # "… của các địa phương": not regions
         event = asked_event(question) if kind == "date" else None
         role = asked_role(question) if kind in ("person", "titled", "org", "place") else None
         procedure = asks_procedure(question)
@@ -790,6 +816,7 @@ class Reader:
                 or other_day(asked_days, days)
                 or any(n not in key for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
                 or bool(body and body not in key and not english)
+                or other_group(group, c.text)  # the regions' average for the provinces' one
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something

@@ -271,6 +271,18 @@ def test_a_figure_of_another_index_does_not_answer():
     assert conflicts("Gia Lai xếp thứ mấy về chỉ số SIPAS năm 2023?", sipas) == {sipas.text: 0.0}
 
 
+def test_a_figure_of_another_group_does_not_answer():
+    averages = Passage(18, "avg", "avg#0", "PAR INDEX 2024", "article",
+                       "Giá trị trung bình cao nhất là vùng Đồng bằng sông Hồng, đạt 90,17%. "
+                       "Giá trị trung bình toàn quốc đạt mức cao kỷ lục 88,37%. "
+                       "Giá trị trung bình của 17 bộ, cơ quan ngang bộ đạt 87,2%.", 1.0)  # fmt: skip
+    region, national, ministries = reading_units(averages.text)
+    of_provinces = conflicts("Giá trị trung bình Chỉ số năm 2024 của các địa phương là bao nhiêu?", averages)
+    assert of_provinces == {region: 1.0, national: 0.0, ministries: 1.0}
+    of_ministries = conflicts("Giá trị trung bình Chỉ số năm 2024 của các bộ là bao nhiêu?", averages)
+    assert of_ministries == {region: 1.0, national: 0.0, ministries: 0.0}
+
+
 def test_a_sentence_on_another_text_of_the_asked_kind_does_not_answer():
     signed = Passage(10, "ct", "ct#0", "Chỉ thị về CCHC", "article",
                      "Phó Thủ tướng Phạm Bình Minh ký ban hành Chỉ thị số 23 về CCHC. "
