@@ -374,6 +374,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         if any(
             d.value not in said
             and d.start not in bounds
+            and not _preceded_by(_REFERENCE, sentence, d.start)
             and counts(sentence, d.end, unit)
             and not (ranked and _not_a_rank(sentence, d))
             for d in extract_details(sentence, wanted)
@@ -410,14 +411,20 @@ _SAME_UNIT = {"dia": {"dia", "tinh", "thanh"}, "tinh": {"tinh", "dia", "thanh"}}
 
 def counted(question: str) -> set[str] | None:
     """What "bao nhiêu" counts, as folded words ("bao nhiêu cán bộ" -> {"can"}), if a noun follows it (not an
-    index: "tăng bao nhiêu Chỉ số CCHC")."""
-    tokens = words(fold(question))
-    for i in range(len(tokens) - 2):
-        if tokens[i : i + 2] == ["bao", "nhieu"] and tokens[i + 2] not in _NOT_UNITS:
+    index: "tăng bao nhiêu Chỉ số CCHC"; "năm" as a span of years, "bao nhiêu năm thì phải đổi", not before one)."""
+    tokens = [*words(fold(question)), "", ""]
+    for i in range(len(tokens) - 3):
+        unit, after = tokens[i + 2], tokens[i + 3]
+        years = unit == "nam" and not after.isdigit()
+        if tokens[i : i + 2] == ["bao", "nhieu"] and (unit not in _NOT_UNITS or years) and unit:
             if tokens[i + 2 : i + 4] == ["chi", "so"]:
                 return None
-            return _SAME_UNIT.get(tokens[i + 2], {tokens[i + 2]})
+            return _SAME_UNIT.get(unit, {unit})
     return None
+
+
+# a number that points into a legal text ("khoản 1 Điều này", "Điều 15"), not a count
+_REFERENCE = re.compile(r"\b(?:khoan|dieu|diem|chuong|muc|phu luc|article|clause|chapter)\s+$", re.I)
 
 
 def _preceded_by(pattern: re.Pattern[str], sentence: str, start: int) -> bool:

@@ -134,6 +134,14 @@ def test_a_count_is_of_the_thing_asked():
     english = "The e-Cabinet system has served 27 Government meetings."  # counted in its own words
     assert holds_type("number", english, "Đã phục vụ bao nhiêu phiên họp?")
     assert holds_type("number", "Lai Châu tăng 0,19 điểm.", "Lai Châu tăng bao nhiêu Chỉ số CCHC?")  # not a count
+    # years as a span ("bao nhiêu năm thì phải đổi"), not an age; a point in a legal text is not a count
+    span = "chung minh nhan dan xai duoc bao nhieu nam thi phai doi"
+    assert not holds_type("number", "Công dân Việt Nam từ đủ 14 tuổi trở lên phải làm Chứng minh nhân dân.", span)
+    assert holds_type("number", "Chứng minh nhân dân có giá trị sử dụng 15 năm.", span)
+    assert holds_type("number", "Có 5 tỉnh đạt trên 90%.", "Có bao nhiêu tỉnh năm 2023 đạt trên 90%?")
+    days = "Bố tôi vừa mất, phải đi báo tử trong mấy ngày?"  # no counted noun read: any count, but not a reference
+    assert not holds_type("number", "Khi nhận đủ giấy tờ theo quy định tại khoản 1 Điều này, công chức ghi sổ.", days)
+    assert holds_type("number", "Trong thời hạn 15 ngày kể từ ngày có người chết, người thân đăng ký khai tử.", days)
 
 
 def test_long_sentences_also_yield_their_clauses():
