@@ -201,7 +201,8 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("place", re.compile(r"\b(tinh|thanh pho|dia phuong|quoc gia|dia ban|vung(?: kinh te(?: xa hoi)?)?|khu vuc) nao")),
     ("where", re.compile(r"\b(o dau|tai dau|noi nao)\b")),  # a named place or a kind of one ("công an cấp xã")
     ("duration", re.compile(r"\b(bao lau|trong vong bao nhieu|mat bao nhieu (ngay|thang|nam))\b")),
-    ("date", re.compile(r"\b(khi nao|ngay nao|nam nao|thang nao|bao gio|luc nao|thoi diem nao|han chot)\b")),
+    # "… đã có hiệu lực chưa?" asks since when it is in force
+    ("date", re.compile(r"\b(khi nao|(?:ngay|nam|thang|thoi diem) nao|bao gio|luc nao|han chot|hieu luc chua)\b")),
     ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),
     ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
     ("titled", re.compile(rf"\b{_TITLES} nao\b")),  # "Phó Thủ tướng nào …?": a holder of that title

@@ -107,13 +107,17 @@ def test_a_fee_question_needs_an_amount_of_money_not_any_number():
 
 
 def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
-    from bot.answer.reader import asked_event, other_event
+    from bot.answer.reader import asked_event, other_event, question_type
 
     event = asked_event("Luật Cán bộ, công chức 2025 được thông qua ngày nào?")
     assert event == "passed"
     assert other_event(event, "Luật có hiệu lực thi hành từ ngày 1/7/2025.")
     assert not other_event(event, "Luật được Quốc hội thông qua ngày 24/6/2025 và có hiệu lực từ 1/7/2025.")
     assert asked_event("Luật có hiệu lực từ ngày nào?") == "effective"
+    # "… đã có hiệu lực chưa?" asks since when: a date of its entry into force, not of its issue
+    in_force = "Nghị định 170/2025/NĐ-CP về tuyển dụng công chức đã có hiệu lực chưa?"
+    assert question_type(in_force) == "date" and asked_event(in_force) == "effective"
+    assert other_event("effective", "Ngày 30/6/2025, Chính phủ đã ban hành Nghị định số 170/2025/NĐ-CP.")
 
 
 def test_a_reader_weights_file_for_other_signals_is_refused(tmp_path, cache_dir, embedder):
