@@ -583,6 +583,27 @@ def other_group(group: str | None, sentence: str) -> bool:
     return bool(named) and group not in named
 
 
+# a penalty asked ("bị phạt bao nhiêu tiền", "mức phạt"), and one stated: a fee ("lệ phí … 35.000 đồng") is not a fine
+_PENALTY_ASKED = re.compile(r"\b(?:muc phat|bi phat|xu phat|phat tien|tien phat|phat bao nhieu|phat hanh chinh)\b")
+_PENALTY = re.compile(r"\b(?:phat|fined?|fines|penalt\w*|sanction\w*)\b")
+
+
+def asks_penalty(question: str) -> bool:
+    """The question asks what penalty something carries (read with its marks when it has them: "phát" is not
+    "phạt")."""
+    if has_diacritics(question) and "phạt" not in question.lower():
+        return False
+    return bool(_PENALTY_ASKED.search(" ".join(words(fold(question)))))
+
+
+def states_penalty(sentence: str) -> bool:
+    """The sentence states a penalty ("phạt tiền từ …", "bị xử phạt", "fined"), read with its marks when it has
+    them."""
+    if has_diacritics(sentence):
+        return "phạt" in sentence.lower() or bool(re.search(r"\b(?:fined?|fines|penalt\w*)\b", sentence, re.I))
+    return bool(_PENALTY.search(" ".join(words(fold(sentence)))))
+
+
 def asks_procedure(question: str) -> bool:
     """The question asks how to do something ("thủ tục cấp lại CCCD", "cần giấy tờ gì"), not what it costs."""
     folded = " ".join(words(fold(question)))
@@ -776,6 +797,7 @@ class Reader:
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         group = asked_group(question) if kind in ("number", "percent") else None  # "… của các địa phương": not regions
+        penalty = asks_penalty(question)  # "bị phạt bao nhiêu tiền": a fine, not a fee
         event = asked_event(question) if kind == "date" else None
         role = asked_role(question) if kind in ("person", "titled", "org", "place") else None
         procedure = asks_procedure(question)
@@ -825,6 +847,7 @@ class Reader:
                 or any(n not in key for n in names)  # "Hà Nội đạt 91,43%" for "Quảng Ninh đạt bao nhiêu"
                 or bool(body and body not in key and not english)
                 or other_group(group, c.text)  # the regions' average for the provinces' one
+                or (penalty and not states_penalty(c.text))
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something

@@ -30,6 +30,9 @@ def test_everyday_phrases_teach_the_restorer_what_a_legal_corpus_never_writes():
     assert taught.restore("gia vang hom nay") == "giá vàng hôm nay"
     # and does not take a policy word's place
     assert taught.restore("quyet dinh nay co hieu luc") == "quyết định này có hiệu lực"
+    # a penalty is "phạt", an issue still "phát hành"
+    assert taught.restore("muc phat bao nhieu") == "mức phạt bao nhiêu"
+    assert taught.restore("phat hanh van ban").startswith("phát hành")
 
 
 def test_glossary_is_data_and_expands_acronyms_typed_any_case():

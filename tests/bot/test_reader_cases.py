@@ -106,6 +106,18 @@ def test_a_fee_question_needs_an_amount_of_money_not_any_number():
     assert not holds_type("money", "Từ ngày 1/7/2025, thủ tục được thực hiện trên 34 tỉnh.", asked)
 
 
+def test_a_penalty_asked_is_not_answered_by_a_fee():
+    from bot.answer.reader import asks_penalty, states_penalty
+
+    assert asks_penalty("Cán bộ chậm giải quyết thủ tục hành chính cho dân bị phạt bao nhiêu tiền?")
+    assert asks_penalty("muc phat khi khong doi sang the cccd gan chip la bao nhieu")
+    assert not asks_penalty("Nhờ e-Cabinet, đã thay thế việc phát hành bao nhiêu văn bản giấy?")  # "phát", not "phạt"
+    assert not asks_penalty("Lệ phí cấp lại thẻ CCCD là bao nhiêu?")
+    assert not states_penalty("Cấp lại thẻ CCCD khi bị mất thẻ là 35.000 đồng/thẻ CCCD.")
+    assert states_penalty("Phạt tiền từ 500.000 đồng đến 1.000.000 đồng đối với hành vi không mang CMND.")
+    assert not states_penalty("Hệ thống đã phát hành 240.000 văn bản.")
+
+
 def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
     from bot.answer.reader import asked_event, other_event, question_type
 
