@@ -108,6 +108,8 @@ _EVENTS: dict[str, re.Pattern[str]] = {
     "passed": re.compile(r"\b(?:thong qua|passed|adopted)\b"),
     "signed": re.compile(r"\b(?:ky ban hanh|ban hanh|da ky|ky quyet dinh|ky nghi dinh|signed|issued)\b"),
     "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
+    # "phải trình … trước ngày nào?": a deadline, not the day something was issued
+    "deadline": re.compile(r"\b(?:truoc ngay|cham nhat|han chot|thoi han|deadline|no later than)\b"),
 }
 # the role a person is asked for: "Ai chủ trì …" is answered by who chaired, not by anyone the sentence names
 _ROLES: dict[str, re.Pattern[str]] = {

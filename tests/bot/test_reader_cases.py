@@ -130,6 +130,11 @@ def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
     in_force = "Nghị định 170/2025/NĐ-CP về tuyển dụng công chức đã có hiệu lực chưa?"
     assert question_type(in_force) == "date" and asked_event(in_force) == "effective"
     assert other_event("effective", "Ngày 30/6/2025, Chính phủ đã ban hành Nghị định số 170/2025/NĐ-CP.")
+    # "phải trình … trước ngày nào?" asks a deadline: the day the decree was issued does not answer it
+    deadline = asked_event("Bộ Nội vụ phải trình Chính phủ nghị định về bảo vệ cán bộ trước ngày nào?")
+    assert deadline == "deadline"
+    assert other_event(deadline, "Ngày 29/9/2023, Chính phủ đã ban hành Nghị định số 73/2023/NĐ-CP.")
+    assert not other_event(deadline, "Giao Bộ Nội vụ trình Chính phủ nghị định trước ngày 30/6/2023.")
 
 
 def test_a_reader_weights_file_for_other_signals_is_refused(tmp_path, cache_dir, embedder):
