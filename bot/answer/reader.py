@@ -76,7 +76,8 @@ ANSWERING = 0.5  # a candidate at least this probable is an answering sentence (
 _FIGURES = frozenset({"number", "percent", "date", "duration", "money", "person", "titled", "place", "org"})
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BODIES = "Bộ|Ngân hàng|Văn phòng|Thanh tra|Ủy ban|Uỷ ban|Tổng cục|Cục|Sở"
-_ORG = re.compile(rf"\b(?:{_BODIES}|Ban|Ministry|Bank)\s+\w", re.I)
+# a body: its keyword and a word ("bộ phận" is a unit, not a body), or a people's committee or council
+_ORG = re.compile(rf"\b(?:{_BODIES}|Ban|Ministry|Bank)\s+(?!phận\b)\w|\b(?:UBND|HĐND)\b", re.I)
 # a body by name: its keyword and a capitalised word ("Bộ Tư pháp", "UBND TP.HCM"; not "nhiều bộ đã")
 _NAMED_ORG = re.compile(rf"\b(?i:{_BODIES}|Ban|Ministry of|Bank of)\s+(?:the\s+)?[A-ZĐ][\w.-]*|\b(?:UBND|HĐND)\b")
 _ASKS_NAMED_ORG = re.compile(r"\b(?:bo|bo nganh|ngan hang) nao\b|\bwhich ministry\b")  # "cơ quan nào" may be a kind
@@ -129,11 +130,14 @@ _ROLES: dict[str, re.Pattern[str]] = {
     # "Tỉnh nào … giảm nhiều nhất?": whose figure fell, not whose rose the most
     "fell": re.compile(r"\b(?:giam|declin\w*|decreas\w*|fell|drop\w*)\b"),
     "rose": re.compile(r"\b(?:tang|increas\w*|rose|grew|growth)\b"),
+    # "… trực thuộc cơ quan nào?": what it reports to, not any body the sentence names
+    "under": re.compile(r"\b(?:truc thuoc|thuoc|under|affiliated)\b"),
 }
 # how a question asks a role where not as a sentence states it: "giảm nhiều nhất", not any "giảm" ("về giảm 50% phí")
 _ROLES_ASKED: dict[str, re.Pattern[str]] = {
     "fell": re.compile(r"\bgiam (?:nhieu |manh |sau )?nhat\b|\b(?:fell|declined|decreased|dropped) the most\b"),
     "rose": re.compile(r"\btang (?:nhieu |manh |cao )?nhat\b|\b(?:rose|grew|increased) the most\b"),
+    "under": re.compile(r"\b(?:truc thuoc|thuoc) (?:co quan|don vi|bo|nganh|cap)? ?nao\b"),
 }
 # "thủ tục cấp lại CCCD", "cần giấy tờ gì", "làm thế nào": how to do something, answered by what to file, bring or
 # where to go — not by the fee ("Cấp lại thẻ CCCD … là 35.000 đồng") nor by when a fee applies

@@ -360,6 +360,15 @@ def test_who_ranked_first_or_last_is_answered_only_by_a_sentence_saying_so():
     assert asked_role("Ai ký ban hành Thông tư về giảm 50% lệ phí?") == "sign"  # a "giảm" that is not asked
 
 
+def test_what_a_body_reports_to_is_answered_only_by_a_sentence_saying_so():
+    centre = Passage(19, "hcm", "hcm#0", "Trung tâm phục vụ hành chính công TP.HCM", "article",
+                     "Trung tâm phục vụ hành chính công TP.HCM chuyên nghiệp hóa bộ phận tiếp nhận hồ sơ. "
+                     "HĐND TP.HCM quyết nghị thành lập Trung tâm trực thuộc UBND TP.HCM.", 1.0)  # fmt: skip
+    units, under = reading_units(centre.text), "trung tam phuc vu hanh chinh cong tp.hcm truc thuoc co quan nao"
+    assert asked_role(under) == "under"
+    assert conflicts(under, centre) == {units[0]: 1.0, units[1]: 0.0}  # "bộ phận" is a unit, not a body
+
+
 def test_how_to_do_something_is_not_answered_by_its_fee():
     card = Passage(14, "cccd", "cccd#0", "Mức thu lệ phí căn cước công dân", "article",
                    "Cấp lại thẻ CCCD khi bị mất thẻ là 70.000 đồng/thẻ. "
