@@ -17,9 +17,10 @@ its document title. Each candidate gets a few signals, measured on the team's de
   than the question names; or, for a question asking a figure, a date, a place or a body, lacks the name the
   question attaches it to; or, asked a number, percentage, date or duration, holds none; or speaks of another
   time than the question (another day, or by its document's date, :func:`out_of_time`); or, asked which legal text,
-  names none the question does not (:func:`names_new_text`); or, asked who chaired, signed or spoke, does not say
-  so (:func:`lacks_role`); or, asked what a term is ("TTHC là gì?"), does not define it (:func:`defines`); it never
-  answers;
+  names none the question does not (:func:`names_new_text`); or does not state the relation asked — who chaired,
+  signed, ranked first, fell the most; the event a date is asked of; the group a figure is of; a penalty
+  (``bot.answer.relations``); or, asked what a term is ("TTHC là gì?"), does not define it (:func:`defines`); it
+  never answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
 - ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
@@ -49,6 +50,16 @@ from typing import cast
 import numpy as np
 
 from bot.answer.grounding import folded_key, meant_specifics, proper_names, stated_details, states, worded
+from bot.answer.relations import (
+    asked_event,
+    asked_group,
+    asked_role,
+    asks_penalty,
+    lacks_role,
+    other_event,
+    other_group,
+    states_penalty,
+)
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import DateValue, Detail, DocValue, Kind, matches
 from vectorstore.details import extract as extract_details
@@ -104,41 +115,6 @@ _NOT_A_PLACE = re.compile(
     r"(?:thu tuong|bo truong|thu truong|chu tich|truong ban|giam doc|ong|ba|dong chi|bi thu)\s+\w+)$"
 )
 _PLACE_BEFORE = re.compile(r"\b(?:tai|o|tinh|thanh pho|huyen|xa|quan|phuong|in|at)\s*$", re.I)  # "tại Hà Nội"
-# the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
-_EVENTS: dict[str, re.Pattern[str]] = {
-    "passed": re.compile(r"\b(?:thong qua|passed|adopted)\b"),
-    "signed": re.compile(r"\b(?:ky ban hanh|ban hanh|da ky|ky quyet dinh|ky nghi dinh|signed|issued)\b"),
-    "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
-    # "phải trình … trước ngày nào?": a deadline, not the day something was issued
-    "deadline": re.compile(r"\b(?:truoc ngay|cham nhat|han chot|thoi han|deadline|no later than)\b"),
-}
-# the role a person is asked for: "Ai chủ trì …" is answered by who chaired, not by anyone the sentence names
-_ROLES: dict[str, re.Pattern[str]] = {
-    "chair": re.compile(r"\b(?:chu tri|chair(?:ed|s|ing)?|presided)\b"),
-    "sign": re.compile(r"(?<!\bdang )(?<!\bthu )\bky\b(?! hop| niem| luc)|\bsigned\b|\bsigns\b"),
-    "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
-    # "Ai chịu trách nhiệm khi chậm giải quyết TTHC?": who bears it, not who spoke of the delay
-    "responsible": re.compile(r"\b(?:chiu trach nhiem|co trach nhiem|trach nhiem (?:cua|thuoc)|responsib|accountab)"),
-    # "Bộ nào dẫn đầu …?": who ranked first, not who announced the ranking
-    "first": re.compile(
-        r"\b(?:dan dau|dung dau|cao nhat|quan quan|xep (?:thu )?nhat|xep hang nhat|vi tri (?:so )?1|vi tri thu nhat|"
-        r"top(?:s|ped)?|led|leads|leading|highest|first place|ranked first|no\. ?1)\b"
-    ),
-    "last": re.compile(
-        r"\b(?:dung cuoi|xep cuoi|thap nhat|cuoi bang|cuoi cung|bottom|lowest|last place|ranked last)\b"
-    ),
-    # "Tỉnh nào … giảm nhiều nhất?": whose figure fell, not whose rose the most
-    "fell": re.compile(r"\b(?:giam|declin\w*|decreas\w*|fell|drop\w*)\b"),
-    "rose": re.compile(r"\b(?:tang|increas\w*|rose|grew|growth)\b"),
-    # "… trực thuộc cơ quan nào?": what it reports to, not any body the sentence names
-    "under": re.compile(r"\b(?:truc thuoc|thuoc|under|affiliated)\b"),
-}
-# how a question asks a role where not as a sentence states it: "giảm nhiều nhất", not any "giảm" ("về giảm 50% phí")
-_ROLES_ASKED: dict[str, re.Pattern[str]] = {
-    "fell": re.compile(r"\bgiam (?:nhieu |manh |sau )?nhat\b|\b(?:fell|declined|decreased|dropped) the most\b"),
-    "rose": re.compile(r"\btang (?:nhieu |manh |cao )?nhat\b|\b(?:rose|grew|increased) the most\b"),
-    "under": re.compile(r"\b(?:truc thuoc|thuoc) (?:co quan|don vi|bo|nganh|cap)? ?nao\b"),
-}
 # "thủ tục cấp lại CCCD", "cần giấy tờ gì", "làm thế nào": how to do something, answered by what to file, bring or
 # where to go — not by the fee ("Cấp lại thẻ CCCD … là 35.000 đồng") nor by when a fee applies
 _PROCEDURE_ASKED = re.compile(
@@ -154,7 +130,6 @@ _PROCEDURE_STEPS = re.compile(
     r"dich vu cong|tiep nhan|tra ket qua|ngay lam viec|co quan cong an|cong an (?:cap )?(?:xa|phuong|huyen|quan|tinh)|"
     r"application|submit|documents?|online|apply)\b"
 )
-_SIGNED = re.compile(r"(?<!đăng )(?<!thư )\b(?:ký|kí)\b|\bsigned\b|\bsigns\b")  # with marks: not "kỳ", "kỷ"
 # "X là gì?" asks what X is: answered only by a sentence that defines X ("X là …", "X (…) là …", "X gồm …").
 # Not when X names an attribute of something ("Điều kiện dự tuyển là gì?", "Tên tỉnh mới là gì?"): those ask a value
 _DEFINITION_ASKED = re.compile(
@@ -500,13 +475,6 @@ def names_new_text(sentence: str, asked: Sequence[Detail], relations: Sequence[r
     return all(p.search(folded) for p in relations)
 
 
-def asked_event(question: str) -> str | None:
-    """The event a date question asks about (passed, signed, in force), if it names exactly one."""
-    folded = " ".join(words(fold(question)))
-    named = [name for name, pattern in _EVENTS.items() if pattern.search(folded)]
-    return named[0] if len(named) == 1 else None
-
-
 def asked_term(question: str) -> str | None:
     """The term a question asks the meaning of ("TTHC là gì?" -> "tthc"; "what is PAPI" -> "papi"), folded; None
     when it asks no definition, or asks the value of an attribute ("Điều kiện dự tuyển công chức là gì?")."""
@@ -540,76 +508,6 @@ def defines(terms: Sequence[str], sentence: str) -> bool:
     return False
 
 
-def asked_role(question: str) -> str | None:
-    """The role a person question asks about ("Ai chủ trì …", "… do ai ký?"), if it names exactly one."""
-    folded = " ".join(words(fold(question)))
-    named = [
-        name
-        for name, pattern in _ROLES.items()
-        if _ROLES_ASKED.get(name, pattern).search(folded) and not _unsigned(name, question)
-    ]
-    return named[0] if len(named) == 1 else None
-
-
-def _unsigned(role: str, text: str) -> bool:
-    """Read with its marks, ``text`` does not say "ký" where folded it seemed to ("nhiệm kỳ", "thường kỳ")."""
-    return role == "sign" and has_diacritics(text) and not _SIGNED.search(text.lower())
-
-
-def lacks_role(role: str | None, sentence: str) -> bool:
-    """The sentence does not say who had the asked role ("Thủ tướng yêu cầu …" for "Ai chủ trì phiên họp?"). Signing
-    is read with the marks where the sentence has them: folded, "nhiệm kỳ" (term of office) is "ký"."""
-    if role is None:
-        return False
-    return _unsigned(role, sentence) or not _ROLES[role].search(" ".join(words(fold(sentence))))
-
-
-# the groups an index's figures are given for, folded: provinces, ministries, economic regions
-_GROUPS: dict[str, re.Pattern[str]] = {
-    "provinces": re.compile(r"\b(?:(?:cac|\d+(?:/\d+)?) (?:tinh|dia phuong)|tinh thanh pho|provinces|localities)\b"),
-    "ministries": re.compile(r"\b(?:cac|\d+(?:/\d+)?) bo\b|\bco quan ngang bo\b|\bministries\b"),
-    "regions": re.compile(r"\bvung\b|\bregions?\b"),
-}
-
-
-def asked_group(question: str) -> str | None:
-    """The one group a figure is asked of ("Giá trị trung bình … của các địa phương"), if the question names one."""
-    folded = " ".join(words(fold(question)))
-    named = [name for name, pattern in _GROUPS.items() if pattern.search(folded)]
-    return named[0] if len(named) == 1 else None
-
-
-def other_group(group: str | None, sentence: str) -> bool:
-    """The sentence gives figures of another group than the asked one, and not of that one (a region's average
-    for "các địa phương")."""
-    if group is None:
-        return False
-    folded = " ".join(words(fold(sentence)))
-    named = {name for name, pattern in _GROUPS.items() if pattern.search(folded)}
-    return bool(named) and group not in named
-
-
-# a penalty asked ("bị phạt bao nhiêu tiền", "mức phạt"), and one stated: a fee ("lệ phí … 35.000 đồng") is not a fine
-_PENALTY_ASKED = re.compile(r"\b(?:muc phat|bi phat|xu phat|phat tien|tien phat|phat bao nhieu|phat hanh chinh)\b")
-_PENALTY = re.compile(r"\b(?:phat|fined?|fines|penalt\w*|sanction\w*)\b")
-
-
-def asks_penalty(question: str) -> bool:
-    """The question asks what penalty something carries (read with its marks when it has them: "phát" is not
-    "phạt")."""
-    if has_diacritics(question) and "phạt" not in question.lower():
-        return False
-    return bool(_PENALTY_ASKED.search(" ".join(words(fold(question)))))
-
-
-def states_penalty(sentence: str) -> bool:
-    """The sentence states a penalty ("phạt tiền từ …", "bị xử phạt", "fined"), read with its marks when it has
-    them."""
-    if has_diacritics(sentence):
-        return "phạt" in sentence.lower() or bool(re.search(r"\b(?:fined?|fines|penalt\w*)\b", sentence, re.I))
-    return bool(_PENALTY.search(" ".join(words(fold(sentence)))))
-
-
 def asks_procedure(question: str) -> bool:
     """The question asks how to do something ("thủ tục cấp lại CCCD", "cần giấy tờ gì"), not what it costs."""
     folded = " ".join(words(fold(question)))
@@ -625,15 +523,6 @@ def indexes_named(text: str) -> set[str]:
     """The indexes (PAR Index / Chỉ số CCHC, SIPAS, PAPI, PCI, ICT Index) ``text`` names."""
     folded = " ".join(words(fold(text)))
     return {name for name, pattern in _INDEXES.items() if pattern.search(folded)}
-
-
-def other_event(event: str | None, sentence: str) -> bool:
-    """The sentence dates another event than the asked one, and not the asked one ("có hiệu lực từ 1/7" for
-    "thông qua ngày nào")."""
-    if event is None:
-        return False
-    folded = " ".join(words(fold(sentence)))
-    return not _EVENTS[event].search(folded) and any(p.search(folded) for p in _EVENTS.values())
 
 
 def ordinals_of(text: str) -> set[int]:

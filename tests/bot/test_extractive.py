@@ -6,7 +6,6 @@ from bot.answer.generators.extractive import ExtractiveGenerator, choose, same_c
 from bot.answer.reader import (
     Reader,
     ReaderModel,
-    asked_role,
     asked_term,
     asks_procedure,
     days_of,
@@ -16,6 +15,7 @@ from bot.answer.reader import (
     question_type,
     said_years,
 )
+from bot.answer.relations import asked_role
 from bot.answer.types import Candidate, Passage
 from bot.snapshot import idf_table
 from vectorstore.records import Document

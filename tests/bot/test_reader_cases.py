@@ -107,7 +107,7 @@ def test_a_fee_question_needs_an_amount_of_money_not_any_number():
 
 
 def test_a_penalty_asked_is_not_answered_by_a_fee():
-    from bot.answer.reader import asks_penalty, states_penalty
+    from bot.answer.relations import asks_penalty, states_penalty
 
     assert asks_penalty("Cán bộ chậm giải quyết thủ tục hành chính cho dân bị phạt bao nhiêu tiền?")
     assert asks_penalty("muc phat khi khong doi sang the cccd gan chip la bao nhieu")
@@ -119,7 +119,8 @@ def test_a_penalty_asked_is_not_answered_by_a_fee():
 
 
 def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
-    from bot.answer.reader import asked_event, other_event, question_type
+    from bot.answer.reader import question_type
+    from bot.answer.relations import asked_event, other_event
 
     event = asked_event("Luật Cán bộ, công chức 2025 được thông qua ngày nào?")
     assert event == "passed"

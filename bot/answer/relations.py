@@ -1,0 +1,147 @@
+"""The relations a question asks about, and whether a sentence states them: the event a date is asked of
+("thông qua" is not "có hiệu lực", a deadline is not an issue date), the role a person, body or place is asked for
+(who chaired, signed, ranked first, fell the most, what a body reports to), the group a figure is asked of
+(provinces, ministries, regions), and a penalty (a fine is not a fee). Questions and sentences are read folded
+("chủ trì" = "chu tri"), a signature and a penalty with their marks where they have them ("kỳ" is not "ký", "phát"
+is not "phạt")."""
+
+from __future__ import annotations
+
+import re
+
+from vectorstore.text import fold, has_diacritics, words
+
+# the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
+_EVENTS: dict[str, re.Pattern[str]] = {
+    "passed": re.compile(r"\b(?:thong qua|passed|adopted)\b"),
+    "signed": re.compile(r"\b(?:ky ban hanh|ban hanh|da ky|ky quyet dinh|ky nghi dinh|signed|issued)\b"),
+    "effective": re.compile(r"\b(?:co hieu luc|hieu luc thi hanh|ap dung tu|took effect|takes effect|effective)\b"),
+    # "phải trình … trước ngày nào?": a deadline, not the day something was issued
+    "deadline": re.compile(r"\b(?:truoc ngay|cham nhat|han chot|thoi han|deadline|no later than)\b"),
+}
+# the role a person is asked for: "Ai chủ trì …" is answered by who chaired, not by anyone the sentence names
+_ROLES: dict[str, re.Pattern[str]] = {
+    "chair": re.compile(r"\b(?:chu tri|chair(?:ed|s|ing)?|presided)\b"),
+    "sign": re.compile(r"(?<!\bdang )(?<!\bthu )\bky\b(?! hop| niem| luc)|\bsigned\b|\bsigns\b"),
+    "speak": re.compile(r"\b(?:phat bieu|spoke|speech)\b"),
+    # "Ai chịu trách nhiệm khi chậm giải quyết TTHC?": who bears it, not who spoke of the delay
+    "responsible": re.compile(r"\b(?:chiu trach nhiem|co trach nhiem|trach nhiem (?:cua|thuoc)|responsib|accountab)"),
+    # "Bộ nào dẫn đầu …?": who ranked first, not who announced the ranking
+    "first": re.compile(
+        r"\b(?:dan dau|dung dau|cao nhat|quan quan|xep (?:thu )?nhat|xep hang nhat|vi tri (?:so )?1|vi tri thu nhat|"
+        r"top(?:s|ped)?|led|leads|leading|highest|first place|ranked first|no\. ?1)\b"
+    ),
+    "last": re.compile(
+        r"\b(?:dung cuoi|xep cuoi|thap nhat|cuoi bang|cuoi cung|bottom|lowest|last place|ranked last)\b"
+    ),
+    # "Tỉnh nào … giảm nhiều nhất?": whose figure fell, not whose rose the most
+    "fell": re.compile(r"\b(?:giam|declin\w*|decreas\w*|fell|drop\w*)\b"),
+    "rose": re.compile(r"\b(?:tang|increas\w*|rose|grew|growth)\b"),
+    # "… trực thuộc cơ quan nào?": what it reports to, not any body the sentence names
+    "under": re.compile(r"\b(?:truc thuoc|thuoc|under|affiliated)\b"),
+}
+# how a question asks a role where not as a sentence states it: "giảm nhiều nhất", not any "giảm" ("về giảm 50% phí")
+_ROLES_ASKED: dict[str, re.Pattern[str]] = {
+    "fell": re.compile(r"\bgiam (?:nhieu |manh |sau )?nhat\b|\b(?:fell|declined|decreased|dropped) the most\b"),
+    "rose": re.compile(r"\btang (?:nhieu |manh |cao )?nhat\b|\b(?:rose|grew|increased) the most\b"),
+    "under": re.compile(r"\b(?:truc thuoc|thuoc) (?:co quan|don vi|bo|nganh|cap)? ?nao\b"),
+}
+_SIGNED = re.compile(r"(?<!đăng )(?<!thư )\b(?:ký|kí)\b|\bsigned\b|\bsigns\b")  # with marks: not "kỳ", "kỷ"
+
+
+def asked_event(question: str) -> str | None:
+    """The event a date question asks about (passed, signed, in force), if it names exactly one."""
+    folded = " ".join(words(fold(question)))
+    named = [name for name, pattern in _EVENTS.items() if pattern.search(folded)]
+    return named[0] if len(named) == 1 else None
+
+
+def other_event(event: str | None, sentence: str) -> bool:
+    """The sentence dates another event than the asked one, and not the asked one ("có hiệu lực từ 1/7" for
+    "thông qua ngày nào")."""
+    if event is None:
+        return False
+    folded = " ".join(words(fold(sentence)))
+    return not _EVENTS[event].search(folded) and any(p.search(folded) for p in _EVENTS.values())
+
+
+def asked_role(question: str) -> str | None:
+    """The role a person question asks about ("Ai chủ trì …", "… do ai ký?"), if it names exactly one."""
+    folded = " ".join(words(fold(question)))
+    named = [
+        name
+        for name, pattern in _ROLES.items()
+        if _ROLES_ASKED.get(name, pattern).search(folded) and not _unsigned(name, question)
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _unsigned(role: str, text: str) -> bool:
+    """Read with its marks, ``text`` does not say "ký" where folded it seemed to ("nhiệm kỳ", "thường kỳ")."""
+    return role == "sign" and has_diacritics(text) and not _SIGNED.search(text.lower())
+
+
+def lacks_role(role: str | None, sentence: str) -> bool:
+    """The sentence does not say who had the asked role ("Thủ tướng yêu cầu …" for "Ai chủ trì phiên họp?"). Signing
+    is read with the marks where the sentence has them: folded, "nhiệm kỳ" (term of office) is "ký"."""
+    if role is None:
+        return False
+    return _unsigned(role, sentence) or not _ROLES[role].search(" ".join(words(fold(sentence))))
+
+
+# the groups an index's figures are given for, folded: provinces, ministries, economic regions
+_GROUPS: dict[str, re.Pattern[str]] = {
+    "provinces": re.compile(r"\b(?:(?:cac|\d+(?:/\d+)?) (?:tinh|dia phuong)|tinh thanh pho|provinces|localities)\b"),
+    "ministries": re.compile(r"\b(?:cac|\d+(?:/\d+)?) bo\b|\bco quan ngang bo\b|\bministries\b"),
+    "regions": re.compile(r"\bvung\b|\bregions?\b"),
+}
+
+
+def asked_group(question: str) -> str | None:
+    """The one group a figure is asked of ("Giá trị trung bình … của các địa phương"), if the question names one."""
+    folded = " ".join(words(fold(question)))
+    named = [name for name, pattern in _GROUPS.items() if pattern.search(folded)]
+    return named[0] if len(named) == 1 else None
+
+
+def other_group(group: str | None, sentence: str) -> bool:
+    """The sentence gives figures of another group than the asked one, and not of that one (a region's average
+    for "các địa phương")."""
+    if group is None:
+        return False
+    folded = " ".join(words(fold(sentence)))
+    named = {name for name, pattern in _GROUPS.items() if pattern.search(folded)}
+    return bool(named) and group not in named
+
+
+# a penalty asked ("bị phạt bao nhiêu tiền", "mức phạt"), and one stated: a fee ("lệ phí … 35.000 đồng") is not a fine
+_PENALTY_ASKED = re.compile(r"\b(?:muc phat|bi phat|xu phat|phat tien|tien phat|phat bao nhieu|phat hanh chinh)\b")
+_PENALTY = re.compile(r"\b(?:phat|fined?|fines|penalt\w*|sanction\w*)\b")
+
+
+def asks_penalty(question: str) -> bool:
+    """The question asks what penalty something carries (read with its marks when it has them: "phát" is not
+    "phạt")."""
+    if has_diacritics(question) and "phạt" not in question.lower():
+        return False
+    return bool(_PENALTY_ASKED.search(" ".join(words(fold(question)))))
+
+
+def states_penalty(sentence: str) -> bool:
+    """The sentence states a penalty ("phạt tiền từ …", "bị xử phạt", "fined"), read with its marks when it has
+    them."""
+    if has_diacritics(sentence):
+        return "phạt" in sentence.lower() or bool(re.search(r"\b(?:fined?|fines|penalt\w*)\b", sentence, re.I))
+    return bool(_PENALTY.search(" ".join(words(fold(sentence)))))
+
+
+__all__ = [
+    "asked_event",
+    "asked_group",
+    "asked_role",
+    "asks_penalty",
+    "lacks_role",
+    "other_event",
+    "other_group",
+    "states_penalty",
+]
