@@ -178,17 +178,23 @@ def missing_specifics(
     haystack = "\n".join(folded_key(s) for s in sources)
     stated = [d for s in sources for d in stated_details(s)] if any(wanted.values()) else []
     expansions = {acronym: expansion for acronym, expansion in (glossary or {}).values()}
-    topic: list[str] = []  # the documents, folded: read on the first glossary term the passages lack
+    # read on the first glossary term the passages lack: the passages and then the documents, folded, with hyphens
+    # between words as blanks for the expansions ("kinh tế-xã hội" is "kinh tế - xã hội")
+    loose: list[str] = []
+    topic: list[str] = []
 
     def present(term: str, detail: Detail | None) -> bool:
         if states(term, detail, haystack, stated):
             return True
         if detail is not None or term not in expansions:
             return False
-        if unhyphenated(folded_key(expansions[term])) in unhyphenated(haystack):  # "kinh tế-xã hội" is the same
+        expansion = unhyphenated(folded_key(expansions[term]))
+        if not loose:
+            loose.append(unhyphenated(haystack))
+        if expansion in loose[0]:
             return True
         if not topic:
             topic.append("\n".join(folded_key(d) for d in documents))
-        return folded_key(term) in topic[0] or unhyphenated(folded_key(expansions[term])) in unhyphenated(topic[0])
+        return folded_key(term) in topic[0] or expansion in unhyphenated(topic[0])
 
     return [term for term, detail in wanted.items() if not present(term, detail)]

@@ -176,6 +176,7 @@ _INDEXES: dict[str, re.Pattern[str]] = {
 }
 # an official's title, folded: "pho thu tuong nao" asks who held it ("Phó Thủ tướng Trần Lưu Quang")
 _TITLES = r"((?:pho )?(?:thu tuong|bo truong|thu truong|chu tich|giam doc|truong ban|bi thu|tong bi thu))"
+_ASKS_TITLED = re.compile(rf"\b{_TITLES} nao\b")  # "Phó Thủ tướng nào …?": a holder of that title
 _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("percent", re.compile(r"\b(phan tram|ty le|bao nhieu %|percent)")),
     ("org", re.compile(r"\b(bo nao|co quan nao|bo nganh nao|don vi nao|nganh nao|ngan hang nao|ministry)\b")),
@@ -186,7 +187,7 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"\b(khi nao|(?:ngay|nam|thang|thoi diem) nao|bao gio|luc nao|han chot|hieu luc chua)\b")),
     ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),
     ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
-    ("titled", re.compile(rf"\b{_TITLES} nao\b")),  # "Phó Thủ tướng nào …?": a holder of that title
+    ("titled", _ASKS_TITLED),
     ("person", re.compile(r"\b(ai|nguoi nao|ong nao|ba nao)\b")),
 )
 
@@ -331,7 +332,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "percent":  # a value, not a bound ("đạt trên 80%" is a class, not what a province reached)
         return any(bounded or not _bound(sentence, m.start()) for m in _PERCENT.finditer(sentence))
     if kind == "titled":  # the asked title itself ("thủ tướng" is not "phó thủ tướng"), and a name
-        title = re.search(rf"\b{_TITLES} nao\b", " ".join(words(fold(question))))
+        title = _ASKS_TITLED.search(" ".join(words(fold(question))))
         written = " ".join(words(fold(sentence)))
         holds = title and any(
             not written[: m.start()].endswith("pho ") or title.group(1).startswith("pho")
@@ -725,8 +726,8 @@ class Reader:
             span = spoken.get(c.passage.doc_id, range(0))
             # another year, the asked one neither here (a baseline's year may be the asked one: "so với năm 2020
             # (17,79%)") nor in the title: conflict; a sentence naming only baselines is of its passage's time
-            years = said_years(c.text, span, baselines=False)
-            years = years | said_years(c.text, span) if years or asked_years & said_years(c.text, span) else years
+            own_years, every_year = said_years(c.text, span, baselines=False), said_years(c.text, span)
+            years = every_year if own_years or asked_years & every_year else own_years
             title_years = years_named(c.passage.title)
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             typed = holds_type(kind, c.text, question)

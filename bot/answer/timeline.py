@@ -115,7 +115,8 @@ class Chronology:
     def recency(self, doc_id: str, reported: bool = False) -> int:
         """How new a document is, for ordering (a :func:`date_key`): its date, else with ``reported`` the start of
         the latest year its text reports on (an undated report on "năm 2024" is no older than 2024), else 0."""
-        return date_key(self.when(doc_id)) or reported * self.reported.get(doc_id, 0) * 10_000
+        dated = date_key(self.when(doc_id))
+        return dated if dated or not reported else self.reported.get(doc_id, 0) * 10_000
 
     def dated_until(self, as_of: str) -> set[str]:
         """The documents dated on or before ``as_of`` (undated ones are not)."""
