@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from vectorstore.embeddings import Embedder
 from vectorstore.text import content_words, fold, normalize, words
 
 CCHC_CORPUS = PROJECT_DIR / "data" / "cchc"
+MIN_IN_TOPIC = 0.99  # the topic floor keeps this share of the answerable development questions
 MAX_FALSE_REFUSALS = 0.10  # at 0.05 the gate refused 22% of unanswerable dev questions; see README
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class Example:
     features: list[list[float]]
     labels: list[int]
     holds_answer: list[bool]  # the candidate holds one of the expected facts
+    closeness: float | None = None  # the reading's highest cosine (None: no candidate)
 
 
 def is_answering(candidate: str, evidence: str) -> bool:
@@ -108,8 +111,57 @@ def read_examples(rows: list[dict[str, Any]], by_set: dict[str, Engine]) -> list
             features=[[c.features[f] for f in FEATURES] for c in candidates],
             labels=[int(bool(row.get("evidence")) and is_answering(c.text, row["evidence"])) for c in candidates],
             holds_answer=[any(a in fold(c.text) for a in answers) for c in candidates],
+            closeness=turn.reading.closeness if turn.reading and candidates else None,
         ))  # fmt: skip
     return examples
+
+
+def closeness_of(texts: Iterable[str], engine: Engine) -> list[float]:
+    """How near the store comes to each message read as a policy question (as the dialogue step lets it through)."""
+    out = []
+    for text in texts:
+        if engine.dialogue is None:
+            turn = engine.read(text)
+        else:
+            with patch.object(engine.dialogue, "classify", return_value="policy"):
+                turn = engine.read(text)
+        if turn.reading is not None and turn.reading.candidates:
+            out.append(turn.reading.closeness)
+    return out
+
+
+def choose_topic_floor(in_topic: list[float]) -> float:
+    """The highest floor (0.01 steps) that keeps at least :data:`MIN_IN_TOPIC` of ``in_topic`` at or above it."""
+    values = np.asarray(in_topic)
+    grid = [round(float(t), 2) for t in np.arange(0.0, 1.0, 0.01)]
+    return max(t for t in grid if (values >= t).mean() >= MIN_IN_TOPIC)
+
+
+def topic_floor_of(examples: list[Example], engine: Engine | None) -> tuple[float, str]:
+    """The topic floor, chosen on the answerable development questions (:data:`MIN_IN_TOPIC` of them stay above
+    it), and what it does to the development split's messages when the dialogue step lets them through: its
+    non-questions (greetings, off-domain requests, abuse) and its policy messages (some on procedures the store
+    does not hold: refused either way)."""
+    from workshop.train_dialogue import MESSAGES, split_rows
+
+    answerable = [e.closeness for e in examples if e.answerable and e.closeness is not None]
+    floor = choose_topic_floor(answerable)
+    unanswerable = _below((e.closeness for e in examples if not e.answerable), floor)
+    notes = (
+        f"topic floor {floor}: keeps {1 - _below(answerable, floor):.3f} of {len(answerable)} answerable development "
+        f"questions; {unanswerable:.3f} of the unanswerable"
+    )
+    if engine is not None:
+        messages = [r for r in split_rows(MESSAGES, "dev") if words(r["text"])]
+        for name, policy in (("non-questions", False), ("policy messages", True)):
+            found = closeness_of([r["text"] for r in messages if (r["label"] == "policy") == policy], engine)
+            notes += f"; {_below(found, floor):.3f} of {len(found)} development {name}"
+    return floor, notes + " fall below it"
+
+
+def _below(values: Iterable[float | None], floor: float) -> float:
+    kept = [v for v in values if v is not None]
+    return sum(v < floor for v in kept) / max(1, len(kept))
 
 
 def fit_imputation(examples: list[Example]) -> dict[str, tuple[float, float]]:
@@ -238,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=PROJECT_DIR / "data/questions/reader_dev.jsonl")
     parser.add_argument("--out", type=Path, help="default: the configured embedding model's weights file")
     parser.add_argument("--ablate", action="store_true", help="report each signal's cross-validated contribution")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="keep the file's weights and threshold; choose only its topic floor")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     rows = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -249,6 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     for engine in by_set.values():  # the raw word signals: imputation is fitted here
         engine.reader.model = replace(engine.reader.model, imputed={})
     raw = read_examples(rows, by_set)
+    topic_floor, floor_notes = topic_floor_of(raw, by_set.get("cchc"))
+    print(floor_notes)
+    if args.floor_only:
+        data = json.loads(args.out.read_text(encoding="utf-8"))
+        data.update(topic_floor=topic_floor, topic_notes=floor_notes)
+        args.out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        for engine in by_set.values():
+            engine.close()
+        return 0
     imputed = fit_imputation(raw)
     examples = impute(raw, imputed)
     model = fit(examples)
@@ -265,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         "training": {"split": "dev", "questions": args.questions.name, "n_questions": len(examples)},
     }
     data = {"schema": schema, "weights": model.weights, "bias": model.bias, "answer_weights": model.answer_weights,
-            "answer_bias": model.answer_bias, "threshold": threshold, "imputed": imputed, "notes": notes}  # fmt: skip
+            "answer_bias": model.answer_bias, "threshold": threshold, "imputed": imputed, "notes": notes,
+            "topic_floor": topic_floor, "topic_notes": floor_notes}  # fmt: skip
     args.out.write_text(json.dumps(_rounded(data), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(notes)
     for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):

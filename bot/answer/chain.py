@@ -56,7 +56,7 @@ MODEL_UNVERIFIED = (
     "Câu trả lời của mô hình ngôn ngữ không kiểm chứng được bằng tài liệu; câu trả lời dưới đây "
     "được trích nguyên văn từ tài liệu."
 )
-RefusalReason = Literal["no_sources", "missing_specifics", "no_answer", "generator", "unverified"]
+RefusalReason = Literal["no_sources", "off_topic", "missing_specifics", "no_answer", "generator", "unverified"]
 
 
 @dataclass(frozen=True)
@@ -460,7 +460,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if echoing and joined.reading is not None:
             own = _own_words(turn.question)
             kept = [c for c in joined.reading.candidates if _echoes(c.text, own)]
-            joined = replace(joined, reading=parts.reader.judged(kept))
+            joined = replace(joined, reading=parts.reader.judged(kept, joined.reading.closeness))
         return gate(joined)
 
     def read(turn: Turn) -> Turn:
@@ -513,7 +513,18 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         for turn in turns:
             yield from _answer(parts, turn)
 
-    reading = RunnableLambda(understand, name="understand") | RunnableLambda(resolve, name="resolve")
+    def in_topic(turn: Turn) -> Turn:
+        """The reading kept (alone or with its context) is refused when nothing held comes near it ("cách nấu phở
+        bò" that the dialogue step let through): whatever its words match, it is never quoted."""
+        if turn.intent == "policy" and turn.refusal is None and parts.reader.off_topic(turn.reading):
+            return replace(turn, refusal=Refusal("off_topic"))
+        return turn
+
+    reading = (
+        RunnableLambda(understand, name="understand")
+        | RunnableLambda(resolve, name="resolve")
+        | RunnableLambda(in_topic, name="in_topic")
+    )
     return reading, reading | RunnableGenerator(generate, name="generate_and_verify")
 
 

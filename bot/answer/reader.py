@@ -33,6 +33,9 @@ Two logistic models (weights per embedding model in ``bot/data/reader_model*.jso
 refitted by the command above) turn the signals
 into the probability that a candidate answers, and the best candidate's signals into the probability that the
 question is answered at all (the answerability, compared with the threshold chosen on the development split).
+The reading also keeps its ``closeness``, the highest raw cosine of the question to a candidate: below the file's
+``topic_floor`` nothing held is about the question, and it is refused whatever its words match
+(:meth:`Reader.off_topic`).
 """
 
 from __future__ import annotations
@@ -198,6 +201,7 @@ class Reading:
 
     candidates: list[Candidate]
     probability: float = 0.0  # that the best candidate answers the question (answerability)
+    closeness: float = 1.0  # the highest cosine of the question to a candidate: how near the store comes to it
 
     @property
     def best(self) -> Candidate | None:
@@ -220,6 +224,8 @@ class ReaderModel:
     # from its nearest same-language candidate, or with none from these lines, (intercept, slope) over the semantic
     # signal fitted on the development questions' same-language candidates (see impute_word_signals)
     imputed: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # below this closeness nothing in the store is about the question ("cách nấu phở"): off-topic, never quoted
+    topic_floor: float = 0.0
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> ReaderModel:
@@ -243,6 +249,7 @@ class ReaderModel:
             {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]),
             {k: float(v) for k, v in data["answer_weights"].items()}, float(data["answer_bias"]),
             float(data["threshold"]), data.get("notes", ""), str(schema.get("embedder", "")), imputed,
+            float(data.get("topic_floor", 0.0)),
         )  # fmt: skip
 
     def probability(self, features: Mapping[str, float]) -> float:
@@ -272,16 +279,16 @@ Similarity = Callable[[Sequence[str]], Sequence[float]]
 
 def semantic_signals(
     rows: list[dict[str, float]], candidates: Sequence[Candidate], similarity: Similarity | None
-) -> None:
+) -> float:
     """Add the semantic signals to each candidate's ``rows`` (which hold ``foreign``: its passage is in another
     language than the question, so its words cannot overlap the question's): ``semantic``, its cosine similarity to
     the question standardised among the candidates of its own language (cross-lingual cosines run lower than
     same-language ones, and models differ in scale), and its product with ``foreign``. Without ``similarity`` both
-    are 0."""
+    are 0. Returns the highest cosine (1.0 without ``similarity``: nothing is known to be far)."""
     for row in rows:
         row["semantic"] = row["semantic_foreign"] = 0.0
     if similarity is None:
-        return
+        return 1.0
     cosines = np.asarray(similarity([c.text for c in candidates]), dtype=np.float64)
     for foreign in (0.0, 1.0):
         group = [i for i, row in enumerate(rows) if row["foreign"] == foreign]
@@ -293,6 +300,7 @@ def semantic_signals(
             z = max(-3.0, min(3.0, (float(value) - float(values.mean())) / spread))
             rows[i]["semantic"] = z
             rows[i]["semantic_foreign"] = z * foreign
+    return float(cosines.max(initial=-1.0))
 
 
 def impute_word_signals(rows: list[dict[str, float]], imputed: Mapping[str, tuple[float, float]]) -> None:
@@ -762,21 +770,26 @@ class Reader:
                 "rank": 1.0 / (1 + c.rank), "comment": float(c.passage.kind == "comment"),
                 "foreign": float(foreign),
             })  # fmt: skip
-        semantic_signals(rows, candidates, similarity)
+        closeness = semantic_signals(rows, candidates, similarity)
         impute_word_signals(rows, self.model.imputed)
         scored = [Candidate(c.passage, c.text, c.rank, f, self.model.probability(f)) for c, f in zip(candidates, rows)]
         # A sentence that contradicts a detail the question names (another year or ordinal, without the entity a
         # figure is asked for) never answers it, whatever its other signals: such candidates go last, and when no
         # other is left the question is not answerable from these sources.
         scored.sort(key=lambda c: (c.features["conflict"], -c.probability, c.rank))
-        return self.judged(scored)
+        return self.judged(scored, closeness)
 
-    def judged(self, candidates: list[Candidate]) -> Reading:
+    def judged(self, candidates: list[Candidate], closeness: float = 1.0) -> Reading:
         """The reading of ``candidates`` (best first): its answerability, 0 when the best one conflicts or none is
-        left (a caller may narrow a reading's candidates and judge it again)."""
+        left (a caller may narrow a reading's candidates and judge it again, passing the first reading's
+        ``closeness``)."""
         if not candidates or candidates[0].features["conflict"]:
-            return Reading(candidates, 0.0)
-        return Reading(candidates, self.model.answerability(answer_features(candidates)))
+            return Reading(candidates, 0.0, closeness)
+        return Reading(candidates, self.model.answerability(answer_features(candidates)), closeness)
+
+    def off_topic(self, reading: Reading | None) -> bool:
+        """Whether nothing the store holds comes near the question (below the model's ``topic_floor``)."""
+        return reading is not None and bool(reading.candidates) and reading.closeness < self.model.topic_floor
 
 
 __all__ = [

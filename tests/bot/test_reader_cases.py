@@ -178,3 +178,43 @@ def test_each_embedding_model_reads_with_the_weights_fitted_on_it(tmp_path, cach
     finally:
         engine.close()
     assert model_file("embeddinggemma") == MODEL_FILE and ReaderModel.load().embedder == "embeddinggemma"
+
+
+@pytest.mark.parametrize(
+    "message", ["hop dong mua ban nha khong cong chung co hieu luc khong", "chia tai san chung khi ly hon the nao"]
+)
+def test_an_off_domain_question_the_classifier_lets_through_is_never_quoted(engine, message):
+    """A civil-law question reads like a policy question to the dialogue step; the reader's best sentence scores
+    above its threshold on words alone ("chia thành hai nhóm", "công chứng" for "chứng minh"), but nothing in
+    the store comes near the question: refused, no quote."""
+    turn = engine.read(message)
+    assert turn.intent == "policy" and turn.reading is not None
+    assert turn.reading.probability >= engine.reader.model.threshold  # what was quoted before the floor
+    assert turn.reading.closeness < engine.reader.model.topic_floor
+    assert turn.refusal is not None and turn.refusal.reason == "off_topic"
+    answer = engine.ask(message)
+    assert answer.refused and answer.citations == []
+
+
+def test_a_question_the_store_speaks_to_is_above_the_topic_floor(engine):
+    turn = engine.read("Lệ phí cấp đổi thẻ căn cước công dân là bao nhiêu?")
+    assert turn.refusal is None and turn.reading is not None
+    assert turn.reading.closeness >= engine.reader.model.topic_floor > 0
+
+
+def test_the_topic_floor_is_read_from_the_weights_file_and_off_by_default(tmp_path):
+    import json
+
+    from bot.answer.reader import MODEL_FILE, Reader, ReaderModel, Reading
+    from bot.answer.types import Candidate, Passage
+
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    shipped = ReaderModel.load()
+    assert shipped.topic_floor == data["topic_floor"] > 0
+    del data["topic_floor"]
+    older = tmp_path / "reader.json"
+    older.write_text(json.dumps(data), encoding="utf-8")
+    passage = Passage(1, "d", "d::0", "Tiêu đề", "article", "Một câu.", 0.1)
+    far = Reading([Candidate(passage, "Một câu.", 0, {}, 0.9)], 0.9, closeness=shipped.topic_floor - 0.01)
+    assert Reader(aliases={}, glossary={}, model=shipped).off_topic(far)
+    assert not Reader(aliases={}, glossary={}, model=ReaderModel.load(older)).off_topic(far)  # a file without one

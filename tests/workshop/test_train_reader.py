@@ -46,3 +46,13 @@ def test_a_foreign_candidates_word_signals_come_from_its_nearest_same_language_t
     impute_word_signals(alone, imputed)
     assert abs(alone[0]["lexical"] - 0.38) < 1e-9
     assert ReaderModel.load().imputed.keys() == {"lexical", "title", "missing"}  # the shipped weights carry it
+
+
+def test_the_topic_floor_keeps_all_but_one_percent_of_the_answerable_questions():
+    from workshop.train_reader import MIN_IN_TOPIC, choose_topic_floor
+
+    closeness = [0.30] + [0.50 + i / 1000 for i in range(199)]  # one far outlier in 200
+    floor = choose_topic_floor(closeness)
+    assert sum(c >= floor for c in closeness) / len(closeness) >= MIN_IN_TOPIC
+    assert floor == 0.5  # the outlier is let go; 0.51 would refuse ten more
+    assert choose_topic_floor([0.30, 0.31, *[0.6] * 98]) == 0.31  # two of 100 below 0.6: only one may go
