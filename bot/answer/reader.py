@@ -167,6 +167,8 @@ _ASKS_BOUND = re.compile(r"\b(?:tren|duoi|hon|over|above|below|under|more than|l
 _BOUND = re.compile(r"\b(?:tren|duoi|hon|over|above|below|under|more than|less than)\s*$", re.I)
 _ASKS_DAY = re.compile(r"\b(?:ngay nao|ngay bao nhieu|ngay may|what date|which day)\b")  # "ngày nào": a day
 _ASKS_TEXT_NUMBER = re.compile(r"\bso (?:bao nhieu|may)\b")  # "quyết định số bao nhiêu": a text's number
+# "có số hiệu là gì": only a text's number answers ("chỉ số hiệu quả" is an index)
+_ASKS_CODE = re.compile(r"\bso hieu\b(?! qua)")
 _ASKS_WHEN = re.compile(r"\b(?:ngay|thang|nam|year) (?:bao nhieu|may)\b")
 _TEXT_RELATIONS = tuple(re.compile(rf"\b(?:{p})") for p in ("thay the|replac", "sua doi|amend", "bai bo|repeal"))
 # the indexes provinces and ministries are ranked by, as folded words: a sentence on another one does not answer
@@ -189,7 +191,7 @@ _QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "… đã có hiệu lực chưa?" asks since when it is in force
     ("date", re.compile(r"\b(khi nao|(?:ngay|nam|thang|thoi diem) nao|bao gio|luc nao|han chot|hieu luc chua)\b")),
     ("money", re.compile(r"\b(le phi|phi|muc thu|fee|cost)\b.*\b(bao nhieu|may|how much)\b|\bbao nhieu tien\b")),
-    ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem)\b")),
+    ("number", re.compile(r"\b(bao nhieu|may|thu may|so luong|diem so|dat .* diem|so hieu(?! qua))\b")),
     ("titled", _ASKS_TITLED),
     ("person", re.compile(r"\b(ai|nguoi nao|ong nao|ba nao)\b")),
 )
@@ -357,6 +359,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         wanted |= {"ordinal"} if _ASKS_RANK.search(folded) else set()
         wanted |= {"date", "year"} if _ASKS_WHEN.search(folded) else set()
         wanted |= {"doc_number"} if _ASKS_TEXT_NUMBER.search(folded) else set()
+        wanted = {"doc_number"} if _ASKS_CODE.search(folded) else wanted
         said = {d.value for d in extract_details(question, wanted)}
         unit = counted(question)
         bounds = {m.start() for m in _PERCENT.finditer(sentence) if not bounded and _bound(sentence, m.start())}

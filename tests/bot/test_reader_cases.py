@@ -218,3 +218,14 @@ def test_the_topic_floor_is_read_from_the_weights_file_and_off_by_default(tmp_pa
     far = Reading([Candidate(passage, "Một câu.", 0, {}, 0.9)], 0.9, closeness=shipped.topic_floor - 0.01)
     assert Reader(aliases={}, glossary={}, model=shipped).off_topic(far)
     assert not Reader(aliases={}, glossary={}, model=ReaderModel.load(older)).off_topic(far)  # a file without one
+
+
+def test_a_texts_number_asked_is_answered_only_by_a_texts_number():
+    from bot.answer.reader import holds_type, question_type
+
+    asked = "Công điện của Thủ tướng tháng 12/2025 về cắt giảm thủ tục hành chính có số hiệu là gì?"
+    assert question_type(asked) == "number"
+    assert holds_type("number", "Ngày 20/12/2025, Thủ tướng ký Công điện số 245/CĐ-TTg về cắt giảm TTHC.", asked)
+    assert not holds_type("number", "Từ đầu năm 2025, các bộ đã ban hành 120 văn bản quy phạm pháp luật.", asked)
+    assert not holds_type("number", "Thủ tướng mới đây ký ban hành công điện chỉ đạo cắt giảm thủ tục.", asked)
+    assert question_type("Chỉ số Hiệu quả quản trị và hành chính công năm 2024 tỉnh nào dẫn đầu?") != "number"
