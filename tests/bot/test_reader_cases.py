@@ -229,3 +229,19 @@ def test_a_texts_number_asked_is_answered_only_by_a_texts_number():
     assert not holds_type("number", "Từ đầu năm 2025, các bộ đã ban hành 120 văn bản quy phạm pháp luật.", asked)
     assert not holds_type("number", "Thủ tướng mới đây ký ban hành công điện chỉ đạo cắt giảm thủ tục.", asked)
     assert question_type("Chỉ số Hiệu quả quản trị và hành chính công năm 2024 tỉnh nào dẫn đầu?") != "number"
+
+
+def test_a_rank_asked_is_answered_by_a_place_in_a_ranking_not_by_any_number():
+    from bot.answer.reader import holds_type
+
+    asked = "Ngân hàng Nhà nước xếp thứ mấy về Chỉ số cải cách hành chính năm 2024?"
+    shares = "Cụ thể, Ngân hàng Nhà nước có 4/7 chỉ số đạt trên 90%, trong đó chỉ số thành phần đạt 97%."
+    assert not holds_type("number", shares, asked)  # a share of indexes and percentages: no place in a ranking
+    assert holds_type(
+        "number", "Hà Nội xếp thứ 3/63 tỉnh, thành phố về chỉ số cải cách hành chính.", "Hà Nội xếp thứ mấy?"
+    )
+    assert holds_type("number", "Quảng Ninh đứng thứ 2 cả nước.", "Quảng Ninh xếp thứ mấy?")
+    assert holds_type("number", "Quang Ninh ranked 19th.", "Quảng Ninh xếp thứ mấy?")
+    # asked the points too, the points answer: "đạt 44,66 điểm và vươn lên đứng thứ 3/63"
+    both = "Năm 2019, Quảng Ninh đạt bao nhiêu điểm PAPI và xếp thứ mấy cả nước?"
+    assert holds_type("number", "Chỉ số PAPI của tỉnh đã đạt 44,66 điểm và vươn lên đứng thứ 3/63 tỉnh.", both)
