@@ -160,7 +160,8 @@ _ASKS_TEXT = re.compile(r"\b(?:nghi dinh|nd|van ban|quyet dinh|qd|thong tu|luat|
 # "số bao nhiêu" also by a text's number
 _ASKS_RANK = re.compile(r"\b(?:thu may|khoa may|xep hang|rank)")
 _SHARE = re.compile(r"\b\d+/\d+\b")
-_RANK_WORD = re.compile(r"\b(?:thu|hang|vi tri|xep|top)\s*$")  # what a rank written as a share follows: "xếp thứ 19/63"
+# what a rank written as a plain number or share follows ("xếp thứ 19/63", "hạng 5"): "97%", "4/7 chỉ số" are no rank
+_RANK_WORD = re.compile(r"\b(?:thu|hang|vi tri|xep|top)\s*$")
 _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|phần trăm|phan tram|percent)", re.I)
 _ASKS_PLACE = re.compile(r"\b(?:xep|dung|hang|vi tri|xep hang)(?: thu)? (?:may|bao nhieu)\b|\b(?:rank|ranked)\b")
 _COUNTED_ORDINAL = re.compile(r"\b(?:nam|lan|ky|ky hop|khoa|phien|phien hop|dot|hoi nghi|ngay|thang|quy)\s*$", re.I)
@@ -366,12 +367,14 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
         bounds = {m.start() for m in _PERCENT.finditer(sentence) if not bounded and _bound(sentence, m.start())}
         # "xếp thứ mấy" asks a place in a ranking; "năm thứ mấy", "kỳ họp thứ mấy" ask a counted ordinal
         ranked = bool(_ASKS_PLACE.search(folded))
+        rank_only = ranked and unit is None  # asked only a rank ("bao nhiêu điểm và xếp thứ mấy" takes the points)
         if any(
             d.value not in said
             and d.start not in bounds
             and not _preceded_by(_REFERENCE, sentence, d.start)
             and counts(sentence, d.end, unit)
-            and not (ranked and (_not_a_rank(sentence, d) or (unit is None and _no_rank(sentence, d))))
+            and not (ranked and _not_a_rank(sentence, d))
+            and not (rank_only and d.kind == "number" and not _preceded_by(_RANK_WORD, sentence, d.start))
             for d in extract_details(sentence, wanted)
         ):
             return True
@@ -380,7 +383,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
             m.group() not in question
             and not any(m.start() in r for r in dated)
             and counts(sentence, m.end(), unit)
-            and (not ranked or unit is not None or _preceded_by(_RANK_WORD, sentence, m.start()))  # "4/7 chỉ số"
+            and (not rank_only or _preceded_by(_RANK_WORD, sentence, m.start()))  # "4/7 chỉ số" is no rank
             for m in _SHARE.finditer(sentence)
         )  # "xếp thứ 19/63", "45/63 tỉnh"
     if kind == "date" and _ASKS_DAY.search(" ".join(words(fold(question)))):  # a day, not a year or a period
@@ -428,12 +431,6 @@ _REFERENCE = re.compile(r"\b(?:khoan|dieu|diem|chuong|muc|phu luc|article|clause
 def _preceded_by(pattern: re.Pattern[str], sentence: str, start: int) -> bool:
     """Whether the words just before ``start`` (folded) end with ``pattern`` (a ``$``-anchored one)."""
     return bool(pattern.search(fold(sentence[max(0, start - 16) : start])))
-
-
-def _no_rank(sentence: str, detail: Detail) -> bool:
-    """A plain number that no rank word precedes ("97%", "4/7 chỉ số"): not a place in a ranking ("thứ 3" is an
-    ordinal, "xếp hạng 5" follows one)."""
-    return detail.kind == "number" and not _preceded_by(_RANK_WORD, sentence, detail.start)
 
 
 def _not_a_rank(sentence: str, detail: Detail) -> bool:
