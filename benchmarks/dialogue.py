@@ -155,18 +155,18 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
 
     from bot.answer.dialogue import after_opening, features, kind_by_phrases, phrase_intent, what_to_read
     from vectorstore.text import words
-    from workshop.train_dialogue import _fit, fold_of, load_rows
+    from workshop.train_dialogue import _fit, fold_of, load_rows, vocabulary_of
 
     rows = load_rows("dev")
     texts, y = [t for t, _, _ in rows], np.array([label for _, label, _ in rows])
     fold = np.array([fold_of(g) for _, _, g in rows])
     snapshot, embed = engine.snapshot(), engine.embedder.embed_query
     whole, opened = [], []
-    for text in texts:
-        dense = snapshot.parse(text).dense_text
-        whole.append(features(embed(dense), text))
-        rest, form = what_to_read(text, dense)
-        opened.append(features(embed(rest), form))
+    read = [what_to_read(text, snapshot.parse(text).dense_text) for text in texts]
+    vocabulary = vocabulary_of([form for _, form in read])  # (counted over all folds: no label is read)
+    for text, (rest, form) in zip(texts, read):
+        whole.append(features(embed(snapshot.parse(text).dense_text), text, vocabulary))
+        opened.append(features(embed(rest), form, vocabulary))
     out: dict = {}
     for name, x, hierarchical, by_phrases in (
         ("whole message, classifier's kind", np.stack(whole), False, False),

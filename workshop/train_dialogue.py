@@ -5,10 +5,11 @@
 Training rows: the development split of ``data/dialogue/messages.jsonl`` (labelled messages) plus the team's
 development questions (``data/questions/reader_dev.jsonl``) as ``policy``. Each message is read as the chain reads
 it (the CCHC store's query parser: diacritics restored, acronyms expanded) and embedded with the model's query
-prompt. The features are standardised and a multinomial logistic regression (scikit-learn) is fitted (the
-scaling is folded into the saved weights); the policy threshold is chosen by 5-fold cross-validation on the same
-rows (by group): the highest one that still keeps at least 99% of the policy rows as policy (when unsure, retrieve).
-The follow-up model is fitted on the development conversations
+prompt, and the words and word pairs (without marks) that at least ``MIN_COUNT`` of these messages hold become
+the vocabulary of its lexical features. The features are standardised and a multinomial logistic regression
+(scikit-learn) is fitted (the scaling is folded into the saved weights); the policy threshold is chosen by 5-fold
+cross-validation on the same rows (by group): the highest one that still keeps at least 99% of the policy rows as
+policy (when unsure, retrieve). The follow-up model is fitted on the development conversations
 (``data/dialogue/conversations.jsonl``): each second message read alone and with its first, as the chain does.
 The test split is never read here. Writes ``bot/data/dialogue_model.json`` (one entry per model; entries for
 other models are kept). Training engines run without a dialogue model: remove the file first when its schema
@@ -21,12 +22,13 @@ import argparse
 import hashlib
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.answer.chain import elliptical
+from bot.answer.chain import may_follow
 from bot.answer.dialogue import (
     FOLLOW_UP_FEATURES,
     FORM_FEATURES,
@@ -34,6 +36,7 @@ from bot.answer.dialogue import (
     SCHEMA,
     features,
     follow_up_features,
+    lexical_terms,
     what_to_read,
 )
 from bot.answer.options import AskOptions
@@ -45,6 +48,7 @@ MESSAGES = PROJECT_DIR / "data" / "dialogue" / "messages.jsonl"
 CONVERSATIONS = PROJECT_DIR / "data" / "dialogue" / "conversations.jsonl"
 POLICY_QUESTIONS = PROJECT_DIR / "data" / "questions" / "reader_dev.jsonl"
 MIN_POLICY_KEPT = 0.99
+MIN_COUNT = 3  # a word or word pair enters the vocabulary when this many development messages hold it
 C = 1.0
 
 log = logging.getLogger(__name__)
@@ -66,15 +70,28 @@ def load_rows(split: str = "dev") -> list[tuple[str, str, str]]:
     return out
 
 
-def vectorise(engine: Any, texts: list[str]) -> np.ndarray:
-    """Each message as the chain reads it (:func:`what_to_read`: after an opening greeting, what follows), its
-    parsed query's dense text embedded, plus the form features."""
+def read_messages(engine: Any, texts: list[str]) -> tuple[list[np.ndarray], list[str]]:
+    """Each message as the chain reads it (:func:`what_to_read`: after an opening greeting, what follows): its
+    parsed query's dense text embedded, and the text whose form and words are measured."""
     snapshot = engine.snapshot()
-    rows = []
+    vectors, forms = [], []
     for text in texts:
         dense, form = what_to_read(text, snapshot.parse(text).dense_text)
-        rows.append(features(engine.embedder.embed_query(dense), form))
-    return np.stack(rows)
+        vectors.append(engine.embedder.embed_query(dense))
+        forms.append(form)
+    return vectors, forms
+
+
+def vocabulary_of(forms: list[str], min_count: int = MIN_COUNT) -> dict[str, int]:
+    """The lexical terms (:func:`lexical_terms`) held by at least ``min_count`` of the messages, in a fixed order."""
+    counts = Counter(term for form in forms for term in lexical_terms(form))
+    return {term: i for i, term in enumerate(sorted(t for t, n in counts.items() if n >= min_count))}
+
+
+def vectorise(engine: Any, texts: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """The classifier's features of each message (:func:`read_messages`, then :func:`features`)."""
+    vectors, forms = read_messages(engine, texts)
+    return np.stack([features(v, form, vocabulary) for v, form in zip(vectors, forms)])
 
 
 class _Scaled:
@@ -144,14 +161,14 @@ MIN_TURNS_KEPT = 0.98
 
 
 def choose_history_threshold(
-    engine: Any, coef: np.ndarray, intercept: np.ndarray, labels: list[str], ceiling: float
+    engine: Any, coef: np.ndarray, intercept: np.ndarray, labels: list[str], ceiling: float, vocabulary: dict[str, int]
 ) -> float:
-    """The policy threshold after a question, for a message that may lean on it (:func:`bot.answer.chain.elliptical`;
+    """The policy threshold after a question, for a message that may lean on it (:func:`bot.answer.chain.may_follow`;
     any other keeps ``ceiling``, the policy threshold): the highest that keeps ≥ ``MIN_TURNS_KEPT`` of the
     development conversations' second messages (follow-ups and new questions alike) as questions."""
     texts = [r["question"] for r in split_rows(CONVERSATIONS, "dev")]
-    p = _softmax(vectorise(engine, texts) @ coef.T + intercept)[:, labels.index("policy")]
-    leaning = np.array([elliptical(t) for t in texts])
+    p = _softmax(vectorise(engine, texts, vocabulary) @ coef.T + intercept)[:, labels.index("policy")]
+    leaning = np.array([may_follow(t) for t in texts])
     best = 0.01
     for t in np.arange(0.01, ceiling + 1e-9, 0.01):
         if (p >= np.where(leaning, t, ceiling)).mean() >= MIN_TURNS_KEPT:
@@ -192,25 +209,31 @@ def train(model_name: str) -> dict[str, Any]:
     embedder = Embedder.from_settings(settings)
     engine = engines(embedder, ["cchc"], settings)["cchc"]
     rows = load_rows("dev")
-    x = vectorise(engine, [t for t, _, _ in rows])
+    vectors, forms = read_messages(engine, [t for t, _, _ in rows])
+    vocabulary = vocabulary_of(forms)
+    x = np.stack([features(v, form, vocabulary) for v, form in zip(vectors, forms)])
     y = np.array([label for _, label, _ in rows])
     threshold, report = choose_threshold(x, y, [g for _, _, g in rows])
     model = _fit(x, y)
     coef, intercept = model.weights()
     follow_up = fit_follow_up(engine)
-    history_threshold = choose_history_threshold(engine, coef, intercept, [str(c) for c in model.classes_], threshold)
+    history_threshold = choose_history_threshold(
+        engine, coef, intercept, [str(c) for c in model.classes_], threshold, vocabulary
+    )
     print(f"{model_name}: policy threshold after a question {history_threshold}")
     print(f"{model_name} follow-ups: {follow_up['notes']}")
     assert np.allclose(_softmax(x[:20] @ coef.T + intercept), model.predict_proba(x[:20]), atol=1e-4)
     engine.close()
     notes = (
-        f"multinomial logistic regression on {len(rows)} dev rows (messages.jsonl dev + reader_dev.jsonl as policy); "
+        f"multinomial logistic regression on {len(rows)} dev rows (messages.jsonl dev + reader_dev.jsonl as policy), "
+        f"{len(vocabulary)} lexical terms; "
         f"5-fold CV at threshold {threshold}: policy kept {report['policy_kept']:.3f}, "
         f"non-policy handled {report['non_policy_handled']:.3f} ({report['non_policy_rows']} rows)"
     )
     print(f"{model_name}: {notes}")
     return {
-        "dim": int(x.shape[1] - len(FORM_FEATURES)),
+        "dim": int(x.shape[1] - len(FORM_FEATURES) - len(vocabulary)),
+        "vocabulary": list(vocabulary),
         "labels": [str(c) for c in model.classes_],
         "coef": [[round(float(v), 4) for v in row] for row in coef],
         "intercept": [round(float(v), 4) for v in intercept],

@@ -311,6 +311,19 @@ _ASKS = re.compile(
 )
 
 
+def asks(message: str) -> bool:
+    """Whether a message holds an asking or pointing-back word ("khi nào", "bao nhiêu", "còn", "thì sao"); typed
+    with marks, "mấy" asks and "mày", "máy" do not ("mày liệu hồn")."""
+    kept = [f for f, w in zip(words(fold(message)), words(message)) if f != "may" or w in ("may", "mấy")]
+    return bool(_ASKS.search(" ".join(kept)))
+
+
+def may_follow(message: str) -> bool:
+    """Whether a message after a question is held to the lower bar of a possible follow-up: it is elliptical and
+    asks or points back ("Ai chủ trì?", "con da nang"; not "oki nha", "dcm nhu cc", "mày liệu hồn")."""
+    return elliptical(message) and asks(message)
+
+
 def asks_after(message: str) -> bool:
     """Whether a message, after a question, may ask about it however unclear it looks alone: it is terse and may
     lean back ("Khi nào?", "o dau vay" yes; "hả", "test", "asdfgh" no)."""
@@ -321,8 +334,7 @@ def may_lean_back(message: str) -> bool:
     """Whether a message the classifier took for a non-question may still, after a question, ask about it: it asks
     or points back ("ai nam o nhom c", "da nang thi sao"), has at most four words of its own and holds no phrase of
     ours (no greeting, thanks or insult)."""
-    asks = bool(_ASKS.search(" ".join(words(fold(message)))))
-    return asks and len(_own_words(message)) <= 4 and not phrase_labels(message)
+    return asks(message) and len(_own_words(message)) <= 4 and not phrase_labels(message)
 
 
 def refusal_text(
@@ -400,7 +412,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             return turn
         started = time.perf_counter()
         after_question = bool(questions_of(turn.options.history))
-        intent = parts.dialogue.classify(query, turn.question, after_question and elliptical(turn.question))
+        intent = parts.dialogue.classify(query, turn.question, after_question and may_follow(turn.question))
         if after_question and intent == "unclear" and asks_after(turn.question):  # "Khi nào?"; not "hả", "test"
             intent = "policy"
         leans_back = after_question and intent != "policy" and may_lean_back(turn.question)

@@ -7,8 +7,9 @@ reply of our own, with no quote and no citation (:func:`reply`).
 
 Whole-message phrases come first (:func:`phrase_intent`: "cảm ơn bạn nhé", "hi", "👍", "đồ ngu", from
 ``bot/data/dialogue_phrases.tsv``). Otherwise the classifier decides: a multinomial logistic model over the query
-vector the retriever computes anyway (the embedder caches it) plus a few cheap signals of the message's form
-(:func:`form_features`). Its weights are per embedding
+vector the retriever computes anyway (the embedder caches it), a few cheap signals of the message's form
+(:func:`form_features`) and which of a fitted vocabulary's words and word pairs the message holds, compared without
+marks (:func:`lexical_terms`: "haha", "nau", "thue tncn", "cap lai"). Its weights are per embedding
 model, in ``bot/data/dialogue_model.json``, fitted on the development split of ``data/dialogue/messages.jsonl`` and
 the team's development questions by ``python -m workshop.train_dialogue``. When unsure it retrieves: a message is
 taken as a non-question only when the model gives ``policy`` less than the file's ``policy_threshold``.
@@ -21,9 +22,10 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +36,7 @@ from vectorstore.text import content_words, fold, words
 
 Intent = Literal["policy", "chitchat", "off_domain", "abuse", "unclear"]
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "dialogue_model.json"
-SCHEMA = 1
+SCHEMA = 2
 FORM_FEATURES = ("log_words", "question_mark", "digits", "short")
 # a follow-up or a new question: how well each reading's evidence answers, and the message's own substance
 FOLLOW_UP_FEATURES = ("alone", "joined", "gain", "content_words", "shared", "repeats", "short")
@@ -87,6 +89,7 @@ class DialogueModel:
     coef: np.ndarray
     intercept: np.ndarray
     policy_threshold: float
+    vocabulary: dict[str, int] = field(default_factory=dict)  # a lexical term -> its place after the form features
     history_threshold: float = 0.0  # with history, a short message above this is a (follow-up) question
     follow_up_weights: dict[str, float] | None = None
     follow_up_bias: float = 0.0
@@ -115,7 +118,8 @@ class DialogueModel:
         if entry is None:
             return None
         coef = np.asarray(entry["coef"], dtype=np.float32)
-        if coef.shape[1] != entry["dim"] + len(FORM_FEATURES):
+        vocabulary = {term: i for i, term in enumerate(entry.get("vocabulary", ()))}
+        if coef.shape[1] != entry["dim"] + len(FORM_FEATURES) + len(vocabulary):
             raise ValueError(f"{path}: the {embedder} classifier has {coef.shape[1]} weights per label")
         return cls(
             embedder,
@@ -123,6 +127,7 @@ class DialogueModel:
             coef,
             np.asarray(entry["intercept"], dtype=np.float32),
             float(entry["policy_threshold"]),
+            vocabulary,
             float(entry.get("history_threshold", entry["policy_threshold"])),
             entry["follow_up"]["weights"] if entry.get("follow_up") else None,
             float(entry["follow_up"]["bias"]) if entry.get("follow_up") else 0.0,
@@ -130,7 +135,7 @@ class DialogueModel:
         )
 
     def probabilities(self, vector: np.ndarray, message: str) -> dict[str, float]:
-        x = features(vector, message)
+        x = features(vector, message, self.vocabulary)
         z = self.coef @ x + self.intercept
         z = np.exp(z - z.max())
         p = z / z.sum()
@@ -313,8 +318,19 @@ def form_features(message: str) -> np.ndarray:
     )
 
 
-def features(vector: np.ndarray, message: str) -> np.ndarray:
-    return np.concatenate([np.asarray(vector, dtype=np.float32).ravel(), form_features(message)])
+def lexical_terms(message: str) -> set[str]:
+    """The message's words and neighbouring word pairs, without marks: "Tính thuế TNCN" -> {"tinh", "thue", "tncn",
+    "tinh thue", "thue tncn"}."""
+    folded = words(fold(message))
+    return set(folded) | {f"{a} {b}" for a, b in pairwise(folded)}
+
+
+def features(vector: np.ndarray, message: str, vocabulary: Mapping[str, int] | None = None) -> np.ndarray:
+    """The classifier's input: the query vector, the form signals, and a 1 for each ``vocabulary`` term held."""
+    vocabulary = vocabulary or {}
+    lexical = np.zeros(len(vocabulary), dtype=np.float32)
+    lexical[[vocabulary[term] for term in lexical_terms(message) if term in vocabulary]] = 1.0
+    return np.concatenate([np.asarray(vector, dtype=np.float32).ravel(), form_features(message), lexical])
 
 
 def reply_kind(intent: Intent, message: str) -> str:
@@ -411,6 +427,7 @@ __all__ = [
     "form_features",
     "is_our_reply",
     "kind_by_phrases",
+    "lexical_terms",
     "phrase_intent",
     "phrase_labels",
     "reply",
