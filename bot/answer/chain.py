@@ -332,9 +332,9 @@ def asks_after(message: str) -> bool:
 
 def may_lean_back(message: str) -> bool:
     """Whether a message the classifier took for a non-question may still, after a question, ask about it: it asks
-    or points back ("ai nam o nhom c", "da nang thi sao"), has at most four words of its own and holds no phrase of
-    ours (no greeting, thanks or insult)."""
-    return asks(message) and len(_own_words(message)) <= 4 and not phrase_labels(message)
+    or points back ("ai nam o nhom c", "da nang thi sao"), has at most four words of its own and holds no insult
+    (a "dạ" or "cảm ơn" in it may be part of the question: "cảm ơn, còn Đà Nẵng?")."""
+    return asks(message) and len(_own_words(message)) <= 4 and not phrase_labels(message) & {"abuse", "injection"}
 
 
 def refusal_text(

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from bot.answer.chain import may_follow, points_back
+from bot.answer.chain import may_follow, may_lean_back, points_back
 from bot.answer.dialogue import (
     FORM_FEATURES,
     MODEL_FILE,
@@ -17,6 +17,7 @@ from bot.answer.dialogue import (
     advertises,
     features,
     lexical_terms,
+    phrase_labels,
     reply,
     suggestions,
 )
@@ -201,6 +202,13 @@ def test_a_pointing_word_is_read_with_its_marks(message: str, points: bool) -> N
 )
 def test_only_a_short_message_that_asks_may_be_a_follow_up_below_the_policy_bar(message: str, follows: bool) -> None:
     assert may_follow(message) is follows
+
+
+def test_a_place_that_folds_to_a_phrase_may_still_ask_after_a_question() -> None:
+    assert "thanks" not in phrase_labels("Đà Nẵng thì sao?")  # "dạ" is written with its mark: "Đà" is not it
+    assert phrase_labels("dạ vâng") == {"thanks"}
+    assert may_lean_back("da nang thi sao")  # typed without marks "da" may be "dạ": a thanks does not bar it
+    assert not may_lean_back("bot ngu the, khi nao sua")  # an insult does
 
 
 def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
