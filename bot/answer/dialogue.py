@@ -49,6 +49,7 @@ COVERAGE = (
 HOW_TO_ASK = "Hãy hỏi một câu cụ thể, có thể gõ không dấu hoặc dùng chữ viết tắt (TTHC, UBND, CCCD)."
 REPLIES: dict[str, str] = {
     "greeting": "Xin chào! " + COVERAGE,
+    "about": COVERAGE,  # "bạn là ai?", "bạn làm được gì?", and any other chit-chat without a greeting in it
     "thanks": "Rất vui được giúp bạn! Nếu cần, bạn cứ hỏi tiếp về cải cách hành chính và thủ tục hành chính.",
     "farewell": "Tạm biệt bạn! Khi cần tra cứu về cải cách hành chính, thủ tục hành chính, bạn cứ quay lại.",
     "off_domain": (
@@ -334,7 +335,7 @@ def features(vector: np.ndarray, message: str, vocabulary: Mapping[str, int] | N
 
 
 def reply_kind(intent: Intent, message: str) -> str:
-    """Which reply an intent gets (a chitchat message is a greeting, thanks or a farewell)."""
+    """Which reply an intent gets (a chitchat message is a greeting, thanks, a farewell, or else asks about us)."""
     if intent != "chitchat":
         return intent
     labels = _phrase_labels(message, whole=False) or set()
@@ -342,7 +343,7 @@ def reply_kind(intent: Intent, message: str) -> str:
         return "farewell"
     if "thanks" in labels or not words(message):  # an unknown emoji on its own: an acknowledgement
         return "thanks"
-    return "greeting"
+    return "greeting" if "greeting" in labels else "about"
 
 
 def suggestions(titles: Sequence[str], message: str, n: int = 2) -> list[str]:
@@ -367,7 +368,7 @@ def reply(intent: Intent, message: str, titles: Sequence[str] = ()) -> str:
     two suggested questions from the store. No quote, no citation."""
     kind = reply_kind(intent, message)
     text = REPLIES[kind]
-    if kind in ("greeting", "off_domain", "unclear", "abuse"):
+    if kind in ("greeting", "about", "off_domain", "unclear", "abuse"):
         text += " " + HOW_TO_ASK
         examples = suggestions(titles, message)
         if examples:

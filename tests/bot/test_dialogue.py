@@ -213,6 +213,8 @@ def test_a_place_that_folds_to_a_phrase_may_still_ask_after_a_question() -> None
 
 def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
     assert reply("chitchat", "tạm biệt").startswith("Tạm biệt")
+    assert reply("chitchat", "chào bạn").startswith("Xin chào!")
+    assert reply("chitchat", "bạn là ai?").startswith("Tôi là trợ lý")  # no greeting where none was given
     assert reply("chitchat", "👍").startswith("Rất vui")
     picked = suggestions(["Điều 5. Hồ sơ cấp lại thẻ Căn cước công dân", "Phí", "Lệ phí cấp hộ chiếu phổ thông"], "x")
     assert len(picked) == 2 and all(q.endswith("nội dung chính là gì?") for q in picked)
