@@ -23,11 +23,11 @@ settings' embedding model and the extractive generator.
 - after (``--parts after``): the split's non-questions, each asked after a question (the first turns of the split's
   conversations in turn, with their answers; ``heldout``: the test conversations'): handled as without history,
   never answered as a follow-up.
-- cv (``--parts cv``, development split only): the classifier's choices compared by 5-fold cross-validation by
-  group on the development rows, each at the threshold keeping 99% of policy rows: the whole message's vector or
-  what follows an opening greeting, the kind of a non-question by the classifier alone or with the phrases (an
-  insult or a capability phrase anywhere), one multinomial model or a hierarchical one (policy or not, then a
-  model over the non-questions only).
+- cv (``--parts cv``, development split only): the classifier's choices compared by 5-fold cross-validation by group
+  on the development rows, each at the trainer's threshold (99% of policy rows and of the typed ones kept): the
+  whole message's vector or what follows an opening greeting, the kind of a non-question by the classifier alone or
+  with the phrases (an insult or a capability phrase anywhere), one multinomial model or a hierarchical one (policy
+  or not, then a model over the non-questions only).
 
 Prints the README's dialogue table and writes ``reports/dialogue/<corpus>-<split>.json``.
 """
@@ -155,17 +155,18 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
 
     from bot.answer.dialogue import after_opening, features, kind_by_phrases, phrase_intent, what_to_read
     from vectorstore.text import words
-    from workshop.train_dialogue import _fit, fold_of, load_rows, vocabulary_of
+    from workshop.train_dialogue import _fit, fold_of, load_rows, policy_threshold, typed_rows, vocabulary_of
 
     rows = load_rows("dev")
     texts, y = [t for t, _, _ in rows], np.array([label for _, label, _ in rows])
-    fold = np.array([fold_of(g) for _, _, g in rows])
+    fold, typed = np.array([fold_of(g) for _, _, g in rows]), typed_rows(rows)
     snapshot, embed = engine.snapshot(), engine.embedder.embed_query
     whole, opened = [], []
-    read = [what_to_read(text, snapshot.parse(text).dense_text) for text in texts]
+    dense = [snapshot.parse(text).dense_text for text in texts]
+    read = [what_to_read(text, d) for text, d in zip(texts, dense)]
     vocabulary = vocabulary_of([form for _, form in read])  # (counted over all folds: no label is read)
-    for text, (rest, form) in zip(texts, read):
-        whole.append(features(embed(snapshot.parse(text).dense_text), text, vocabulary))
+    for text, d, (rest, form) in zip(texts, dense, read):
+        whole.append(features(embed(d), text, vocabulary))
         opened.append(features(embed(rest), form, vocabulary))
     out: dict = {}
     for name, x, hierarchical, by_phrases in (
@@ -188,8 +189,7 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
             else:
                 probs[:, labels.index("policy")] = -1
                 kind[held] = [labels[i] for i in probs.argmax(axis=1)]
-        kept = [t for t in np.arange(0.01, 0.96, 0.01) if (p_policy[y == "policy"] >= t).mean() >= 0.99]
-        threshold = round(float(max(kept, default=0.01)), 2)
+        threshold = policy_threshold(p_policy, y == "policy", typed)  # the trainer's rule
         predicted = []
         for i, text in enumerate(texts):
             known = phrase_intent(text) or ("unclear" if not words(text) else None)

@@ -91,10 +91,14 @@ def vocabulary_of(forms: list[str], min_count: int = MIN_COUNT) -> dict[str, int
     return {term: i for i, term in enumerate(sorted(t for t, n in counts.items() if n >= min_count))}
 
 
-def vectorise(engine: Any, texts: list[str], vocabulary: dict[str, int]) -> np.ndarray:
-    """The classifier's features of each message (:func:`read_messages`, then :func:`features`)."""
-    vectors, forms = read_messages(engine, texts)
+def feature_rows(vectors: list[np.ndarray], forms: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """The classifier's features of messages read by :func:`read_messages`, one row each."""
     return np.stack([features(v, form, vocabulary) for v, form in zip(vectors, forms)])
+
+
+def vectorise(engine: Any, texts: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """The classifier's features of each message (:func:`read_messages`, then :func:`feature_rows`)."""
+    return feature_rows(*read_messages(engine, texts), vocabulary)
 
 
 class _Scaled:
@@ -131,6 +135,22 @@ def fold_of(group: str, folds: int = 5) -> int:
     return hashlib.sha256(group.encode()).digest()[1] % folds
 
 
+def typed_rows(rows: list[tuple[str, str, str]]) -> np.ndarray:
+    """Which of :func:`load_rows`'s development rows are the messages, typed as citizens type them (it puts them
+    first, the team's well-formed questions after)."""
+    return np.arange(len(rows)) < len(split_rows(MESSAGES, "dev"))
+
+
+def policy_threshold(p_policy: np.ndarray, is_policy: np.ndarray, typed: np.ndarray) -> float:
+    """The highest threshold (0.05–0.95) at which ≥ ``MIN_POLICY_KEPT`` of the policy rows, and of the ``typed``
+    ones, have P(policy) at or above it (0.05 when none does)."""
+    best = 0.05
+    for t in np.arange(0.05, 0.96, 0.01):
+        if min((p_policy[rows] >= t).mean() for rows in (is_policy, is_policy & typed)) >= MIN_POLICY_KEPT:
+            best = round(float(t), 2)
+    return best
+
+
 def choose_threshold(
     x: np.ndarray, y: np.ndarray, groups: list[str], typed: np.ndarray, folds: int = 5
 ) -> tuple[float, dict[str, float]]:
@@ -150,10 +170,7 @@ def choose_threshold(
         others[:, labels.index("policy")] = -1
         predicted[held] = [labels[i] for i in others.argmax(axis=1)]
     is_policy = y == "policy"
-    best = 0.05
-    for t in np.arange(0.05, 0.96, 0.01):
-        if min((p_policy[rows] >= t).mean() for rows in (is_policy, is_policy & typed)) >= MIN_POLICY_KEPT:
-            best = round(float(t), 2)
+    best = policy_threshold(p_policy, is_policy, typed)
     taken = p_policy >= best
     handled = np.where(taken, y == "policy", predicted == y)
     report = {
@@ -219,10 +236,9 @@ def train(model_name: str) -> dict[str, Any]:
     rows = load_rows("dev")
     vectors, forms = read_messages(engine, [t for t, _, _ in rows])
     vocabulary = vocabulary_of(forms)
-    x = np.stack([features(v, form, vocabulary) for v, form in zip(vectors, forms)])
+    x = feature_rows(vectors, forms, vocabulary)
     y = np.array([label for _, label, _ in rows])
-    typed = np.arange(len(rows)) < len(split_rows(MESSAGES, "dev"))  # load_rows puts the messages first
-    threshold, report = choose_threshold(x, y, [g for _, _, g in rows], typed)
+    threshold, report = choose_threshold(x, y, [g for _, _, g in rows], typed_rows(rows))
     model = _fit(x, y)
     coef, intercept = model.weights()
     follow_up = fit_follow_up(engine)
