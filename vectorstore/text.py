@@ -170,6 +170,29 @@ def reading_units(text: str) -> list[str]:
     return list(out)
 
 
+# a list item or table row: "a) …", "1. …", "- …", "+ …", "Cấp mới: 200.000 VND/lần.", "a | Cấp mới | 180.000 |"
+_ITEM = re.compile(r"^(?:\||[-+•*–]\s|\(?[a-zđ]\)\s|\(?\d{1,2}[.)]\s|[^\n:|]{1,60}(?<!\d)[:|](?!\d))", re.IGNORECASE)
+
+
+def led_items(text: str) -> dict[str, str]:
+    """Each list item or table row (a line) of ``text`` that follows a lead line (one ending in ":", with only
+    other items or blank lines between), mapped to that lead: "Cấp mới: 200.000 VND/lần." is read as a fee of what
+    "Mức phí làm hộ chiếu online …:" names. A line that is neither ends the list."""
+    out: dict[str, str] = {}
+    lead = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.endswith(":"):
+            lead = stripped
+        elif lead and _ITEM.match(stripped):
+            out[stripped] = lead
+        else:
+            lead = ""
+    return out
+
+
 def _wrapped(text: str, newline: int) -> bool:
     """A line broken inside a sentence: it ends in a letter, digit or comma and the next opens in lower case."""
     before, after = text[newline - 1 : newline], text[newline + 1 : newline + 2]

@@ -45,7 +45,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import cast
@@ -66,7 +66,7 @@ from bot.answer.relations import (
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import DateValue, Detail, DocValue, Kind, matches
 from vectorstore.details import extract as extract_details
-from vectorstore.text import content_words, fold, has_diacritics, is_english, reading_units, words
+from vectorstore.text import content_words, fold, has_diacritics, is_english, led_items, reading_units, words
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "reader_model.json"  # EmbeddingGemma's (the default)
 DEFAULT_SPACE = "embeddinggemma"
@@ -637,10 +637,12 @@ class Reader:
         out: list[Candidate] = []
         seen: set[str] = set()
         for rank, passage in enumerate(passages):
+            leads = led_items(passage.text)
             for piece in reading_units(passage.text):
                 if piece not in seen:
                     seen.add(piece)
-                    out.append(Candidate(passage, piece, rank))
+                    lead = next((lead for item, lead in leads.items() if piece in item), "")
+                    out.append(Candidate(passage, piece, rank, lead=lead))
         return out
 
     # --- signals -------------------------------------------------------------------------------------------------
@@ -723,7 +725,8 @@ class Reader:
         texts, relations = (texts_named(question), relations_asked(question)) if which_text else ([], [])
         rows = []
         for c in candidates:
-            lexical = sum(weight(t) for t in q_terms & self.terms(c.text)) / total
+            own_terms = self.terms(c.text) | self.terms(c.lead)  # a list item says what its lead line names
+            lexical = sum(weight(t) for t in q_terms & own_terms) / total
             title = sum(weight(t) for t in q_terms & self.terms(c.passage.title)) / total
             if c.passage.chunk_id not in passages_read:
                 heading = c.passage.title
@@ -734,19 +737,20 @@ class Reader:
                 )
             title_key, title_said, english = passages_read[c.passage.chunk_id]
             foreign = english != asked_english
-            key, said = folded_key(c.text), stated_details(c.text) if by_meaning else []
+            stated = f"{c.lead} {c.text}" if c.lead else c.text
+            key, said = folded_key(stated), stated_details(stated) if by_meaning else []
             # across languages, judged on the details both write alike, if the question names any
             details = {t: d for t, d in wanted.items() if not (foreign and t in own_words)} or wanted
             in_sentence = sum(1 for t, d in details.items() if states(t, d, key, said))
             found = sum(1 for t, d in details.items() if states(t, d, key, said) or states(t, d, title_key, title_said))
-            seen = self.terms(c.text) | self.terms(c.passage.title)
+            seen = own_terms | self.terms(c.passage.title)
             missing = max((weight(t) for t in q_words - seen), default=0.0) / top_idf
             span = spoken.get(c.passage.doc_id, range(0))
             # another year, the asked one neither here (a baseline's year may be the asked one: "so với năm 2020
             # (17,79%)") nor in the title: conflict; a sentence naming only baselines is of its passage's time
             own_years, every_year = said_years(c.text, span, baselines=False), said_years(c.text, span)
             years = every_year if own_years or asked_years & every_year else own_years
-            title_years = years_named(c.passage.title)
+            title_years = years_named(f"{c.passage.title} {c.lead}")
             ordinals = ordinals_of(c.text) if asked_ordinals else set()
             typed = holds_type(kind, c.text, question)
             # a sentence naming no index is of the one its title names ("Gia Lai đứng thứ 19" in a SIPAS article)
@@ -782,7 +786,7 @@ class Reader:
             })  # fmt: skip
         closeness = semantic_signals(rows, candidates, similarity)
         impute_word_signals(rows, self.model.imputed)
-        scored = [Candidate(c.passage, c.text, c.rank, f, self.model.probability(f)) for c, f in zip(candidates, rows)]
+        scored = [replace(c, features=f, probability=self.model.probability(f)) for c, f in zip(candidates, rows)]
         # A sentence that contradicts a detail the question names (another year or ordinal, without the entity a
         # figure is asked for) never answers it, whatever its other signals: such candidates go last, and when no
         # other is left the question is not answerable from these sources.

@@ -148,7 +148,10 @@ def reported_year(text: str, this_year: int) -> int | None:
 
 
 _PRESENT = re.compile(r"\b(?:hien nay|hien hanh|hien tai|moi nhat|bay gio|luc nay|con hieu luc|dang co hieu luc|"
-                      r"dang ap dung|dang duoc ap dung|nowadays|currently|current|latest|now)\b")  # fmt: skip
+                      r"dang ap dung|dang duoc ap dung|nowadays|currently|current|latest|now)\b"
+                      # "hiện" alone before a verb ("hiện có", "hiện quy định"), not in "thực hiện", "xuất hiện" …
+                      r"|(?<!thuc )(?<!xuat )(?<!the )(?<!phat )(?<!bieu )(?<!tai )(?<!an )\bhien "
+                      r"(?:dang|co|la|duoc|quy dinh|ap dung|con|gio)\b")  # fmt: skip
 _BEFORE_MERGER = re.compile(r"\btruoc (?:khi )?(?:sap nhap|sap xep|hop nhat)\b")
 _AS_OF = re.compile(
     r"\b(?:theo quy dinh(?: (?:cua|tai|vao))?(?: (?:nam|thoi diem|ngay))?|tinh den(?: (?:ngay|nam|thoi diem|het))?|"

@@ -60,6 +60,7 @@ class Candidate:
     rank: int  # the passage's rank (0 = best)
     features: dict[str, float] = field(default_factory=dict, compare=False)
     probability: float = 0.0
+    lead: str = ""  # the lead line a list item or table row follows ("Mức phí làm hộ chiếu online …:")
 
     @property
     def coverage(self) -> float:

@@ -1,5 +1,7 @@
 """The reader's signals and the extractive answer's shape, on passages made here (no store, no model)."""
 
+from dataclasses import replace
+
 from bot.answer.citations import COMMENT_LABEL, verify
 from bot.answer.generators.base import Draft, collect
 from bot.answer.generators.extractive import ExtractiveGenerator, choose, same_content
@@ -487,3 +489,30 @@ def test_a_repaired_claim_keeps_its_numbers():
     doc = Document("par2022", INDEX.title, INDEX.text, "article", "")
     checked = verify("Quảng Ninh dẫn đầu khối tỉnh với 95,5% [3].", [INDEX], lambda _: doc)
     assert checked.citations == []  # 95,5 is in no sentence: no repair to the 90,10% one
+
+
+FEES = Passage(4, "fees", "fees#0", "Lệ phí làm hộ chiếu", "article",
+               "Từ ngày 01/01/2026, áp dụng mức thu theo quy định tại Thông tư 25/2021/TT-BTC.\n\n"
+               "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC:\n\n"
+               "Cấp mới: 200.000 VND/lần.\n\nCấp lại do hỏng hoặc mất: 400.000 VND/lần.", 0.8)  # fmt: skip
+
+
+def test_a_list_item_is_read_with_its_lead_line_and_quoted_after_it():
+    fees_idf = idf_table([FEES.text.lower().split(), SPEECH.text.lower().split()])
+    reading = reader().read("Lệ phí cấp lại hộ chiếu online là bao nhiêu?", [FEES], fees_idf)
+    item = next(c for c in reading.candidates if c.text.startswith("Cấp lại"))
+    assert item.lead.startswith("Mức phí làm hộ chiếu online")
+    alone = reader().read("Lệ phí cấp lại hộ chiếu online là bao nhiêu?", [replace(FEES, text=item.text)], fees_idf)
+    assert item.features["lexical"] > alone.candidates[0].features["lexical"]  # "hộ chiếu online" is the lead's
+    draft = collect(ExtractiveGenerator(0.1).stream("q", [FEES], [item]))
+    assert isinstance(draft, Draft)
+    assert draft.text == (
+        "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC [4]. "
+        "Cấp lại do hỏng hoặc mất: 400.000 VND/lần [4]."
+    )
+    doc = Document("fees", FEES.title, FEES.text, "article", "")
+    checked = verify(draft.text, [FEES], lambda _: doc)
+    assert [c.quote for c in checked.citations] == [
+        "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC",
+        "Cấp lại do hỏng hoặc mất: 400.000 VND/lần",
+    ]

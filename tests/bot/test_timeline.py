@@ -113,6 +113,11 @@ def test_what_time_a_question_asks_about() -> None:
     assert time_of("Theo quy định ngày 1/7/2025, có bao nhiêu tỉnh?").as_of == "2025-07-01"
     assert time_of("Theo quy định tháng 2/2024 thì sao?").as_of == "2024-02-29"
     assert not time_of("Nghị định 61/2018/NĐ-CP quy định gì?").present  # one named text: what it says
+    # "hiện" before a verb says "now" in words (the newer text leads more readily); "thực hiện" does not
+    assert time_of("NĐ nào hiện quy định về cơ chế một cửa?").said
+    assert time_of("ca nuoc hien co bao nhieu tinh").said
+    assert not time_of("Việc thực hiện có hiệu quả không?").said
+    assert not time_of("Khi nào xuất hiện là gì?").said
 
 
 def test_staff_set_a_date_that_reingest_keeps(engine: Engine, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from vectorstore.text import (
     decode_bytes,
     fold,
     has_diacritics,
+    led_items,
     normalize,
     reading_units,
     sentences,
@@ -103,3 +104,27 @@ def test_reading_units_end_at_line_breaks_except_inside_a_wrapped_sentence():
     ]
     # chunking's sentences keep their own rule (a change there would re-embed every store)
     assert sentences(header)[0].count("\n") == 2
+
+
+def test_list_items_and_table_rows_are_mapped_to_their_lead_line():
+    text = (
+        "Từ ngày 01/01/2026, áp dụng mức thu theo quy định tại Thông tư 25/2021/TT-BTC.\n\n"
+        "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC:\n\n"
+        "Cấp mới: 200.000 VND/lần.\n\nCấp lại do hỏng hoặc mất: 400.000 VND/lần.\n\n"
+        "Từ ngày 1/1/2025 đến ngày 31/12/2025, người dân làm hộ chiếu online sẽ được giảm 10%.\n"
+        "Cấp giấy xác nhận: 100.000 VND/lần.\n"
+        "Mức thu như sau:\nSố TT | Nội dung | Mức thu |\n|\na | Cấp mới | 180.000 |\n"
+        "Hồ sơ gồm:\n1. Tờ khai;\nb) bản sao giấy khai sinh"
+    )
+    lead = "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC:"
+    assert led_items(text) == {
+        "Cấp mới: 200.000 VND/lần.": lead,
+        "Cấp lại do hỏng hoặc mất: 400.000 VND/lần.": lead,
+        # a sentence that is not an item ends the list: the next "label: value" line follows no lead
+        "Số TT | Nội dung | Mức thu |": "Mức thu như sau:",
+        "|": "Mức thu như sau:",
+        "a | Cấp mới | 180.000 |": "Mức thu như sau:",
+        "1. Tờ khai;": "Hồ sơ gồm:",
+        "b) bản sao giấy khai sinh": "Hồ sơ gồm:",
+    }
+    assert led_items("Thủ tướng yêu cầu: các bộ khẩn trương hoàn thành.\nNgày 2/9/2025: khai trương.") == {}

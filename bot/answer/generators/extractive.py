@@ -63,12 +63,23 @@ class ExtractiveGenerator:
         if not chosen:
             yield Draft("", self.prompt_id, refused=True)
             return
-        text = " ".join(_quote(c) for c in chosen)
+        text = " ".join(_quoted(chosen))
         yield from re.findall(r"\S+\s*", text)
         yield Draft(text, self.prompt_id)
 
 
-def _quote(c: Candidate) -> str:
-    body = c.text.rstrip().rstrip(".…!?;:").rstrip()
-    label = f"{COMMENT_LABEL}: " if c.passage.kind == "comment" else ""
-    return f"{label}{body} [{c.passage.n}]."
+def _quoted(chosen: Sequence[Candidate]) -> Iterator[str]:
+    """Each chosen sentence quoted and cited, a list item after its lead line (once): "Mức phí làm hộ chiếu online
+    …[1]. Cấp mới: 200.000 VND/lần [1]." — the item alone does not say what it is the fee of."""
+    leads: set[tuple[str, int]] = set()
+    for c in chosen:
+        if c.lead and (c.lead, c.passage.n) not in leads:
+            leads.add((c.lead, c.passage.n))
+            yield _quote(c.lead, c.passage.n)
+        yield _quote(c.text, c.passage.n, c.passage.kind)
+
+
+def _quote(text: str, n: int, kind: str = "") -> str:
+    body = text.rstrip().rstrip(".…!?;:").rstrip()
+    label = f"{COMMENT_LABEL}: " if kind == "comment" else ""
+    return f"{label}{body} [{n}]."
