@@ -217,12 +217,31 @@ def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str
     """
     if not history:
         return question
-    previous = history[-1][0]
+    previous = meant_question(history)
     swapped = _swap_detail(question, previous)
     if swapped:
         return swapped
     topic = " ".join(_without(previous, _ASKING))
     return f"{question.rstrip()} {topic}".strip()
+
+
+def meant_question(history: Sequence[tuple[str, str]]) -> str:
+    """The conversation's last question as it was meant: one that only swapped a detail of the question before it
+    ("còn Hải Phòng?" after "Hà Nội đạt bao nhiêu phần trăm PAR Index 2023?") is that question with the detail
+    swapped, back along the conversation — so "Đà Nẵng thì sao?" next still asks about PAR Index 2023."""
+    meant = ""
+    for question, _ in history[-MEANT_TURNS:]:
+        meant = (_swap_detail(question, meant) if meant else "") or question
+    return meant
+
+
+MEANT_TURNS = 8  # how far back a chain of swapped details is followed
+
+
+def swaps_detail(message: str, history: Sequence[tuple[str, str]]) -> bool:
+    """Whether the message only swaps a detail of the conversation's last question ("Đà Nẵng thì sao?", "còn năm
+    2022?"): a follow-up by its form, whatever it looks like alone."""
+    return bool(history) and bool(_swap_detail(message, meant_question(history)))
 
 
 def _swap_detail(question: str, previous: str) -> str:
@@ -440,8 +459,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         history = questions_of(turn.options.history)
         if turn.intent != "policy":  # "Ai cao nhất?": a follow-up only if its context's documents say it
             joined = read_with_context(replace(turn, intent="policy"), history, config, echoing=True)
-            if joined is None or joined.refusal is not None:
-                return turn
+            if joined is None or (joined.refusal is not None and not swaps_detail(turn.question, history)):
+                return turn  # a message that only swaps a detail ("Đà Nẵng thì sao?") asks that: refused as it
             return replace(joined, follow_up=True, readings=(0.0, joined.evidence_score))
         alone = answer_from_documents(turn, config)
         if not history:
@@ -691,5 +710,7 @@ __all__ = [
     "Turn",
     "build_chain",
     "condense_heuristic",
+    "meant_question",
+    "swaps_detail",
     "refusal_text",
 ]

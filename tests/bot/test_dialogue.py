@@ -162,6 +162,16 @@ def test_a_follow_up_the_classifier_rejects_is_answered_when_its_context_says_it
     assert "Phát biểu kết luận, Thủ tướng Phạm Minh Chính" in answer.answer
 
 
+def test_a_swapped_detail_the_documents_lack_is_refused_not_called_off_topic(engine: Engine) -> None:
+    """"Đà Nẵng thì sao?" after a policy question asks that question of Đà Nẵng: when the documents do not say, the
+    answer is that they do not — not "out of my scope", which the classifier alone might say."""
+    first = "Thủ tướng yêu cầu Bộ Nội vụ làm gì?"
+    history = ((first, engine.ask(first).answer),)
+    answer = engine.ask("Đà Nẵng thì sao?", AskOptions(history=history))
+    assert answer.refused and answer.follow_up and not answer.citations
+    assert answer.standalone_question.startswith("Thủ tướng yêu cầu") and "Đà Nẵng" in answer.standalone_question
+
+
 @pytest.mark.parametrize("message", ["ai nau pho ngon nhat", "thời tiết hà nội thế nào"])
 def test_an_off_topic_question_after_an_answer_is_not_answered_from_its_context(engine: Engine, message: str) -> None:
     first = "TTHC còn chồng chéo ở những lĩnh vực nào?"
@@ -262,6 +272,20 @@ def test_the_offline_condenser_swaps_a_detail_or_puts_the_message_first() -> Non
     joined = condense_heuristic("Ai chủ trì phiên họp đó?", [(meeting, "")])
     assert joined.startswith("Ai chủ trì phiên họp đó?") and "thứ năm" in joined and "khi nào" not in joined
     assert condense_heuristic("Ai chủ trì?", []) == "Ai chủ trì?"
+
+
+def test_a_chain_of_swapped_details_keeps_the_first_questions_topic() -> None:
+    from bot.answer.chain import condense_heuristic, meant_question, swaps_detail
+
+    par = "Hà Nội đạt bao nhiêu phần trăm PAR Index 2023?"
+    chain = [(par, ""), ("còn Hải Phòng?", ""), ("Năm 2022 thì sao?", "")]
+    assert meant_question(chain[:2]) == "Hải Phòng đạt bao nhiêu phần trăm PAR Index 2023?"
+    assert meant_question(chain) == "Hải Phòng đạt bao nhiêu phần trăm PAR Index 2022?"
+    assert condense_heuristic("Đà Nẵng thì sao?", chain) == "Đà Nẵng đạt bao nhiêu phần trăm PAR Index 2022?"
+    # a new question in between starts a new chain
+    assert meant_question([*chain, ("Ai chủ trì phiên họp thứ tư?", "")]) == "Ai chủ trì phiên họp thứ tư?"
+    assert swaps_detail("Đà Nẵng thì sao?", chain) and swaps_detail("còn năm 2021?", chain)
+    assert not swaps_detail("bạn là ai?", chain) and not swaps_detail("Đà Nẵng thì sao?", [])
 
 
 @pytest.mark.parametrize(
