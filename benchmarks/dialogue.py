@@ -1,6 +1,6 @@
 """The dialogue step's benchmark: labelled messages and two-turn conversations, through the product's ``Engine``.
 
-    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations after cv]
+    python benchmarks/dialogue.py [--split test|dev|heldout] [--parts messages conversations after chains cv]
 
 Store: the team's CCHC corpus (``data/cchc/`` plus the bundled sample, ``data/bench-stores/cchc[-MODEL]``, built
 when missing), with ``--corpus heldout`` the held-out 2024–2025 corpus (``data/heldout/``), or with ``--corpus
@@ -20,6 +20,9 @@ settings' embedding model and the extractive generator.
   alone (not as a follow-up) and its answer holds an expected fact; a follow-up when it is read with its context
   and its answer holds an expected fact. Both readings are also reported separately (reading / answer).
 
+- chains (``--parts chains``, ``data/dialogue/conversations_chains.jsonl``, 40, written after the condenser learnt
+  to follow a chain and never tuned on for it): three turns, the last two each swapping one detail of the first
+  question; each earlier turn asked with the ones before it (so in ``conversations`` too, for any history).
 - after (``--parts after``): the split's non-questions, each asked after a question (the first turns of the split's
   conversations in turn, with their answers; ``heldout``: the test conversations'): handled as without history,
   never answered as a follow-up.
@@ -56,6 +59,7 @@ from workshop.train_dialogue import CONVERSATIONS, MESSAGES, split_rows
 NOISE = {"abuse", "unclear"}
 DIALOGUE_CORPORA = ("cchc", "heldout", "phapdien")  # messages over any; conversations over the first two
 CONVERSATION_FILES = {"cchc": CONVERSATIONS, "heldout": CONVERSATIONS.with_name("conversations_heldout.jsonl")}
+CHAINS = CONVERSATIONS.with_name("conversations_chains.jsonl")
 
 
 def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
@@ -105,9 +109,7 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
 def conversations(engine: Engine, split: str, corpus: str = "cchc") -> tuple[dict, list[dict]]:
     records = []
     for row in split_rows(CONVERSATION_FILES[corpus], split):
-        first = row["history"][0]
-        earlier = engine.ask(first)
-        answer = engine.ask(row["question"], AskOptions(history=((first, earlier.answer),)))
+        answer = engine.ask(row["question"], AskOptions(history=asked_in_turn(engine, row["history"])))
         # older engines have no follow_up flag: a rewritten question was read as a follow-up
         follow_up = getattr(answer, "follow_up", answer.standalone_question != row["question"])
         reading_right = follow_up == (row["kind"] == "follow_up")
@@ -122,6 +124,38 @@ def conversations(engine: Engine, split: str, corpus: str = "cchc") -> tuple[dic
         figures[f"{kind}: reading"] = _mean(r["reading_right"] for r in group)
         figures[f"{kind}: answer hit"] = _mean(r["answer_hit"] for r in group)
         figures[f"{kind}: n"] = len(group)
+    return figures, records
+
+
+def asked_in_turn(engine: Engine, questions: list[str]) -> tuple[tuple[str, str], ...]:
+    """The conversation so far: each earlier question asked with the ones before it, with its answer."""
+    history: tuple[tuple[str, str], ...] = ()
+    for question in questions:
+        history = (*history, (question, engine.ask(question, AskOptions(history=history)).answer))
+    return history
+
+
+def chains(engine: Engine, split: str) -> tuple[dict, list[dict]]:
+    """Three-turn conversations whose last two messages each swap one detail of the first question ("còn Hải
+    Phòng?", "Đà Nẵng thì sao?"): the last is right when it is read with its chain and answered with an expected
+    fact, or, when the documents do not state it, refused as the policy question it is (not called off-topic)."""
+    records = []
+    for row in split_rows(CHAINS, split):
+        answer = engine.ask(row["question"], AskOptions(history=asked_in_turn(engine, row["history"])))
+        if row["answerable"]:
+            right = answer.follow_up and not answer.refused and holds_answer(answer.answer, row["answers"])
+        else:
+            right = answer.refused and answer.intent == "policy" and not answer.citations
+        records.append({**row, "follow_up": answer.follow_up, "intent": answer.intent, "right": right,
+                        "standalone_read": answer.standalone_question, "answer": answer.answer})  # fmt: skip
+    answerable = [r for r in records if r["answerable"]]
+    lacking = [r for r in records if not r["answerable"]]
+    figures = {
+        "answerable: right": _mean(r["right"] for r in answerable),
+        "answerable: read with its chain": _mean(r["follow_up"] for r in answerable),
+        "not stated: refused as a policy question": _mean(r["right"] for r in lacking),
+        "n answerable / not stated": f"{len(answerable)} / {len(lacking)}",
+    }
     return figures, records
 
 
@@ -223,7 +257,7 @@ def _mean(values) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", choices=["dev", "test", "heldout"], default="test")
-    parser.add_argument("--parts", nargs="*", default=["messages", "conversations", "after"])
+    parser.add_argument("--parts", nargs="*", default=["messages", "conversations", "after", "chains"])
     parser.add_argument("--corpus", choices=DIALOGUE_CORPORA, default="cchc", help="phapdien: needs ../shared")
     args = parser.parse_args()
     settings = Settings.load()
@@ -232,7 +266,7 @@ def main() -> int:
         return 0
     engine.warm_up()
     out: dict = {"model": settings.embedding_key, "split": args.split, "corpus": args.corpus}
-    over = {"conversations": tuple(CONVERSATION_FILES), "after": ("cchc",), "cv": ("cchc",)}  # the corpora of each
+    over = {"conversations": tuple(CONVERSATION_FILES), "after": ("cchc",), "cv": ("cchc",), "chains": ("cchc",)}
     for part in args.parts:
         if args.corpus not in over.get(part, DIALOGUE_CORPORA):
             continue  # conversations are over our two corpora; "after" and the CV over the CCHC store's
@@ -243,7 +277,7 @@ def main() -> int:
             figures, records = cross_validated(engine)
         else:
             run = {"messages": messages, "conversations": partial(conversations, corpus=args.corpus),
-                   "after": after_a_question}[part]  # fmt: skip
+                   "after": after_a_question, "chains": chains}[part]  # fmt: skip
             figures, records = run(engine, args.split)
         out[part] = {"figures": figures, "records": records}
         print(f"## {part} ({args.split}, {settings.embedding_key}, {args.corpus} store)")

@@ -217,7 +217,10 @@ def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str
     """
     if not history:
         return question
-    previous = meant_question(history)
+    return _joined(question, meant_question(history))
+
+
+def _joined(question: str, previous: str) -> str:
     swapped = _swap_detail(question, previous)
     if swapped:
         return swapped
@@ -226,12 +229,12 @@ def condense_heuristic(question: str, history: Sequence[tuple[str, str]]) -> str
 
 
 def meant_question(history: Sequence[tuple[str, str]]) -> str:
-    """The conversation's last question as it was meant: one that only swapped a detail of the question before it
-    ("còn Hải Phòng?" after "Hà Nội đạt bao nhiêu phần trăm PAR Index 2023?") is that question with the detail
-    swapped, back along the conversation — so "Đà Nẵng thì sao?" next still asks about PAR Index 2023."""
+    """The conversation's last question as it was meant: an elliptical one ("còn Hải Phòng?" after "Hà Nội đạt bao
+    nhiêu phần trăm PAR Index 2023?", "còn vùng Đông Nam Bộ?") is read with the question before it as it was meant,
+    back along the conversation — so "Đà Nẵng thì sao?" next still asks about PAR Index 2023."""
     meant = ""
     for question, _ in history[-MEANT_TURNS:]:
-        meant = (_swap_detail(question, meant) if meant else "") or question
+        meant = _joined(question, meant) if meant and elliptical(question) else question
     return meant
 
 
@@ -267,6 +270,11 @@ def _swap_detail(question: str, previous: str) -> str:
 _POINTING_MARKED = frozenset("còn vậy thế thì nhỉ à đó này kia ấy đấy nữa".split())  # as typed with marks
 _POINTING_WORDS = frozenset(map(fold, _POINTING_MARKED))  # as typed without: "do" may be "đó" (or "độ", "đô")
 _NOW = re.compile(r"\b(?:hien|ngay|bay gio|luc|hom) nay\b")  # "nay" here is "now", not "này"
+
+
+def _as_restored(snapshot: Any, text: str) -> str:
+    """``text`` as the corpus snapshot restores it when typed without marks."""
+    return text if has_diacritics(text) else str(snapshot.parse(text).restored)
 
 
 def _speaks_to(joined: Turn, message: str) -> bool:
@@ -484,8 +492,11 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         """The message read with the previous question (``None`` when the condenser leaves it as it is); with
         ``echoing``, only sentences holding more than half of the message's own words may answer ("Quảng Ninh …
         cao nhất" for "Ai cao nhất?", not the previous question's answer again)."""
-        joined_text = parts.condense(turn.question, history, turn.options)
-        if joined_text == turn.question:
+        # typed without marks, read as restored: "con phien hop thu hai" swaps in "thứ hai", which the reader knows
+        message = _as_restored(turn.snapshot, turn.question)
+        history = [(_as_restored(turn.snapshot, q), a) for q, a in history]
+        joined_text = parts.condense(message, history, turn.options)
+        if joined_text == message:
             return None
         joined = read(retrieve(replace(turn, standalone=joined_text, query=turn.snapshot.parse(joined_text)), config))
         if echoing and joined.reading is not None:
@@ -711,6 +722,6 @@ __all__ = [
     "build_chain",
     "condense_heuristic",
     "meant_question",
-    "swaps_detail",
     "refusal_text",
+    "swaps_detail",
 ]

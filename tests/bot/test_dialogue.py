@@ -163,8 +163,8 @@ def test_a_follow_up_the_classifier_rejects_is_answered_when_its_context_says_it
 
 
 def test_a_swapped_detail_the_documents_lack_is_refused_not_called_off_topic(engine: Engine) -> None:
-    """"Đà Nẵng thì sao?" after a policy question asks that question of Đà Nẵng: when the documents do not say, the
-    answer is that they do not — not "out of my scope", which the classifier alone might say."""
+    """After a policy question, "Đà Nẵng thì sao?" asks that question of Đà Nẵng: when the documents do not say,
+    the answer is that they do not — not "out of my scope", which the classifier alone might say."""
     first = "Thủ tướng yêu cầu Bộ Nội vụ làm gì?"
     history = ((first, engine.ask(first).answer),)
     answer = engine.ask("Đà Nẵng thì sao?", AskOptions(history=history))
@@ -286,6 +286,19 @@ def test_a_chain_of_swapped_details_keeps_the_first_questions_topic() -> None:
     assert meant_question([*chain, ("Ai chủ trì phiên họp thứ tư?", "")]) == "Ai chủ trì phiên họp thứ tư?"
     assert swaps_detail("Đà Nẵng thì sao?", chain) and swaps_detail("còn năm 2021?", chain)
     assert not swaps_detail("bạn là ai?", chain) and not swaps_detail("Đà Nẵng thì sao?", [])
+    # an elliptical message that swaps nothing is read with the question before it, and so is the next one
+    regions = [
+        ("Năm 2024 vùng Đồng bằng sông Hồng đạt giá trị trung bình bao nhiêu?", ""),
+        ("còn vùng Đông Nam Bộ?", ""),
+    ]
+    assert meant_question(regions) == "còn vùng Đông Nam Bộ? Năm 2024 vùng Đồng bằng sông Hồng đạt giá trị trung bình"
+    assert condense_heuristic("Tây Nguyên thì sao?", regions).startswith("còn vùng Tây Nguyên? Năm 2024")
+
+
+def test_a_follow_up_typed_without_marks_swaps_in_its_restored_detail(engine: Engine) -> None:
+    first = "Phiên họp thứ tư của Ban Chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
+    answer = engine.ask("con phien hop thu nam", AskOptions(history=((first, engine.ask(first).answer),)))
+    assert answer.follow_up and "Phiên họp thứ năm" in answer.standalone_question, answer.standalone_question
 
 
 @pytest.mark.parametrize(
