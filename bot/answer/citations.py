@@ -22,7 +22,7 @@ _CLAIM_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 MIN_OVERLAP = 0.6  # share of a claim's content syllables that the cited sentence must contain
 MIN_CLAIM_WORDS = 4  # a claim with fewer content words is a bare name or number
 COMMENT_LABEL = "Ý kiến bạn đọc"  # put before a quoted reader's comment: "Ý kiến bạn đọc: … [n]."
-_LABEL = re.compile(rf"^{COMMENT_LABEL}\s*:\s*")
+_LABEL = re.compile(rf"^(?:{COMMENT_LABEL}\s*:\s*|…(?=\w))")  # a comment's label; "…" before a clause
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PARTS = re.compile(r"[,;:](?!\d)")
 
@@ -181,7 +181,8 @@ def _answers(claim: str, answering: Sequence[str], question_terms: set[str]) -> 
 
 
 def _split_label(claim: str) -> tuple[str, str]:
-    """("Ý kiến bạn đọc: ", the quote) for a labelled quote of a comment, ("", claim) otherwise."""
+    """("Ý kiến bạn đọc: ", the quote) for a labelled quote of a comment, ("…", the clause) for a clause quoted from
+    inside its sentence, ("", claim) otherwise."""
     m = _LABEL.match(claim)
     return (m.group(), claim[m.end() :]) if m else ("", claim)
 

@@ -516,3 +516,20 @@ def test_a_list_item_is_read_with_its_lead_line_and_quoted_after_it():
         "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC",
         "Cấp lại do hỏng hoặc mất: 400.000 VND/lần",
     ]
+
+
+def test_a_lead_line_is_quoted_once_and_a_clause_inside_a_sentence_after_an_ellipsis():
+    lead = "Mức phí làm hộ chiếu online theo quy định tại Thông tư 25/2021/TT-BTC:"
+    item = Candidate(FEES, "Cấp mới: 200.000 VND/lần.", 0, {}, 0.9, lead=lead)
+    chosen_lead = Candidate(FEES, lead, 0, {}, 0.8)
+    draft = collect(ExtractiveGenerator(0.1).stream("q", [FEES], [item, chosen_lead]))
+    assert isinstance(draft, Draft) and draft.text.count("Mức phí làm hộ chiếu online") == 1
+    clause = Candidate(INDEX, "xếp thứ hai là Bộ Tư pháp, thứ ba là Bộ Tài chính.", 0, {}, 0.9)
+    text = collect(ExtractiveGenerator(0.1).stream("q", [INDEX], [clause])).text
+    assert text == "…xếp thứ hai là Bộ Tư pháp, thứ ba là Bộ Tài chính [3]."
+    doc = Document("par2022", INDEX.title, INDEX.text, "article", "")
+    checked = verify(text, [INDEX], lambda _: doc)
+    assert checked.citations and checked.citations[0].quote == "xếp thứ hai là Bộ Tư pháp, thứ ba là Bộ Tài chính"
+    assert checked.text == "…xếp thứ hai là Bộ Tư pháp, thứ ba là Bộ Tài chính [1]."  # the ellipsis is kept
+    item = Candidate(FEES, "đ) Thay đổi đặc điểm nhận dạng", 0, {}, 0.9)  # a list item starts as it should
+    assert collect(ExtractiveGenerator(0.1).stream("q", [FEES], [item])).text.startswith("đ) Thay")

@@ -71,15 +71,20 @@ class ExtractiveGenerator:
 def _quoted(chosen: Sequence[Candidate]) -> Iterator[str]:
     """Each chosen sentence quoted and cited, a list item after its lead line (once): "Mức phí làm hộ chiếu online
     …[1]. Cấp mới: 200.000 VND/lần [1]." — the item alone does not say what it is the fee of."""
-    leads: set[tuple[str, int]] = set()
+    quoted: set[str] = set()  # a lead line is quoted once, whether as a lead or chosen itself
     for c in chosen:
-        if c.lead and (c.lead, c.passage.n) not in leads:
-            leads.add((c.lead, c.passage.n))
-            yield _quote(c.lead, c.passage.n)
-        yield _quote(c.text, c.passage.n, c.passage.kind)
+        for text, kind in ((c.lead, ""), (c.text, c.passage.kind)):
+            if text and text not in quoted:
+                quoted.add(text)
+                yield _quote(text, c.passage.n, kind)
+
+
+_MARKER = re.compile(r"^[a-zđ]\)")  # "a) …", "đ) …": a list item's own start
 
 
 def _quote(text: str, n: int, kind: str = "") -> str:
+    """A sentence quoted and cited; a clause that starts inside its sentence ("xếp vị trí thứ 2 là …") after "…"."""
     body = text.rstrip().rstrip(".…!?;:").rstrip()
     label = f"{COMMENT_LABEL}: " if kind == "comment" else ""
-    return f"{label}{body} [{n}]."
+    inside = "…" if body[:1].islower() and not _MARKER.match(body) else ""
+    return f"{label}{inside}{body} [{n}]."
