@@ -26,7 +26,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from bot.answer.citations import Citation, verify
 from bot.answer.dialogue import Intent, is_our_reply, phrase_intent, phrase_labels
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
-from bot.answer.grounding import missing_specifics, proper_names, worded
+from bot.answer.grounding import folded_key, missing_specifics, proper_names, worded
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, asked_term, same_content
@@ -42,7 +42,7 @@ from bot.answer.timeline import (
     written_as_of,
 )
 from bot.answer.types import Candidate, Hit, Passage
-from vectorstore.details import extract
+from vectorstore.details import Detail, extract
 from vectorstore.records import Document, date_key, vi_date
 from vectorstore.text import content_words, fold, has_diacritics, is_english, sentence_spans, words
 
@@ -242,34 +242,80 @@ MEANT_TURNS = 8  # how far back a chain of swapped details is followed
 
 
 def swaps_detail(message: str, history: Sequence[tuple[str, str]]) -> bool:
-    """Whether the message only swaps a detail of the conversation's last question ("Đà Nẵng thì sao?", "còn năm
-    2022?"): a follow-up by its form, whatever it looks like alone."""
-    return bool(history) and bool(_swap_detail(message, meant_question(history)))
+    """Whether the message, after a question, only names a detail ("Đà Nẵng thì sao?", "còn năm 2022?"): a follow-up
+    by its form, whatever it looks like alone."""
+    return bool(history) and only_a_detail(message) is not None
+
+
+# a body's name goes on in lower case ("Bộ Nội vụ", "Ban Chỉ đạo"): its capitalised syllables are not all of it
+_BODY_WORDS = frozenset("bo ban so cuc tong uy van toa vien hoi ngan trung phong chi vu".split())
+
+
+def _cut_short(name: str, text: str) -> bool:
+    """Whether ``name`` (capitalised syllables) is only the start of a body's name in ``text`` ("Bộ Nội" of "Bộ Nội
+    vụ"): swapping it would leave the rest behind ("Đà Nẵng vụ")."""
+    following = text[text.find(name) + len(name) :].split()[:1]
+    next_word = following[0] if following else ""
+    return fold(name.split()[0]) in _BODY_WORDS and next_word[:1].isalpha() and next_word[:1].islower()
 
 
 def _swap_detail(question: str, previous: str) -> str:
-    """``previous`` with its year, date, ordinal or document number replaced by the message's one of the same
+    """``previous`` with its name, year, date, ordinal or document number replaced by the message's one of the same
     kind, when the message says nothing else; "" when it does not apply."""
-    named = proper_names(question)
-    if len(named) == 1 and not _without(question.replace(named[0], " "), _POINTING):
-        theirs_named = proper_names(previous)  # "Còn Đồng Tháp?" after "Quảng Ninh đạt bao nhiêu điểm PCI…?"
-        return previous.replace(theirs_named[0], named[0], 1) if len(theirs_named) == 1 else ""
-    mine = [d for d in extract(question) if d.kind in _SAME_KIND]
-    if len(mine) != 1:
+    detail = only_a_detail(question)
+    if isinstance(detail, str):  # "Còn Đồng Tháp?" after "Quảng Ninh đạt bao nhiêu điểm PCI…?"
+        theirs_named = proper_names(previous)
+        if len(theirs_named) != 1 or _cut_short(theirs_named[0], previous):
+            return ""
+        return previous.replace(theirs_named[0], detail, 1)
+    if detail is None:
         return ""
-    rest = _without(question[: mine[0].start] + " " + question[mine[0].end :], _POINTING)
-    rest = [t for t in rest if fold(t) not in {"nam", "lan", "phien", "hop", "ky", "ngay", "thang", "so"}]
-    if rest:
-        return ""
-    theirs = [d for d in extract(previous) if d.kind == mine[0].kind]
+    theirs = [d for d in extract(previous) if d.kind == detail.kind]
     if len(theirs) != 1:
         return ""
-    return previous[: theirs[0].start] + mine[0].text + previous[theirs[0].end :]
+    return previous[: theirs[0].start] + detail.text + previous[theirs[0].end :]
+
+
+def only_a_detail(message: str) -> str | Detail | None:
+    """The one name ("Đà Nẵng thì sao?") or year, date, ordinal or document number ("còn năm 2022?") a message says
+    beside pointing words; None when it says anything else."""
+    mine = [d for d in extract(message) if d.kind in _SAME_KIND]
+    if len(mine) == 1:
+        rest = _without(message[: mine[0].start] + " " + message[mine[0].end :], _POINTING)
+        rest = [t for t in rest if fold(t) not in {"nam", "lan", "phien", "hop", "ky", "ngay", "thang", "so"}]
+        return None if rest else mine[0]
+    named, own = proper_names(message), _without(message, _POINTING)
+    phrase = " ".join(own)  # the name as far as it goes: "Bộ Nội vụ", of which "Bộ Nội" is capitalised
+    if (
+        len(named) != 1
+        or not phrase.startswith(named[0])
+        or len(own) > MAX_NAME_WORDS
+        or _without(phrase, _ASKING) != own
+    ):
+        return None
+    return phrase
+
+
+MAX_NAME_WORDS = 6  # "Bộ Lao động - Thương binh và Xã hội" is one
 
 
 _POINTING_MARKED = frozenset("còn vậy thế thì nhỉ à đó này kia ấy đấy nữa".split())  # as typed with marks
 _POINTING_WORDS = frozenset(map(fold, _POINTING_MARKED))  # as typed without: "do" may be "đó" (or "độ", "đô")
 _NOW = re.compile(r"\b(?:hien|ngay|bay gio|luc|hom) nay\b")  # "nay" here is "now", not "này"
+
+
+def _spelt(text: str) -> str:
+    """``text`` folded without blanks: "Đà Nẵng" is spelt as "Danang" is."""
+    return folded_key(text).replace(" ", "")
+
+
+def _context_lacks(refusal: Refusal | None, message: str) -> bool:
+    """Whether a reading with context was refused only for details the message itself does not name ("Đà Nẵng" of
+    a previous question, for "Khi nào phải hoàn thành kết nối dữ liệu?")."""
+    if refusal is None or refusal.reason != "missing_specifics" or not refusal.missing:
+        return False
+    own = fold(message)
+    return not any(fold(detail) in own for detail in refusal.missing)
 
 
 def _as_restored(snapshot: Any, text: str) -> str:
@@ -473,7 +519,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         alone = answer_from_documents(turn, config)
         if not history:
             return alone
-        joined = read_with_context(turn, history, config)
+        # "còn Bộ Nội vụ thì sao?": read with its context, only a sentence naming Bộ Nội vụ answers
+        joined = read_with_context(turn, history, config, echoing=isinstance(only_a_detail(turn.question), str))
         if joined is None:
             return alone
         scores = alone.evidence_score, joined.evidence_score
@@ -483,6 +530,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             follow_up = scores[1] > scores[0]
         if alone.refusal is not None and joined.refusal is not None:  # no evidence either way: by its form
             follow_up = terse(turn.question) or bool(_LEADS_BACK.search(" ".join(words(fold(turn.question)))))
+        elif _context_lacks(joined.refusal, turn.question) and not elliptical(turn.question):
+            follow_up = False  # a full question the documents answer, refused only for a detail of its context
         follow_up = follow_up and _speaks_to(joined, turn.question)
         return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)
 
@@ -490,8 +539,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         turn: Turn, history: Sequence[tuple[str, str]], config: RunnableConfig, echoing: bool = False
     ) -> Turn | None:
         """The message read with the previous question (``None`` when the condenser leaves it as it is); with
-        ``echoing``, only sentences holding more than half of the message's own words may answer ("Quảng Ninh …
-        cao nhất" for "Ai cao nhất?", not the previous question's answer again)."""
+        ``echoing``, only sentences holding more than half of the message's own words (of the one name it swaps in,
+        if so) may answer ("Quảng Ninh … cao nhất" for "Ai cao nhất?", not the previous question's answer again)."""
         # typed without marks, read as restored: "con phien hop thu hai" swaps in "thứ hai", which the reader knows
         message = _as_restored(turn.snapshot, turn.question)
         history = [(_as_restored(turn.snapshot, q), a) for q, a in history]
@@ -499,10 +548,16 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         if joined_text == message:
             return None
         joined = read(retrieve(replace(turn, standalone=joined_text, query=turn.snapshot.parse(joined_text)), config))
-        if echoing and joined.reading is not None:
-            own = _own_words(turn.question)
-            kept = [c for c in joined.reading.candidates if _echoes(c.text, own)]
-            joined = replace(joined, reading=parts.reader.judged(kept, joined.reading.closeness))
+        reading = joined.reading
+        if echoing and reading is not None:
+            named, own = only_a_detail(turn.question), _own_words(turn.question)
+            if isinstance(named, str):  # a name the message swaps in: the quoted sentence must name it ("Danang")
+                if reading.best is None or _spelt(named) not in _spelt(reading.best.text):
+                    kept = [c for c in reading.candidates if _spelt(named) in _spelt(c.text)]
+                    joined = replace(joined, reading=parts.reader.judged(kept, reading.closeness))
+            else:
+                kept = [c for c in reading.candidates if _echoes(c.text, own)]
+                joined = replace(joined, reading=parts.reader.judged(kept, reading.closeness))
         return gate(joined)
 
     def read(turn: Turn) -> Turn:
@@ -722,6 +777,7 @@ __all__ = [
     "build_chain",
     "condense_heuristic",
     "meant_question",
+    "only_a_detail",
     "refusal_text",
     "swaps_detail",
 ]

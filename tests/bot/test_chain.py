@@ -306,3 +306,13 @@ def test_a_new_question_is_not_answered_with_what_answered_the_previous_one(gemm
     # an elliptical follow-up still is one
     follow = engine.ask("Còn phiên họp đó diễn ra ngày nào?", AskOptions(history=history))
     assert follow.follow_up and "19/4" in follow.answer
+
+
+def test_a_follow_up_naming_a_body_is_answered_by_a_sentence_naming_it(gemma_engine):
+    """From a walk through the app: after "Thủ tướng yêu cầu gì …?", "còn Bộ Nội vụ thì sao?" got the first answer
+    again, led by a sentence that does not name Bộ Nội vụ; a follow-up that only names something is answered by a
+    sentence naming it."""
+    first = "Thủ tướng yêu cầu gì về cải cách hành chính?"
+    earlier = gemma_engine.ask(first)
+    answer = gemma_engine.ask("còn Bộ Nội vụ thì sao?", AskOptions(history=((first, earlier.answer),)))
+    assert answer.follow_up and not answer.refused and "Bộ Nội vụ" in answer.citations[0].quote, answer.answer

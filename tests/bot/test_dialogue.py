@@ -169,7 +169,7 @@ def test_a_swapped_detail_the_documents_lack_is_refused_not_called_off_topic(eng
     history = ((first, engine.ask(first).answer),)
     answer = engine.ask("Đà Nẵng thì sao?", AskOptions(history=history))
     assert answer.refused and answer.follow_up and not answer.citations
-    assert answer.standalone_question.startswith("Thủ tướng yêu cầu") and "Đà Nẵng" in answer.standalone_question
+    assert "Thủ tướng yêu cầu" in answer.standalone_question and "Đà Nẵng" in answer.standalone_question
 
 
 @pytest.mark.parametrize("message", ["ai nau pho ngon nhat", "thời tiết hà nội thế nào"])
@@ -293,6 +293,30 @@ def test_a_chain_of_swapped_details_keeps_the_first_questions_topic() -> None:
     ]
     assert meant_question(regions) == "còn vùng Đông Nam Bộ? Năm 2024 vùng Đồng bằng sông Hồng đạt giá trị trung bình"
     assert condense_heuristic("Tây Nguyên thì sao?", regions).startswith("còn vùng Tây Nguyên? Năm 2024")
+
+
+@pytest.mark.parametrize(
+    ("message", "detail"),
+    [("còn Bộ Nội vụ thì sao?", "Bộ Nội vụ"), ("Đà Nẵng thì sao?", "Đà Nẵng"),
+     ("Thế còn Bộ Tài chính?", "Bộ Tài chính"), ("Ai chủ trì?", None), ("Hà Nội đạt bao nhiêu?", None),
+     ("còn thủ tục?", None), ("Cảm ơn", None)],
+)  # fmt: skip
+def test_a_message_that_only_names_something_is_told_apart(message: str, detail: str | None) -> None:
+    from bot.answer.chain import condense_heuristic, only_a_detail
+
+    assert only_a_detail(message) == detail
+    # a body's name goes on in lower case: "Bộ Nội" of "Bộ Nội vụ" is not swapped ("Đà Nẵng vụ")
+    joined = condense_heuristic("Đà Nẵng thì sao?", [("Bộ Nội vụ đạt bao nhiêu điểm?", "")])
+    assert "Đà Nẵng vụ" not in joined and "Bộ Nội vụ" in joined
+
+
+def test_a_full_question_is_not_refused_for_a_detail_of_its_context(engine: Engine) -> None:
+    """After "Đà Nẵng thì sao?", "Khi nào phải hoàn thành kết nối dữ liệu?" is a new question the sample answers: its
+    reading with the context, refused for «Đà Nẵng», is not kept."""
+    first = "Thủ tướng yêu cầu gì về cải cách hành chính?"
+    history = ((first, engine.ask(first).answer), ("Đà Nẵng thì sao?", "Tài liệu hiện có không đề cập …"))
+    answer = engine.ask("Khi nào phải hoàn thành kết nối dữ liệu?", AskOptions(history=history))
+    assert not answer.refused and "Đà Nẵng" not in answer.standalone_question, answer.answer
 
 
 def test_a_follow_up_typed_without_marks_swaps_in_its_restored_detail(engine: Engine) -> None:
