@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from bot.answer.diacritics import DiacriticRestorer
+from bot.answer.grounding import proper_names
 from bot.answer.query import QueryAnalyzer, common_phrases
 from bot.answer.timeline import Chronology, reported_year
 from bot.wording import WordingDoc, wording_doc
@@ -107,6 +108,31 @@ class CorpusSnapshot:
         top = np.argpartition(-sims, n - 1)[:n]
         top = top[np.lexsort((top, -sims[top]))]
         return [(int(i), float(sims[i])) for i in top if np.isfinite(sims[i])]
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """The names the corpus writes (runs of capitalised syllables: "Đà Nẵng", "Thừa Thiên Huế"), by their lower
+        case, each as written."""
+        found: dict[str, str] = {}
+        for text in dict.fromkeys(t for c in self.chunks for t in (c.title, c.text)):
+            for name in proper_names(text):
+                found.setdefault(name.lower(), name)
+        return found
+
+    def cased(self, text: str) -> str:
+        """``text`` typed in lower case (restored: "đà nẵng thì sao") with the corpus's names capitalised as the
+        corpus writes them ("Đà Nẵng thì sao"); a text with any capital is left as typed."""
+        if text != text.lower():
+            return text
+        tokens = text.split(" ")
+        for size in (4, 3, 2):  # longest names first
+            for i in range(len(tokens) - size + 1):
+                bare = [token.strip("?!.,;:…") for token in tokens[i : i + size]]
+                name = self.names.get(" ".join(bare))
+                if name is not None:  # as the corpus writes it, the punctuation kept ("hải phòng?")
+                    for j, part in enumerate(name.split(" ")):
+                        tokens[i + j] = tokens[i + j].replace(bare[j], part, 1)
+        return " ".join(tokens)
 
     @cached_property
     def titles(self) -> list[str]:

@@ -319,8 +319,13 @@ def _context_lacks(refusal: Refusal | None, message: str) -> bool:
 
 
 def _as_restored(snapshot: Any, text: str) -> str:
-    """``text`` as the corpus snapshot restores it when typed without marks."""
-    return text if has_diacritics(text) else str(snapshot.parse(text).restored)
+    """``text`` as the corpus snapshot restores it when typed without marks; a message that only names something
+    with the name capitalised as the corpus writes it ("da nang thi sao" → "Đà Nẵng thì sao")."""
+    if has_diacritics(text):
+        return text
+    restored = str(snapshot.parse(text).restored)
+    cased = str(snapshot.cased(restored))
+    return cased if isinstance(only_a_detail(cased), str) else restored
 
 
 def _speaks_to(joined: Turn, message: str) -> bool:
@@ -513,14 +518,16 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         history = questions_of(turn.options.history)
         if turn.intent != "policy":  # "Ai cao nhất?": a follow-up only if its context's documents say it
             joined = read_with_context(replace(turn, intent="policy"), history, config, echoing=True)
-            if joined is None or (joined.refusal is not None and not swaps_detail(turn.question, history)):
+            message = _as_restored(turn.snapshot, turn.question)
+            if joined is None or (joined.refusal is not None and not swaps_detail(message, history)):
                 return turn  # a message that only swaps a detail ("Đà Nẵng thì sao?") asks that: refused as it
             return replace(joined, follow_up=True, readings=(0.0, joined.evidence_score))
         alone = answer_from_documents(turn, config)
         if not history:
             return alone
         # "còn Bộ Nội vụ thì sao?": read with its context, only a sentence naming Bộ Nội vụ answers
-        joined = read_with_context(turn, history, config, echoing=isinstance(only_a_detail(turn.question), str))
+        named = only_a_detail(_as_restored(turn.snapshot, turn.question))
+        joined = read_with_context(turn, history, config, echoing=isinstance(named, str))
         if joined is None:
             return alone
         scores = alone.evidence_score, joined.evidence_score
@@ -550,7 +557,7 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         joined = read(retrieve(replace(turn, standalone=joined_text, query=turn.snapshot.parse(joined_text)), config))
         reading = joined.reading
         if echoing and reading is not None:
-            named, own = only_a_detail(turn.question), _own_words(turn.question)
+            named, own = only_a_detail(message), _own_words(turn.question)
             if isinstance(named, str):  # a name the message swaps in: the quoted sentence must name it ("Danang")
                 if reading.best is None or _spelt(named) not in _spelt(reading.best.text):
                     kept = [c for c in reading.candidates if _spelt(named) in _spelt(c.text)]

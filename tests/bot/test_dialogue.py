@@ -319,6 +319,14 @@ def test_a_full_question_is_not_refused_for_a_detail_of_its_context(engine: Engi
     assert not answer.refused and "Đà Nẵng" not in answer.standalone_question, answer.answer
 
 
+def test_names_typed_in_lower_case_are_capitalised_as_the_corpus_writes_them(engine: Engine) -> None:
+    snapshot = engine.snapshot()
+    assert "phạm minh chính" in snapshot.names  # the sample names the Prime Minister
+    assert snapshot.cased("ông phạm minh chính nói gì?") == "ông Phạm Minh Chính nói gì?"
+    assert snapshot.cased("Ông phạm minh chính") == "Ông phạm minh chính"  # typed with a capital: as typed
+    assert snapshot.cased("còn thủ tục?") == "còn thủ tục?"
+
+
 def test_a_follow_up_typed_without_marks_swaps_in_its_restored_detail(engine: Engine) -> None:
     first = "Phiên họp thứ tư của Ban Chỉ đạo cải cách hành chính của Chính phủ diễn ra vào ngày nào?"
     answer = engine.ask("con phien hop thu nam", AskOptions(history=((first, engine.ask(first).answer),)))
