@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
@@ -58,35 +59,57 @@ def date_documents(docs: Sequence[Document]) -> dict[str, Timeline]:
     """Each document's :class:`Timeline`; a legal text's issue date may come from another of them (an article's
     citation line often gives only the entry into force, while another article of the same text, or a
     cross-reference, gives the issue date)."""
-    issued: dict[DocKey, str] = {}
+    own_lines: dict[DocKey, list[str]] = defaultdict(list)  # the text's own citation lines: trusted first
+    referred: dict[DocKey, list[str]] = defaultdict(list)  # other texts' cross-references to it
     for doc in docs:
         citation = _first_text(doc.metadata, CITATION_KEYS)
-        issued.update(stated_issue_dates(citation + "\n" + doc.text))
-        number, own = _number(doc, citation), _citation_dates(citation)[0] if citation else None
+        for key, value in stated_issue_dates(citation + "\n" + doc.text).items():
+            referred[key].append(value)
+        number = _number(doc, citation)
+        own, effective = _citation_dates(citation) if citation else (None, None)
+        own = _issued_for(own, number, effective)
         if number and own:
-            issued[doc_key(number)] = own
+            own_lines[doc_key(number)].append(own)
+    issued = {key: own_lines[key] + referred[key] for key in own_lines.keys() | referred.keys()}
     return {doc.doc_id: date_document(doc, issued) for doc in docs}
 
 
-def date_document(doc: Document, issued_dates: Mapping[DocKey, str] | None = None) -> Timeline:
+def date_document(doc: Document, issued_dates: Mapping[DocKey, Sequence[str]] | None = None) -> Timeline:
     """Everything ``doc`` says of its own time (see the module docstring for the order of trust);
-    ``issued_dates``: legal texts' issue dates stated elsewhere in the corpus, by :func:`doc_key`."""
+    ``issued_dates``: legal texts' issue dates stated elsewhere in the corpus, by :func:`doc_key`, most trusted
+    first (the first that can be this text's is taken)."""
     citation = _first_text(doc.metadata, CITATION_KEYS)
     number = _number(doc, citation)
     issued, effective = _citation_dates(citation) if citation else (None, None)
     header_issued, header_effective = _header_dates(doc.text)
     effective = effective or header_effective
+    issued, header_issued = _issued_for(issued, number, effective), _issued_for(header_issued, number, effective)
     if not issued and number:
-        issued = stated_issue_dates(citation + "\n" + doc.text).get(doc_key(number))
+        issued = _issued_for(stated_issue_dates(citation + "\n" + doc.text).get(doc_key(number)), number, effective)
     date, date_from = None, ""
     for value, where in ((_metadata_date(doc), "metadata"), (issued, "citation"), (header_issued, "text"),
                          (_opening_date(doc.text), "text"), (_url_date(doc.source, doc.doc_id), "url")):  # fmt: skip
         if value:
             date, date_from = value, where
             break
-    if not date and number and (issued_dates or {}).get(doc_key(number)):
-        date, date_from = (issued_dates or {})[doc_key(number)], "corpus"  # another article of the same text says
+    stated = (issued_dates or {}).get(doc_key(number), ()) if number else ()
+    elsewhere = next((v for v in stated if _issued_for(v, number, effective)), None)
+    if not date and elsewhere:
+        date, date_from = elsewhere, "corpus"  # another article of the same text says
     return Timeline(date, date_from, effective, number, tuple(replacements(doc.text, number)))
+
+
+def _issued_for(value: str | None, number: str | None, effective: str | None) -> str | None:
+    """``value`` if it can be the issue date of the text numbered ``number``: in the number's year (texts are
+    numbered by the year they are issued) and not after the text takes ``effective``. A citation line that names
+    another text's date ("… hướng dẫn Nghị định số 23/2015/NĐ-CP ngày 16/02/2015 …" in Thông tư 01/2020/TT-BTP)
+    gives none."""
+    if not value:
+        return None
+    year = doc_key(number)[1] if number else None
+    if (year and value[:4] != str(year)) or (effective and value > effective):
+        return None
+    return value
 
 
 def doc_key(number: str) -> DocKey:
