@@ -517,17 +517,17 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
             return turn
         history = questions_of(turn.options.history)
         if turn.intent != "policy":  # "Ai cao nhất?": a follow-up only if its context's documents say it
-            joined = read_with_context(replace(turn, intent="policy"), history, config, echoing=True)
-            message = _as_restored(turn.snapshot, turn.question)
+            message = _as_restored(turn.snapshot, turn.question)  # typed without marks: as restored, names cased
+            joined = read_with_context(replace(turn, intent="policy"), message, history, config, echoing=True)
             if joined is None or (joined.refusal is not None and not swaps_detail(message, history)):
                 return turn  # a message that only swaps a detail ("Đà Nẵng thì sao?") asks that: refused as it
             return replace(joined, follow_up=True, readings=(0.0, joined.evidence_score))
         alone = answer_from_documents(turn, config)
         if not history:
             return alone
+        message = _as_restored(turn.snapshot, turn.question)
         # "còn Bộ Nội vụ thì sao?": read with its context, only a sentence naming Bộ Nội vụ answers
-        named = only_a_detail(_as_restored(turn.snapshot, turn.question))
-        joined = read_with_context(turn, history, config, echoing=isinstance(named, str))
+        joined = read_with_context(turn, message, history, config, echoing=isinstance(only_a_detail(message), str))
         if joined is None:
             return alone
         scores = alone.evidence_score, joined.evidence_score
@@ -543,13 +543,13 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         return replace(joined if follow_up else alone, follow_up=follow_up, readings=scores)
 
     def read_with_context(
-        turn: Turn, history: Sequence[tuple[str, str]], config: RunnableConfig, echoing: bool = False
+        turn: Turn, message: str, history: Sequence[tuple[str, str]], config: RunnableConfig, echoing: bool = False
     ) -> Turn | None:
-        """The message read with the previous question (``None`` when the condenser leaves it as it is); with
-        ``echoing``, only sentences holding more than half of the message's own words (of the one name it swaps in,
-        if so) may answer ("Quảng Ninh … cao nhất" for "Ai cao nhất?", not the previous question's answer again)."""
+        """The message (``message``: as restored, see :func:`_as_restored`) read with the previous question
+        (``None`` when the condenser leaves it as it is); with ``echoing``, only sentences holding more than half of
+        the message's own words (of the one name it swaps in, if so) may answer ("Quảng Ninh … cao nhất" for "Ai cao
+        nhất?", not the previous question's answer again)."""
         # typed without marks, read as restored: "con phien hop thu hai" swaps in "thứ hai", which the reader knows
-        message = _as_restored(turn.snapshot, turn.question)
         history = [(_as_restored(turn.snapshot, q), a) for q, a in history]
         joined_text = parts.condense(message, history, turn.options)
         if joined_text == message:

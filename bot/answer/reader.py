@@ -641,7 +641,7 @@ class Reader:
             for piece in reading_units(passage.text):
                 if piece not in seen:
                     seen.add(piece)
-                    lead = next((lead for item, lead in leads.items() if piece in item), "")
+                    lead = next((led for item, led in leads.items() if piece in item), "")  # "1." split off
                     out.append(Candidate(passage, piece, rank, lead=lead))
         return out
 

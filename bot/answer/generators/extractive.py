@@ -79,12 +79,12 @@ def _quoted(chosen: Sequence[Candidate]) -> Iterator[str]:
                 yield _quote(text, c.passage.n, kind)
 
 
-_MARKER = re.compile(r"^[a-zđ]\)")  # "a) …", "đ) …": a list item's own start
+_LIST_ITEM = re.compile(r"^[a-zđ]\)")  # "a) …", "đ) …": a list item's own start
 
 
 def _quote(text: str, n: int, kind: str = "") -> str:
     """A sentence quoted and cited; a clause that starts inside its sentence ("xếp vị trí thứ 2 là …") after "…"."""
     body = text.rstrip().rstrip(".…!?;:").rstrip()
     label = f"{COMMENT_LABEL}: " if kind == "comment" else ""
-    inside = "…" if body[:1].islower() and not _MARKER.match(body) else ""
+    inside = "…" if body[:1].islower() and not _LIST_ITEM.match(body) else ""
     return f"{label}{inside}{body} [{n}]."
