@@ -38,7 +38,7 @@ from bot.answer.options import AskOptions
 from bot.answer.timeline import quoted_only
 from bot.engine import Engine
 from bot.eval import bench_store, holds_answer, load_questions
-from ingest.dating import date_documents
+from ingest.dating import date_documents, doc_key
 from ingest.loaders import load_file
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, Settings
@@ -185,10 +185,20 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 def phapdien_citations(redate: bool) -> dict[str, Any]:
     """On the whole pháp điển store (``data/bench-stores/phapdien-<model>``, built by benchmarks/reader.py and
     re-dated here without re-embedding; ``redate``: its dates dropped first, as in a store from before dates), the
-    issue date, its entry into force, and its number."""
+    issue date, its entry into force, and its number; over the whole corpus, the issue dates a text cannot have
+    (after its entry into force, or outside its number's year)."""
     corpus = PROJECT_DIR.parent / "shared" / "corpus" / "phapdien" / "corpus.jsonl"
     if not corpus.exists():
         return {"skipped": "../shared is absent"}
+    dated = date_documents(load_file(corpus).documents).values()
+    impossible = {
+        "articles": len(dated),
+        "with_issue_date": sum(1 for t in dated if t.date),
+        "issue_date_after_entry_into_force": sum(1 for t in dated if t.date and t.effective and t.date > t.effective),
+        "issue_date_outside_number_year": sum(
+            1 for t in dated if t.date and t.number and doc_key(t.number)[1] not in (None, int(t.date[:4]))
+        ),
+    }
     settings = Settings.load()
     store_dir = bench_store("phapdien", settings)
     if not store_dir.exists():
@@ -207,6 +217,7 @@ def phapdien_citations(redate: bool) -> dict[str, Any]:
         return round(n / len(citations), 3) if citations else None
 
     return {
+        "corpus": impossible,
         "redated_documents": summary.documents_dated,
         "redate_seconds": summary.seconds,
         "chunks_embedded": summary.chunks_added,
