@@ -158,16 +158,58 @@ CLAUSE_MIN_WORDS = 30  # sentences longer than this also yield their ";"-separat
 
 def reading_units(text: str) -> list[str]:
     """The sentences of ``text`` (line by line, see :func:`sentence_spans`) and, for long ones, their
-    ";"-separated clauses, each of at least :data:`READING_MIN_WORDS` words, without repeats: what the reader weighs
-    as possible answers, and what ingest embeds one by one for it."""
+    ";"-separated clauses, each of at least :data:`READING_MIN_WORDS` words, without repeats, outside the notes
+    that list related articles (:func:`related_notes`): what the reader weighs as possible answers, and what ingest
+    embeds one by one for it."""
     out: dict[str, None] = {}
+    notes = related_notes(text)
     for start, end in sentence_spans(text, lines=True):
+        if any(s <= start < e for s, e in notes):
+            continue
         sentence = text[start:end]
         pieces = [sentence]
         if len(words(sentence)) > CLAUSE_MIN_WORDS and ";" in sentence:
             pieces += [text[s:e] for s, e in sentence_spans(text, start, end, ends=";")]
         out.update((p, None) for p in pieces if len(words(p)) >= READING_MIN_WORDS)
     return list(out)
+
+
+_RELATED_NOTE = re.compile(r"\((?:Điều|Mục|Chương) này có nội dung liên quan đến")
+# an entry of such a note: "Điều 33.3.TT.73.5." (the Bộ Pháp điển's numbering) or "; Điều 2."
+_NOTE_ENTRY = re.compile(r"Điều \d+(?:\.\d+)+\.[A-ZĐ]{2,}\.\d|; Điều \d+\. ")
+
+
+def related_notes(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` spans of the Bộ Pháp điển's notes in ``text``: "(Điều này có nội dung liên quan đến
+    Điều 15.4.TL.1.20. Tra cứu, …; Điều 33.3.TT.73.5. Trường hợp miễn phí; …)" (or "Mục này", "Chương này") lists
+    other articles' codes and titles under an article, section or chapter, and states nothing. A chunk may open
+    inside one: a first stretch that closes a bracket it never opened and holds an entry of one ("; Điều 2. ",
+    "Điều 33.3.TT.73.5.") is one too, and so is a chunk wholly inside one (a single line of entries, no bracket)."""
+    out: list[tuple[int, int]] = []
+    opened = _close(text, 0)
+    if opened is not None and _NOTE_ENTRY.search(text, 0, opened):
+        out.append((0, opened))
+    elif opened is None and "\n" not in text and "(" not in text and len(_NOTE_ENTRY.findall(text)) > 1:
+        out.append((0, len(text)))  # a chunk wholly inside a long note
+    at = 0
+    while (m := _RELATED_NOTE.search(text, at)) is not None:
+        end = _close(text, m.start() + 1)
+        out.append((m.start(), len(text) if end is None else end))
+        at = out[-1][1]
+    return out
+
+
+def _close(text: str, start: int) -> int | None:
+    """Where the bracket open before ``start`` closes (the offset after its ")"), or None."""
+    depth = 1
+    for at in range(start, len(text)):
+        if text[at] == "(":
+            depth += 1
+        elif text[at] == ")":
+            depth -= 1
+            if depth == 0:
+                return at + 1
+    return None
 
 
 # a list item or table row: "a) …", "1. …", "- …", "+ …", "Cấp mới: 200.000 VND/lần.", "a | Cấp mới | 180.000 |"

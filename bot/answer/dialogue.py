@@ -358,7 +358,8 @@ def suggestions(titles: Sequence[str], message: str, n: int = 2) -> list[str]:
 
 
 def _shorten(title: str, most: int = 14) -> str:
-    title = re.sub(r"^\s*Điều\s+\d+[a-z]?\.\s*", "", title)  # "Điều 5. Hồ sơ…" -> "Hồ sơ…"
+    # "Điều 5. Hồ sơ…", "Điều 18.4.TT.6.14. Trách nhiệm…" (the Bộ Pháp điển's numbering) -> "Hồ sơ…", "Trách nhiệm…"
+    title = re.sub(r"^\s*Điều\s+\d+[a-z]?(?:\.[\dA-ZĐ]+)*\.\s*", "", title)
     ws = title.split()
     return " ".join(ws[:most]) + (" …" if len(ws) > most else "")
 

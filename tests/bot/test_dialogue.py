@@ -229,6 +229,8 @@ def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
     picked = suggestions(["Điều 5. Hồ sơ cấp lại thẻ Căn cước công dân", "Phí", "Lệ phí cấp hộ chiếu phổ thông"], "x")
     assert len(picked) == 2 and all(q.endswith("nội dung chính là gì?") for q in picked)
     assert not any(q.startswith("Điều") for q in picked)  # "Điều 5." is dropped; one-word titles are not suggested
+    (coded,) = suggestions(["Điều 18.4.TT.6.14. Trách nhiệm của thủ trưởng Công an các đơn vị"], "x")
+    assert coded == "Trách nhiệm của thủ trưởng Công an các đơn vị: nội dung chính là gì?"  # no pháp điển code left
 
 
 def test_a_model_file_of_another_schema_is_refused(tmp_path) -> None:

@@ -85,6 +85,33 @@ def test_clean_whitespace():
     assert clean_whitespace("  a \t b \n\n\n\n c  ") == "a b\n\nc"
 
 
+def test_reading_units_skip_the_notes_that_list_related_articles():
+    """pd104: "Lệ phí cấp phiếu lý lịch tư pháp là bao nhiêu đồng?" was answered with a fragment of such a note,
+    "Lệ phí và miễn lệ phí cấp Phiếu lý lịch tư pháp; Điều 15.4." (a title under another article)."""
+    article = (
+        "2. Những trường hợp sau đây được miễn lệ phí cấp Phiếu lý lịch tư pháp:\n"
+        "a) Người thuộc hộ nghèo theo quy định của pháp luật (hộ nghèo);\n"
+        "(Điều này có nội dung liên quan đến Điều 15.4.TL.1.20. Tra cứu, xác minh thông tin (trước năm 2010) tại "
+        "cơ quan Công an; Điều 33.3.TT.73.5. Trường hợp miễn phí; Điều 33.3.TT.73.6. Kê khai, nộp phí)\n"
+        "Chương II\nTỔ CHỨC, QUẢN LÝ CƠ SỞ DỮ LIỆU LÝ LỊCH TƯ PHÁP"
+    )
+    assert reading_units(article) == [
+        "Những trường hợp sau đây được miễn lệ phí cấp Phiếu lý lịch tư pháp:",  # "2." is split off
+        "a) Người thuộc hộ nghèo theo quy định của pháp luật (hộ nghèo);",
+        "TỔ CHỨC, QUẢN LÝ CƠ SỞ DỮ LIỆU LÝ LỊCH TƯ PHÁP",
+    ]
+    # a chunk that opens inside a note; a list item's bracket without an article code is text
+    tail = "Điều 33.3.TT.73.5. Trường hợp miễn phí; Điều 33.3.TT.73.6. Kê khai)\nb) Người cư trú tại xã khó khăn."
+    assert reading_units(tail) == ["b) Người cư trú tại xã khó khăn."]
+    inside = "Điều 27.6.NĐ.22. Khai thác dữ liệu ảnh viễn thám; Điều 27.6.NĐ.23. Phiếu yêu cầu cung cấp thông tin;"
+    assert reading_units(inside) == []
+    assert reading_units("a) Người thuộc hộ nghèo theo quy định.") == ["a) Người thuộc hộ nghèo theo quy định."]
+    one = "Thời hạn giải quyết là 15 ngày; Điều 5. Thủ tục được rút gọn khi hồ sơ đủ."  # one entry-like phrase: text
+    assert reading_units(one) == ["Thời hạn giải quyết là 15 ngày; Điều 5.", "Thủ tục được rút gọn khi hồ sơ đủ."]
+    section = "MỤC 6\n(Mục này có nội dung liên quan đến Điều 15.6.NĐ.1.24. Ghi quốc tịch trong các giấy tờ về hộ tịch)"
+    assert reading_units(section) == []
+
+
 def test_reading_units_end_at_line_breaks_except_inside_a_wrapped_sentence():
     header = (
         "Nghị định 367/2025/NĐ-CP sửa đổi Nghị định 118/2025 về một cửa"
