@@ -26,7 +26,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from bot.answer.citations import Citation, verify
 from bot.answer.dialogue import Intent, is_our_reply, phrase_intent, phrase_labels
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
-from bot.answer.grounding import folded_key, missing_specifics, proper_names, worded
+from bot.answer.grounding import folded_key, missing_specifics, proper_names, states_its_specifics, worded
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, asked_term, same_content
@@ -619,10 +619,15 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
 
     def in_topic(turn: Turn) -> Turn:
         """The reading kept (alone or with its context) is refused when nothing held comes near it ("cách nấu phở
-        bò" that the dialogue step let through): whatever its words match, it is never quoted."""
-        if turn.intent == "policy" and turn.refusal is None and parts.reader.off_topic(turn.reading):
-            return replace(turn, refusal=Refusal("off_topic"))
-        return turn
+        bò" that the dialogue step let through): whatever its words match, it is never quoted — unless the best
+        sentence states the question's own specifics (a session's ordinal, a name, a document number)."""
+        if turn.intent != "policy" or turn.refusal is not None or not parts.reader.off_topic(turn.reading):
+            return turn
+        assert turn.reading is not None and turn.query is not None
+        best = turn.reading.best
+        if best is not None and states_its_specifics(turn.query.text, f"{best.lead}\n{best.text}", load_glossary()):
+            return turn
+        return replace(turn, refusal=Refusal("off_topic"))
 
     reading = (
         RunnableLambda(understand, name="understand")

@@ -161,6 +161,17 @@ def stated_details(source: str) -> list[Detail]:
     return details.extract(nfc, _READ)
 
 
+def states_its_specifics(question: str, sentence: str, glossary: Mapping[str, tuple[str, str]] | None = None) -> bool:
+    """Whether ``sentence`` states every specific of ``question`` other than a year, and there is one (an ordinal
+    of a session, a date, a document number, a name, an acronym): then it is about what is asked, however far apart
+    their vectors are ("Phiên họp thứ tư diễn ra ngày nào?" and "… chủ trì phiên họp thứ tư của ban chỉ đạo")."""
+    wanted = {t: d for t, d in _specifics(question, glossary).items() if d is None or d.kind != "year"}
+    if not wanted:
+        return False
+    key, stated = folded_key(sentence), stated_details(sentence)
+    return all(states(term, detail, key, stated) for term, detail in wanted.items())
+
+
 def missing_specifics(
     question: str,
     sources: Iterable[str],

@@ -317,3 +317,13 @@ def test_a_follow_up_naming_a_body_is_answered_by_a_sentence_naming_it(gemma_eng
     earlier = gemma_engine.ask(first)
     answer = gemma_engine.ask(message, AskOptions(history=((first, earlier.answer),)))
     assert answer.follow_up and not answer.refused and "Bộ Nội vụ" in answer.citations[0].quote, answer.answer
+
+
+def test_a_short_question_the_sample_answers_is_not_refused_as_off_topic(gemma_engine):
+    """From a walk through the app: "Phiên họp thứ tư diễn ra ngày nào?" sits under the topic floor (its vector is
+    far from every sentence's), yet the meeting's sentence states its session ordinal: answered with the date."""
+    turn = gemma_engine.read("Phiên họp thứ tư diễn ra ngày nào?")
+    assert turn.reading is not None and turn.reading.closeness < gemma_engine.reader.model.topic_floor
+    answer = gemma_engine.ask("Phiên họp thứ tư diễn ra ngày nào?")
+    assert not answer.refused and "19/4/2023" in answer.answer
+    assert gemma_engine.ask("dang ky khai sinh cho con can mang nhung giay to gi").refused  # nothing states it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answer.grounding import missing_specifics, proper_names, specifics
+from bot.answer.grounding import missing_specifics, proper_names, specifics, states_its_specifics
 from bot.answer.query import load_glossary
 from bot.answer.reader import holds_type, question_type
 
@@ -71,3 +71,13 @@ def test_a_glossary_topic_may_be_stated_anywhere_in_the_passages_document_a_deta
     article = "Thủ tướng, Trưởng Ban chỉ đạo CCHC, chủ trì phiên họp. " + passage[0]
     assert missing_specifics(question, passage, load_glossary()) == ["2023", "CCHC"]
     assert missing_specifics(question, passage, load_glossary(), [article]) == ["2023"]  # the year stays a detail
+
+
+def test_a_sentence_stating_the_questions_own_specifics_is_about_it():
+    meeting = "Hôm qua 19/4/2023, Thủ tướng Phạm Minh Chính chủ trì phiên họp thứ tư của ban chỉ đạo."
+    glossary = load_glossary()
+    assert states_its_specifics("Phiên họp thứ tư diễn ra ngày nào?", meeting, glossary)
+    assert states_its_specifics("phiên họp thứ 4 do ai chủ trì", meeting, glossary)  # "thứ 4" means "thứ tư"
+    assert not states_its_specifics("Phiên họp thứ năm diễn ra ngày nào?", meeting, glossary)
+    assert not states_its_specifics("hop dong dat coc mua nha co can cong chung khong", meeting, glossary)  # none
+    assert not states_its_specifics("Năm 2023 giá vàng thế nào?", meeting, glossary)  # a year alone is no sign
