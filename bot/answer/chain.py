@@ -26,7 +26,14 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 from bot.answer.citations import Citation, verify
 from bot.answer.dialogue import Intent, is_our_reply, phrase_intent, phrase_labels
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
-from bot.answer.grounding import folded_key, missing_specifics, proper_names, states_its_specifics, worded
+from bot.answer.grounding import (
+    folded_key,
+    known_names,
+    missing_specifics,
+    proper_names,
+    states_its_specifics,
+    worded,
+)
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, asked_term, same_content
@@ -253,7 +260,9 @@ _BODY_WORDS = frozenset("bo ban so cuc tong uy van toa vien hoi ngan trung phong
 
 def _cut_short(name: str, text: str) -> bool:
     """Whether ``name`` (capitalised syllables) is only the start of a body's name in ``text`` ("Bộ Nội" of "Bộ Nội
-    vụ"): swapping it would leave the rest behind ("Đà Nẵng vụ")."""
+    vụ"): swapping it would leave the rest behind ("Đà Nẵng vụ"). A known name ("Ngân hàng Nhà nước") is whole."""
+    if name in known_names(text):
+        return False
     following = text[text.find(name) + len(name) :].split()[:1]
     next_word = following[0] if following else ""
     return fold(name.split()[0]) in _BODY_WORDS and next_word[:1].isalpha() and next_word[:1].islower()
@@ -285,6 +294,8 @@ def only_a_detail(message: str) -> str | Detail | None:
         rest = [t for t in rest if fold(t) not in {"nam", "lan", "phien", "hop", "ky", "ngay", "thang", "so"}]
         return None if rest else mine[0]
     named, own = proper_names(message), _without(message, _POINTING)
+    while own and named and fold(own[0]) in _PLACE_CLASS and not named[0].startswith(own[0]):
+        own = own[1:]  # "còn vùng Đông Nam Bộ?" names "Đông Nam Bộ"
     phrase = " ".join(own)  # the name as far as it goes: "Bộ Nội vụ", of which "Bộ Nội" is capitalised
     if (
         len(named) != 1
@@ -297,6 +308,7 @@ def only_a_detail(message: str) -> str | Detail | None:
 
 
 MAX_NAME_WORDS = 6  # "Bộ Lao động - Thương binh và Xã hội" is one
+_PLACE_CLASS = frozenset("vung tinh thanh pho tp huyen quan xa phuong".split())  # the kind of place a name is
 
 
 _POINTING_MARKED = frozenset("còn vậy thế thì nhỉ à đó này kia ấy đấy nữa".split())  # as typed with marks

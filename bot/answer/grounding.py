@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
 
 from vectorstore import details
 from vectorstore.details import Detail, Kind
@@ -48,29 +50,49 @@ def _starts_sentence(text: str, at: int) -> bool:
     return i < 0 or text[i] in _SENTENCE_OPENERS
 
 
+KNOWN_NAMES_FILE = Path(__file__).parent.parent / "data" / "known_names.txt"
+
+
+@cache
+def _known_names() -> re.Pattern[str]:
+    """The names of :data:`KNOWN_NAMES_FILE` as one pattern, longest first, matched without regard to case."""
+    lines = KNOWN_NAMES_FILE.read_text(encoding="utf-8").splitlines()
+    names = sorted({normalize(n).strip() for n in lines if n.strip() and not n.startswith("#")}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in names) + r")(?!\w)", re.I)
+
+
+def known_names(text: str) -> list[str]:
+    """The names of :data:`KNOWN_NAMES_FILE` that ``text`` writes as names (capitalised): "Bộ Nội vụ", "Đồng bằng
+    sông Hồng"."""
+    return [m.group() for m in _known_names().finditer(text) if m.group()[0].isupper()]
+
+
 def proper_names(text: str) -> list[str]:
-    """Runs of two or more capitalised syllables (acronyms excluded), e.g. 'Phạm Minh Chính', 'Bộ Nội'.
+    """Runs of two or more capitalised syllables (acronyms excluded), e.g. 'Phạm Minh Chính', and the known names
+    with lower-case syllables ('Bộ Nội vụ', not 'Bộ Nội'; 'Đồng bằng sông Hồng'), in the order written.
     Anything but blanks between two syllables ends a run: "Năm 2022 Quảng Ninh" names "Quảng Ninh", not
     "Năm Quảng Ninh". A lone capital letter ("nhóm A") and a sentence's first word when it is a common opener
     ("Trong", "Theo", "Năm") never start a run."""
-    names: list[str] = []
+    known = [m for m in _known_names().finditer(text) if m.group()[0].isupper()]
+    names: list[tuple[int, str]] = [(m.start(), m.group()) for m in known]
     run: list[str] = []
-    previous_end = 0
+    run_start = previous_end = 0
     for m in _SYLLABLE.finditer(text):
         token = m.group()
-        capital = token[0].isupper() and len(token) > 1 and not token.isupper()
+        inside = any(k.start() <= m.start() < k.end() for k in known)
+        capital = token[0].isupper() and len(token) > 1 and not token.isupper() and not inside
         joined = not text[previous_end : m.start()].strip()
         previous_end = m.end()
         if capital and run and joined:
             run.append(token)
             continue
         if len(run) >= 2:
-            names.append(" ".join(run))
+            names.append((run_start, " ".join(run)))
         opener = _starts_sentence(text, m.start()) and fold(token) in _OPENING_WORDS
-        run = [token] if capital and not opener else []
+        run, run_start = ([token] if capital and not opener else []), m.start()
     if len(run) >= 2:
-        names.append(" ".join(run))
-    return names
+        names.append((run_start, " ".join(run)))
+    return [name for _, name in sorted(names)]
 
 
 def specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None = None) -> list[str]:
@@ -89,7 +111,18 @@ def meant_specifics(question: str, glossary: Mapping[str, tuple[str, str]] | Non
 def states(term: str, detail: Detail | None, key: str, stated: Iterable[Detail]) -> bool:
     """Whether a text states a specific: ``detail`` by meaning among the text's ``stated`` details (see
     :func:`stated_details`), else ``term`` as whole words in the text's :func:`folded_key` ``key``."""
-    return details.matches(detail, stated) if detail is not None else folded_key(term) in key
+    if detail is not None:
+        return details.matches(detail, stated)
+    if folded_key(term) in key:
+        return True
+    # a known name written another way: "Trung du và miền núi phía Bắc" is "Trung du miền núi phía Bắc",
+    # "Bộ Lao động - Thương binh và Xã hội" is "Bộ Lao động, Thương binh và Xã hội"
+    return bool(_known_names().fullmatch(term)) and _loose(folded_key(term)) in _loose(key)
+
+
+def _loose(key: str) -> str:
+    """A :func:`folded_key` without "và" and hyphens."""
+    return " ".join(w for w in key.replace("-", " ").split() if w != "va").join("  ")
 
 
 def _required_details(text: str) -> list[Detail]:
@@ -138,10 +171,12 @@ def worded(question: str, glossary: Mapping[str, tuple[str, str]] | None = None)
     words ("provincial", "Ministry of Home Affairs"); years, dates, numbers, ordinals and the names of places and
     people read the same in both."""
     wanted = _specifics(question, glossary)
+    known = known_names(question)  # "Đồng bằng sông Hồng" is "the Red River Delta" in an English source
     return {
         term
         for term, detail in wanted.items()
-        if detail is None and not (term in proper_names(question) and fold(term.split()[0]) not in _BODY_WORDS)
+        if detail is None
+        and not (term in proper_names(question) and fold(term.split()[0]) not in _BODY_WORDS and term not in known)
     }
 
 

@@ -103,3 +103,20 @@ def test_words_only_vietnamese_states_are_not_required_of_an_english_source():
     needed = worded(question, glossary)
     assert "cấp tỉnh" in needed and "CCHC" in needed  # said in Vietnamese words only
     assert "Quảng Ninh" not in needed and "2023" not in needed  # read the same in an English text
+
+
+def test_a_body_the_question_names_is_not_required_of_an_english_sentence():
+    """ "Bộ Công an" (a known name since it is read whole) is "the Ministry of Public Security" in English: an
+    English sentence with the asked figure does not conflict for lacking the Vietnamese words; a Vietnamese one
+    without the body does (ci207)."""
+    question = "Bộ Công an đặt mục tiêu cấp bao nhiêu thẻ căn cước gắn chip trước ngày 1/7/2021?"
+    english = "The Ministry of Public Security aims to issue 50 million chip-based ID cards before July 1, 2021."
+    article = f"{english} The departments of public security in all of the provinces had collected the dossiers."
+    vietnamese = "Tỉnh Bắc Ninh đặt mục tiêu cấp 1 triệu thẻ căn cước gắn chip trước ngày 1/7/2021."
+    passages = [
+        Passage(1, "en", "en#0", "Chip-based ID cards", "article", article, 1.0),
+        Passage(2, "vi", "vi#0", "Thẻ căn cước gắn chip", "article", vietnamese, 0.9),
+    ]
+    features = {c.text: c.features for c in Reader().read(question, passages, {}).candidates}
+    assert features[english]["conflict"] == 0.0
+    assert features[vietnamese]["conflict"] == 1.0

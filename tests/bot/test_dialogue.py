@@ -288,28 +288,41 @@ def test_a_chain_of_swapped_details_keeps_the_first_questions_topic() -> None:
     assert meant_question([*chain, ("Ai chủ trì phiên họp thứ tư?", "")]) == "Ai chủ trì phiên họp thứ tư?"
     assert swaps_detail("Đà Nẵng thì sao?", chain) and swaps_detail("còn năm 2021?", chain)
     assert not swaps_detail("bạn là ai?", chain) and not swaps_detail("Đà Nẵng thì sao?", [])
-    # an elliptical message that swaps nothing is read with the question before it, and so is the next one
+    # known names with lower-case syllables are swapped whole, a place's kind ("vùng", "tỉnh") left in place
     regions = [
         ("Năm 2024 vùng Đồng bằng sông Hồng đạt giá trị trung bình bao nhiêu?", ""),
         ("còn vùng Đông Nam Bộ?", ""),
     ]
-    assert meant_question(regions) == "còn vùng Đông Nam Bộ? Năm 2024 vùng Đồng bằng sông Hồng đạt giá trị trung bình"
-    assert condense_heuristic("Tây Nguyên thì sao?", regions).startswith("còn vùng Tây Nguyên? Năm 2024")
+    assert meant_question(regions) == "Năm 2024 vùng Đông Nam Bộ đạt giá trị trung bình bao nhiêu?"
+    assert (
+        condense_heuristic("Tây Nguyên thì sao?", regions)
+        == "Năm 2024 vùng Tây Nguyên đạt giá trị trung bình bao nhiêu?"
+    )
+    bodies = [("Ngân hàng Nhà nước đạt bao nhiêu phần trăm PAR Index năm 2022?", ""), ("còn Bộ Tư pháp?", "")]
+    assert (
+        condense_heuristic("Thế còn Bộ Tài chính?", bodies)
+        == "Bộ Tài chính đạt bao nhiêu phần trăm PAR Index năm 2022?"
+    )
+    # an elliptical message that swaps nothing is read with the question before it
+    assert meant_question([(regions[0][0], ""), ("còn năm trước?", "")]).startswith("còn năm trước? Năm 2024 vùng")
 
 
 @pytest.mark.parametrize(
     ("message", "detail"),
     [("còn Bộ Nội vụ thì sao?", "Bộ Nội vụ"), ("Đà Nẵng thì sao?", "Đà Nẵng"),
      ("Thế còn Bộ Tài chính?", "Bộ Tài chính"), ("Ai chủ trì?", None), ("Hà Nội đạt bao nhiêu?", None),
-     ("còn thủ tục?", None), ("Cảm ơn", None)],
+     ("còn thủ tục?", None), ("Cảm ơn", None), ("còn tỉnh Quảng Ninh?", "Quảng Ninh"), ("vùng nào cao nhất?", None)],
 )  # fmt: skip
 def test_a_message_that_only_names_something_is_told_apart(message: str, detail: str | None) -> None:
     from bot.answer.chain import condense_heuristic, only_a_detail
 
     assert only_a_detail(message) == detail
-    # a body's name goes on in lower case: "Bộ Nội" of "Bộ Nội vụ" is not swapped ("Đà Nẵng vụ")
-    joined = condense_heuristic("Đà Nẵng thì sao?", [("Bộ Nội vụ đạt bao nhiêu điểm?", "")])
-    assert "Đà Nẵng vụ" not in joined and "Bộ Nội vụ" in joined
+    # a body's name goes on in lower case: "Ban Chỉ" of "Ban Chỉ đạo" is not swapped ("Đà Nẵng đạo"); a known
+    # one ("Bộ Nội vụ") is swapped whole
+    joined = condense_heuristic("Đà Nẵng thì sao?", [("Ban Chỉ đạo họp mấy lần trong năm 2023?", "")])
+    assert "Đà Nẵng đạo" not in joined and "Ban Chỉ đạo" in joined
+    swapped = condense_heuristic("Đà Nẵng thì sao?", [("Bộ Nội vụ đạt bao nhiêu điểm?", "")])
+    assert swapped == "Đà Nẵng đạt bao nhiêu điểm?"
 
 
 def test_a_full_question_is_not_refused_for_a_detail_of_its_context(engine: Engine) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.answer.grounding import missing_specifics, proper_names, specifics, states_its_specifics
+from bot.answer.grounding import missing_specifics, proper_names, specifics, states_its_specifics, worded
 from bot.answer.query import load_glossary
 from bot.answer.reader import holds_type, question_type
 
@@ -63,6 +63,20 @@ def test_a_year_before_a_name_a_sentence_opener_or_a_lone_letter_is_not_part_of_
     assert proper_names("Năm 2022 Quảng Ninh đạt bao nhiêu điểm?") == ["Quảng Ninh"]
     assert proper_names("Trong Ban chỉ đạo, Thủ tướng Phạm Minh Chính giữ cương vị gì?") == ["Phạm Minh Chính"]
     assert proper_names("Những địa phương nào thuộc nhóm A Chỉ số CCHC năm 2022?") == []
+
+
+def test_known_names_with_lower_case_syllables_are_whole_names():
+    """ "Bộ Tài" named both "Bộ Tài chính" and "Bộ Tài nguyên và Môi trường"; "Đồng bằng sông Hồng" was no name."""
+    sentence = "Bộ trưởng Bộ Nội vụ Phạm Thị Thanh Trà: vùng Đồng bằng sông Hồng đạt 88,33%, hơn Bộ Tài chính."
+    assert proper_names(sentence) == ["Bộ Nội vụ", "Phạm Thị Thanh Trà", "Đồng bằng sông Hồng", "Bộ Tài chính"]
+    assert missing_specifics("Bộ Tài chính đạt bao nhiêu điểm?", ["Bộ Tài nguyên và Môi trường đạt 90 điểm."])
+    assert not missing_specifics("Bộ Tài chính đạt bao nhiêu điểm?", ["BỘ TÀI CHÍNH đạt 90 điểm."])
+    region = "Đồng bằng sông Hồng"
+    assert missing_specifics(f"{region} đạt bao nhiêu?", ["Đông Nam Bộ đạt 87,79%."]) == [region]
+    assert proper_names("bộ nội vụ") == []  # written in lower case: not a name as written
+    north = "Năm 2023 vùng Trung du và miền núi phía Bắc đạt bao nhiêu?"  # written without "và" in the source
+    assert not missing_specifics(north, ["Năm 2023, Trung du miền núi phía Bắc đạt 87,72%."])
+    assert "Đồng bằng sông Hồng" in worded("Vùng Đồng bằng sông Hồng đạt bao nhiêu?")  # English says "Red River Delta"
 
 
 def test_a_glossary_topic_may_be_stated_anywhere_in_the_passages_document_a_detail_may_not() -> None:
