@@ -64,7 +64,11 @@ def _known_names() -> re.Pattern[str]:
 def known_names(text: str) -> list[str]:
     """The names of :data:`KNOWN_NAMES_FILE` that ``text`` writes as names (capitalised): "Bộ Nội vụ", "Đồng bằng
     sông Hồng"."""
-    return [m.group() for m in _known_names().finditer(text) if m.group()[0].isupper()]
+    return [m.group() for m in _known_matches(text)]
+
+
+def _known_matches(text: str) -> list[re.Match[str]]:
+    return [m for m in _known_names().finditer(text) if m.group()[0].isupper()]
 
 
 def proper_names(text: str) -> list[str]:
@@ -73,7 +77,7 @@ def proper_names(text: str) -> list[str]:
     Anything but blanks between two syllables ends a run: "Năm 2022 Quảng Ninh" names "Quảng Ninh", not
     "Năm Quảng Ninh". A lone capital letter ("nhóm A") and a sentence's first word when it is a common opener
     ("Trong", "Theo", "Năm") never start a run."""
-    known = [m for m in _known_names().finditer(text) if m.group()[0].isupper()]
+    known = _known_matches(text)
     names: list[tuple[int, str]] = [(m.start(), m.group()) for m in known]
     run: list[str] = []
     run_start = previous_end = 0
@@ -172,12 +176,8 @@ def worded(question: str, glossary: Mapping[str, tuple[str, str]] | None = None)
     people read the same in both."""
     wanted = _specifics(question, glossary)
     known = known_names(question)  # "Đồng bằng sông Hồng" is "the Red River Delta" in an English source
-    return {
-        term
-        for term, detail in wanted.items()
-        if detail is None
-        and not (term in proper_names(question) and fold(term.split()[0]) not in _BODY_WORDS and term not in known)
-    }
+    read_alike = {n for n in proper_names(question) if fold(n.split()[0]) not in _BODY_WORDS and n not in known}
+    return {term for term, detail in wanted.items() if detail is None and term not in read_alike}
 
 
 def folded_key(text: str) -> str:
