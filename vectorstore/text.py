@@ -256,7 +256,13 @@ def _is_abbreviation(text: str, start: int, dot: int) -> bool:
     if m is None:
         return False
     word = m.group(1)
-    return (len(word) == 1 and word.isupper()) or fold(word) in _ABBREVIATIONS
+    return _is_initial(word) or fold(word) in _ABBREVIATIONS
+
+
+def _is_initial(word: str) -> bool:
+    """A name's initial ("M. Chính", "Đ."): one plain capital. One with a tone mark is a word ("Đông Nam Á.",
+    "nước Ý.") that may end its sentence."""
+    return len(word) == 1 and word.isupper() and (word.isascii() or word == "Đ")
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:

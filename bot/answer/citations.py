@@ -18,7 +18,6 @@ from vectorstore.text import content_words, fold, sentence_spans
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+[\s.]*")
-_CLAIM_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 MIN_OVERLAP = 0.6  # share of a claim's content syllables that the cited sentence must contain
 MIN_CLAIM_WORDS = 4  # a claim with fewer content words is a bare name or number
 COMMENT_LABEL = "Ý kiến bạn đọc"  # put before a quoted reader's comment: "Ý kiến bạn đọc: … [n]."
@@ -62,9 +61,11 @@ def is_valid(citation: Citation, document_text: str) -> bool:
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """Split an answer into (claim text without markers, cited numbers) pairs, in order.
 
-    Markers may stand before or after the final full stop ("text [2]." or "text. [2]")."""
+    Markers may stand before or after the final full stop ("text [2]." or "text. [2]"). Claims are the project's
+    sentences, line by line: "TP. Hải Phòng" or "ông M. Chính" does not cut a quote in two."""
     claims: list[tuple[str, list[int]]] = []
-    for sentence in _CLAIM_END.split(answer.strip()):
+    for start, end in sentence_spans(answer, lines=True):
+        sentence = answer[start:end]
         lead = _LEADING_MARKERS.match(sentence)
         if lead and claims:  # markers left after the previous sentence's full stop belong to it
             numbers = [int(x) for m in _MARKER.finditer(lead.group()) for x in m.group(1).split(",")]

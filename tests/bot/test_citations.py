@@ -80,3 +80,14 @@ def test_markers_after_the_full_stop_cite_the_sentence_before():
     assert split_claims("Câu một. [1] Câu hai. [2][3]") == [("Câu một.", [1]), ("Câu hai.", [2, 3])]
     result = verify("Bộ Nội vụ tiếp tục nghiên cứu, đề xuất những giải pháp mới. [1]", PASSAGES, get)
     assert len(result.citations) == 1 and is_valid(result.citations[0], TEXT)
+
+
+def test_an_abbreviation_or_initial_does_not_cut_a_quoted_sentence():
+    text = "Năm 2023, UBND TP. Hải Phòng do ông Nguyễn V. Tùng đứng đầu xếp thứ hai với 92,1%. Câu khác."
+    doc = Document(doc_id="hp", title="Chỉ số", text=text, kind="article", source="x")
+    passage = Passage(n=1, doc_id="hp", chunk_id="hp::0", title="Chỉ số", kind="article", text=text, score=1.0)
+    answer = "Năm 2023, UBND TP. Hải Phòng do ông Nguyễn V. Tùng đứng đầu xếp thứ hai với 92,1% [1]."
+    assert split_claims(answer) == [(answer.replace(" [1]", ""), [1])]
+    result = verify(answer, [passage], lambda doc_id: doc)
+    assert not result.dropped
+    assert [c.quote for c in result.citations] == [text.split(". Câu")[0].rstrip(".")]

@@ -25,6 +25,16 @@ def test_sentences_split_vietnamese_punctuation():
     ]
 
 
+def test_a_word_of_one_marked_capital_ends_its_sentence_an_initial_does_not():
+    text = "Tăng trưởng nhanh nhất Đông Nam Á. Đặc biệt, ông Phạm M. Chính chủ trì. Ông Nguyễn Văn Đ. Hùng dự."
+    spans = sentences(text, paragraphs(text)[0])
+    assert [text[s.start : s.end] for s in spans] == [
+        "Tăng trưởng nhanh nhất Đông Nam Á.",
+        "Đặc biệt, ông Phạm M. Chính chủ trì.",
+        "Ông Nguyễn Văn Đ. Hùng dự.",
+    ]
+
+
 def test_chunks_are_exact_slices_within_budget_with_overlap():
     paras = [" ".join(f"Câu số {p}-{i} nói về thủ tục hành chính." for i in range(6)) for p in range(5)]
     text = "\n\n".join(paras)
