@@ -19,8 +19,8 @@ its document title. Each candidate gets a few signals, measured on the team's de
   time than the question (another day, or by its document's date, :func:`out_of_time`); or, asked which legal text,
   names none the question does not (:func:`names_new_text`); or does not state the relation asked — who chaired,
   signed, ranked first, fell the most; the event a date is asked of; the group a figure is of; a penalty
-  (``bot.answer.relations``); or, asked what a term is ("TTHC là gì?"), does not define it (:func:`defines`); it
-  never answers;
+  (``bot.answer.relations``); or says only "not" of what the question asks (:func:`denies_asked`); or, asked what
+  a term is ("TTHC là gì?"), does not define it (:func:`defines`); it never answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
 - ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
@@ -58,6 +58,7 @@ from bot.answer.relations import (
     asked_group,
     asked_role,
     asks_penalty,
+    denies_asked,
     lacks_role,
     other_event,
     other_group,
@@ -775,6 +776,7 @@ class Reader:
                 or bool(indexes and not asked_indexes & indexes)  # a SIPAS figure asked, a PAR Index one said
                 or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
+                or denies_asked(question, c.text)  # "không bắt buộc …" for "khi nào bắt buộc …"
             )
             rows.append({
                 "lexical": lexical, "title": title,

@@ -7,9 +7,10 @@ is not "phạt")."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
-from vectorstore.text import fold, has_diacritics, words
+from vectorstore.text import STOP_WORDS, fold, has_diacritics, words
 
 # the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
 _EVENTS: dict[str, re.Pattern[str]] = {
@@ -135,11 +136,39 @@ def states_penalty(sentence: str) -> bool:
     return "phạt" in sentence.lower() if has_diacritics(sentence) else "phat" in words(sentence.lower())
 
 
+# "not" in a sentence, with its marks where the sentence has them ("chưa", not "chứa"); folded in a question
+_DENIALS = frozenset({"không", "chưa", "chẳng", "chả"})
+_DENIALS_FOLDED = frozenset({"khong", "chua", "ko", "hok", "hong", "chang"})
+_NOT_DENYING = frozenset({"chi", "nhung", "ngung", "it", "khoi", "ke"})  # "không chỉ … mà còn", "không ngừng"
+
+
+def denies_asked(question: str, sentence: str) -> bool:
+    """The sentence says something the question asks of only with a "not" before it, and the question has no "not"
+    ("… không bắt buộc phải thu thập mống mắt" for "Khi nào bắt buộc phải thu thập mống mắt?", "thông tin … không có
+    sẵn" for "thông tin có sẵn thì mấy ngày"). A yes/no question ("… có bắt buộc không?") may be answered by a
+    "not": it is never read so."""
+    asked = words(fold(question))
+    if (_DENIALS & set(words(question))) if has_diacritics(question) else (_DENIALS_FOLDED & set(asked)):
+        return False
+    pairs = {(a, b) for a, b in itertools.pairwise(asked) if not (a in STOP_WORDS and b in STOP_WORDS)}
+    said = words(sentence) if has_diacritics(sentence) else words(fold(sentence))
+    denials = _DENIALS if has_diacritics(sentence) else _DENIALS_FOLDED
+    folded = [fold(w) for w in said]
+    denied: set[tuple[str, str]] = set()
+    affirmed: set[tuple[str, str]] = set()
+    for i, pair in enumerate(itertools.pairwise(folded)):
+        if pair in pairs:
+            negated = i > 0 and said[i - 1] in denials and pair[0] not in _NOT_DENYING
+            (denied if negated else affirmed).add(pair)
+    return bool(denied - affirmed)
+
+
 __all__ = [
     "asked_event",
     "asked_group",
     "asked_role",
     "asks_penalty",
+    "denies_asked",
     "lacks_role",
     "other_event",
     "other_group",

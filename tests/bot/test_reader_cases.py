@@ -138,6 +138,20 @@ def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
     assert not other_event(deadline, "Giao Bộ Nội vụ trình Chính phủ nghị định trước ngày 30/6/2023.")
 
 
+def test_a_sentence_saying_not_of_what_is_asked_does_not_answer(engine):
+    from bot.answer.relations import denies_asked
+
+    asked = "khi nao nguoi dan bat buoc phai thu thap mong mat"
+    assert denies_asked(asked, "Người dân vẫn sử dụng bình thường, không bắt buộc phải thu thập mống mắt để bổ sung.")
+    assert not denies_asked(asked, "Chỉ khi người dân có nhu cầu đổi sang thẻ căn cước thì mới bắt buộc phải thu thập.")
+    # a yes/no question may be answered by a "not"; "không chỉ … mà còn" says no "not"; "chứa" is not "chưa"
+    assert not denies_asked("Có bắt buộc thu thập mống mắt không?", "Không bắt buộc phải thu thập mống mắt.")
+    assert not denies_asked("Thủ tục gồm những bước nào?", "Thủ tục không chỉ gồm những bước trên mà còn có phí.")
+    assert not denies_asked("Hồ sơ chứa những giấy tờ gì?", "Hồ sơ chứa những giấy tờ sau.")
+    answer = engine.ask(asked)
+    assert "không bắt buộc" not in " ".join(c.quote for c in answer.citations)
+
+
 def test_a_reader_weights_file_for_other_signals_is_refused(tmp_path, cache_dir, embedder):
     import json
 
