@@ -6,7 +6,9 @@ match), so the details are checked one by one: years, dates and document numbers
 (these four compared by meaning, see ``vectorstore.details``: "1/7/2025" meets "July 1", "thứ 9" meets "9th"),
 administrative levels, officials' titles, proper names (runs of capitalised syllables) and the glossary's named
 things (an acronym such as CCCD, or its expansion typed in full; either form in a source satisfies it).
-Situational numbers (an age, a count of days) are not required: the law states rules, not the asker's case.
+Situational numbers (the asker's age, a count of days) are not required: the law states rules, not the asker's
+case. An age with a bound ("trẻ em dưới 6 tuổi", "từ đủ 14 tuổi") names a category the law writes rules for: it is
+required, as the age ("6 tuổi" is met by "từ 0 - 6 tuổi", "06 tuổi", "under 6 years old").
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ _OFFICIAL = re.compile(  # an official's title followed by the body's name: "B�
     r"\s+[^\W\d_]+\s+[^\W\d_]+",
     re.IGNORECASE,
 )
+# on folded text: an age after a bound; the age alone is the specific
+_BOUNDED_AGE = re.compile(
+    r"\b(?:duoi|tren|tu du|tu|du|chua du|qua|under|over|below|above|at least|aged)\s+0*(\d{1,3})\s*(?:tuoi|years?)\b"
+)
+_AGE = re.compile(r"^(\d{1,3}) tuổi$")
 _SYLLABLE = re.compile(r"[^\W\d_]+", re.UNICODE)
 _SENTENCE_OPENERS = frozenset('.!?:;\n"“(')
 # words that open sentences with a capital but do not start names ("Trong Ban chỉ đạo…", "Theo Bộ…")
@@ -117,6 +124,9 @@ def states(term: str, detail: Detail | None, key: str, stated: Iterable[Detail])
     :func:`stated_details`), else ``term`` as whole words in the text's :func:`folded_key` ``key``."""
     if detail is not None:
         return details.matches(detail, stated)
+    age = _AGE.match(term)
+    if age:  # "6 tuổi" in "từ 0 - 6 tuổi", "dưới 06 tuổi", "under 6 years old", "a 6-year-old"
+        return bool(re.search(rf" 0*{age.group(1)} (?:tuoi|years? old) ", unhyphenated(key)))
     if folded_key(term) in key:
         return True
     # a known name written another way: "Trung du và miền núi phía Bắc" is "Trung du miền núi phía Bắc",
@@ -153,6 +163,7 @@ def _specifics(question: str, glossary: Mapping[str, tuple[str, str]] | None) ->
         (m.group(), None) for m in _OFFICIAL.finditer(text) if all(w[0].isupper() for w in m.group().split()[-2:])
     ]
     found += [(name, None) for name in proper_names(text)]
+    found += [(f"{int(m.group(1))} tuổi", None) for m in _BOUNDED_AGE.finditer(folded)]
     if glossary:
         key = folded_key(text)
         found += [
@@ -177,7 +188,9 @@ def worded(question: str, glossary: Mapping[str, tuple[str, str]] | None = None)
     wanted = _specifics(question, glossary)
     known = known_names(question)  # "Đồng bằng sông Hồng" is "the Red River Delta" in an English source
     read_alike = {n for n in proper_names(question) if fold(n.split()[0]) not in _BODY_WORDS and n not in known}
-    return {term for term, detail in wanted.items() if detail is None and term not in read_alike}
+    return {
+        term for term, detail in wanted.items() if detail is None and term not in read_alike and not _AGE.match(term)
+    }
 
 
 def folded_key(text: str) -> str:

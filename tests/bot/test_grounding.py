@@ -34,6 +34,18 @@ def test_situational_numbers_and_sentence_case_are_not_specifics():
     assert proper_names("Làm thẻ ở đâu? Hà Nội thì sao") == ["Hà Nội"]
 
 
+def test_an_age_with_a_bound_is_a_category_the_source_must_state():
+    asked = "Lệ phí cấp thẻ căn cước cho trẻ em dưới 6 tuổi là bao nhiêu?"
+    assert specifics(asked) == ["6 tuổi"]
+    assert specifics("le phi cap cccd cho cong dan tu du 14 tuoi") == ["14 tuổi"]
+    fee = "Mức thu lệ phí cấp thẻ căn cước là 50.000 đồng/thẻ."
+    assert missing_specifics(asked, [fee]) == ["6 tuổi"]
+    for stated in ("Thẻ cấp cho đối tượng từ 0 - 6 tuổi.", "Trẻ em dưới 06 tuổi được miễn.", "Free for a 6-year-old."):
+        assert missing_specifics(asked, [stated]) == []
+    assert missing_specifics(asked, ["Công dân từ 16 tuổi trở lên."]) == ["6 tuổi"]
+    assert "6 tuổi" not in worded(asked)  # an English source writes the age in digits too
+
+
 def test_missing_specifics_compares_without_diacritics_or_case():
     assert missing_specifics("Phiên họp thứ năm diễn ra khi nào?", [SOURCE]) == ["thứ năm"]
     assert missing_specifics("Phiên họp thứ tư diễn ra khi nào?", [SOURCE]) == []
