@@ -37,6 +37,7 @@ from bot.answer.grounding import (
 from bot.answer.options import AskOptions
 from bot.answer.query import ParsedQuery, load_glossary
 from bot.answer.reader import ANSWERING, Reader, Reading, asked_term, same_content
+from bot.answer.relations import asks_comment
 from bot.answer.retriever import HybridRetriever
 from bot.answer.timeline import (
     Chronology,
@@ -600,7 +601,8 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         chronology = turn.snapshot.chronology
         spoken = {d: chronology.years(d) for d in {p.doc_id for p in passages}}
         reading = parts.reader.read(query.restored, passages, turn.snapshot.idf, similarity, spoken)
-        passages, reading = _prefer_official(passages, reading, parts.get_document)
+        if not asks_comment(query.restored):  # "Theo bạn đọc, …": the reader's own words are the answer
+            passages, reading = _prefer_official(passages, reading, parts.get_document)
         ordered = in_time(reading.candidates, chronology, turn.time, parts.reader.model.threshold)
         return replace(turn, passages=passages, reading=replace(reading, candidates=ordered))
 

@@ -20,7 +20,8 @@ its document title. Each candidate gets a few signals, measured on the team's de
   names none the question does not (:func:`names_new_text`); or does not state the relation asked — who chaired,
   signed, ranked first, fell the most; the event a date is asked of; the group a figure is of; a penalty
   (``bot.answer.relations``); or says only "not" of what the question asks (:func:`denies_asked`); or, asked what
-  a term is ("TTHC là gì?"), does not define it (:func:`defines`); it never answers;
+  a reader wrote ("Theo bạn đọc, …", "bình luận thứ tám"), is not a comment, or not that one; or, asked what a
+  term is ("TTHC là gì?"), does not define it (:func:`defines`); it never answers;
 - ``missing``: the rarest question word found neither in the sentence nor in its title (IDF, relative);
 - ``rank``: the passage's retrieval rank; ``comment``: the sentence is a reader's comment;
 - ``semantic``: the cosine similarity of the question's vector to the sentence's (stored at ingest, see
@@ -57,7 +58,9 @@ from bot.answer.relations import (
     asked_event,
     asked_group,
     asked_role,
+    asks_comment,
     asks_penalty,
+    comment_number,
     denies_asked,
     lacks_role,
     other_event,
@@ -723,6 +726,7 @@ class Reader:
         which_text = asks_text(question)
         asked_indexes = indexes_named(question)
         asked_refs = text_refs(question)
+        comment_asked, comment_no = asks_comment(question), comment_number(question)
         texts, relations = (texts_named(question), relations_asked(question)) if which_text else ([], [])
         rows = []
         for c in candidates:
@@ -777,6 +781,8 @@ class Reader:
                 or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
                 or denies_asked(question, c.text)  # "không bắt buộc …" for "khi nào bắt buộc …"
+                or (comment_asked and c.passage.kind != "comment")  # "Theo bạn đọc, …": not the article itself
+                or bool(comment_no and c.passage.comment_no != comment_no)  # "bình luận thứ tám": that one only
             )
             rows.append({
                 "lexical": lexical, "title": title,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import cast
 
+from vectorstore import details
 from vectorstore.text import STOP_WORDS, fold, has_diacritics, words
 
 # the event a date is asked of: "thông qua" (passed) is not "có hiệu lực" (in force) nor "ký" (signed)
@@ -163,11 +165,31 @@ def denies_asked(question: str, sentence: str) -> bool:
     return bool(denied - affirmed)
 
 
+# a reader's comment asked for ("Theo bạn đọc, …", "Một bình luận cho rằng …", "bình luận thứ tám"), folded
+_COMMENT_ASKED = re.compile(r"\b(?:binh luan|ban doc|y kien ban doc|nguoi doc|comment|commenter|reader)s?\b")
+_COMMENT_BEFORE = re.compile(r"\b(?:binh luan|y kien(?: ban doc)?)\s+$")  # "bình luận thứ tám": its number
+
+
+def asks_comment(question: str) -> bool:
+    """The question asks what a reader wrote: only a reader's comment answers it, not the page it comments on."""
+    return bool(_COMMENT_ASKED.search(" ".join(words(fold(question)))))
+
+
+def comment_number(question: str) -> int | None:
+    """The number of the comment a question asks about ("bình luận thứ tám", "bình luận thứ 8"), if it names one."""
+    for d in details.extract(question, frozenset({"ordinal"})):
+        if _COMMENT_BEFORE.search(fold(question[: d.start])):
+            return cast(int, d.value)
+    return None
+
+
 __all__ = [
     "asked_event",
     "asked_group",
     "asked_role",
+    "asks_comment",
     "asks_penalty",
+    "comment_number",
     "denies_asked",
     "lacks_role",
     "other_event",
