@@ -421,6 +421,14 @@ def asks_after(message: str) -> bool:
     return terse(message) and may_lean_back(message)
 
 
+_OPENS_ASKING = re.compile(r"^(?:ai|khi nao|bao gio|o dau|tai dau|bao nhieu|bao lau|ngay nao|nam nao|who|when|where)\b")
+
+
+def opens_asking(message: str) -> bool:
+    """Whether a message opens with a question word ("Ai ký?", "khi nao vay"; not "có ai trực không")."""
+    return bool(_OPENS_ASKING.match(" ".join(words(fold(message)))))
+
+
 def may_lean_back(message: str) -> bool:
     """Whether a message the classifier took for a non-question may still, after a question, ask about it: it asks
     or points back ("ai nam o nhom c", "da nang thi sao"), has at most four words of its own and holds no insult
@@ -504,7 +512,13 @@ def build_chain(parts: ChainParts) -> tuple[Runnable[Turn, Turn], Runnable[Turn,
         started = time.perf_counter()
         after_question = bool(questions_of(turn.options.history))
         intent = parts.dialogue.classify(query, turn.question, after_question and may_follow(turn.question))
-        if after_question and intent == "unclear" and asks_after(turn.question):  # "Khi nào?"; not "hả", "test"
+        # after a question, "Khi nào?" or "Ai chủ trì?" asks about it, however it looks alone (not "hả", "test"; a
+        # message the classifier took for chit-chat only when it opens with the asking word: not "bạn bao nhiêu tuổi")
+        if (
+            after_question
+            and asks_after(turn.question)
+            and (intent == "unclear" or (intent == "chitchat" and opens_asking(turn.question)))
+        ):
             intent = "policy"
         leans_back = after_question and intent != "policy" and may_lean_back(turn.question)
         return replace(turn, intent=intent, leans_back=leans_back, timings={**turn.timings, "understand": _ms(started)})

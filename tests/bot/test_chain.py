@@ -327,3 +327,18 @@ def test_a_short_question_the_sample_answers_is_not_refused_as_off_topic(gemma_e
     answer = gemma_engine.ask("Phiên họp thứ tư diễn ra ngày nào?")
     assert not answer.refused and "19/4/2023" in answer.answer
     assert gemma_engine.ask("dang ky khai sinh cho con can mang nhung giay to gi").refused  # nothing states it
+
+
+def test_a_terse_question_opening_with_its_question_word_after_a_question_is_asked_of_it(gemma_engine):
+    """ "Ai ký?" after a question on a meeting looks like small talk alone ("ai" is a word of "bạn là ai?"); after a
+    question it asks about that one: answered or refused as a question, never given the chit-chat reply. A message
+    to the bot stays chit-chat ("bạn bao nhiêu tuổi")."""
+    from bot.answer.chain import opens_asking
+
+    assert opens_asking("Ai ký?") and opens_asking("khi nao vay") and not opens_asking("có ai trực không ạ")
+    first = "Phiên họp thứ tư của Ban Chỉ đạo cải cách hành chính diễn ra ngày nào?"
+    history = ((first, gemma_engine.ask(first).answer),)
+    for message in ("Ai ký?", "ai ky"):
+        answer = gemma_engine.ask(message, AskOptions(history=history))
+        assert answer.intent == "policy", (message, answer.intent, answer.answer)
+    assert gemma_engine.ask("bạn bao nhiêu tuổi", AskOptions(history=history)).intent != "policy"
