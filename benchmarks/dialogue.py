@@ -12,7 +12,7 @@ settings' embedding model and the extractive generator.
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
   the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
   never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
-  Rows added after the first batch carry ``"batch": 2``, ``3`` or ``4``; each batch's figures are also printed
+  Rows added after the first batch carry ``"batch": 2`` to ``6``; each batch's figures are also printed
   apart, and (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
 - conversations (``data/dialogue/conversations.jsonl``; with ``--corpus heldout --split heldout`` the 80 of
   ``conversations_heldout.jsonl``, written on the held-out corpus from its documents alone and never tuned on):
