@@ -117,6 +117,9 @@ def main() -> int:
     report = []
     for name, records in out.items():
         groups = {"all": records}
+        if name == "citizen":  # the half never tuned on (the fusion weights and the dialogue classifier saw the other)
+            tuned = {r["id"] for r in harness.citizen_tuning_half(harness.load_questions(harness.CITIZEN_QUESTIONS))}
+            groups["held-out half"] = [r for r in records if r["id"] not in tuned]
         for field in ("variant", "trap"):
             for value in sorted({r[field] for r in records if r[field]}):
                 groups[f"{field}={value}"] = [r for r in records if r[field] == value]

@@ -56,6 +56,16 @@ def parse_config(spec: str) -> Config:
     return Config(name.strip() or "default", {k.strip(): v.strip() for k, v in overrides.items()})
 
 
+CITIZEN_QUESTIONS = PROJECT_DIR / "benchmarks" / "questions" / "phapdien_citizen.jsonl"
+
+
+def citizen_tuning_half(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The citizen set's tuning half: its even-numbered answerable questions (the fusion weights were chosen on them,
+    and the dialogue classifier learns from them that citizens' own questions are questions); the other half and the
+    unanswerable questions are never tuned on."""
+    return [r for r in rows if not r["unanswerable"]][0::2]
+
+
 def load_questions(path: Path) -> list[dict[str, Any]]:
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

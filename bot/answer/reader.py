@@ -60,6 +60,7 @@ from bot.answer.relations import (
     asked_role,
     asks_comment,
     asks_penalty,
+    by_readers,
     comment_number,
     denies_asked,
     lacks_role,
@@ -781,7 +782,8 @@ class Reader:
                 or bool(asked_refs and other_text(asked_refs, text_refs(c.text)))
                 or (which_text and not names_new_text(c.text, texts, relations))  # "nghị định nào", no number
                 or denies_asked(question, c.text)  # "không bắt buộc …" for "khi nào bắt buộc …"
-                or (comment_asked and c.passage.kind != "comment")  # "Theo bạn đọc, …": not the article itself
+                # "Theo bạn đọc, …": not the article commented on
+                or (comment_asked and not by_readers(c.passage.kind, c.passage.title, c.text))
                 or bool(comment_no and c.passage.comment_no != comment_no)  # "bình luận thứ tám": that one only
             )
             rows.append({

@@ -175,6 +175,12 @@ def asks_comment(question: str) -> bool:
     return bool(_COMMENT_ASKED.search(" ".join(words(fold(question)))))
 
 
+def by_readers(kind: str, title: str, sentence: str) -> bool:
+    """A sentence says what readers wrote: a comment's, or one of a page of readers' letters ("Góp ý của bạn đọc
+    về …"), or one that says a reader said it ("Bạn đọc Nguyễn Văn A phản ánh …")."""
+    return kind == "comment" or asks_comment(title) or asks_comment(sentence)
+
+
 def comment_number(question: str) -> int | None:
     """The number of the comment a question asks about ("bình luận thứ tám", "bình luận thứ 8"), if it names one."""
     for d in details.extract(question, frozenset({"ordinal"})):
@@ -189,6 +195,7 @@ __all__ = [
     "asked_role",
     "asks_comment",
     "asks_penalty",
+    "by_readers",
     "comment_number",
     "denies_asked",
     "lacks_role",

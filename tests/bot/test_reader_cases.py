@@ -153,12 +153,16 @@ def test_a_sentence_saying_not_of_what_is_asked_does_not_answer(engine):
 
 
 def test_what_a_reader_wrote_is_answered_by_a_comment_and_by_the_comment_asked(engine):
-    from bot.answer.relations import asks_comment, comment_number
+    from bot.answer.relations import asks_comment, by_readers, comment_number
 
     assert asks_comment("Theo bạn đọc, việc ban hành quy trình nội bộ đang nhanh hay chậm?")
     assert asks_comment("mot binh luan noi gi ve de an 06") and not asks_comment("Thủ tướng kết luận gì?")
     assert comment_number("Bình luận thứ tám dưới bài viết nói gì?") == 8
     assert comment_number("binh luan thu 3 noi gi") == 3 and comment_number("Phiên họp thứ tư là khi nào?") is None
+    # a page of readers' letters, or a sentence reporting what a reader said, speaks for readers too
+    assert by_readers("article", "Góp ý của bạn đọc về hệ thống hỏi đáp", "Hệ thống còn chậm.")
+    assert by_readers("article", "Tin tức", "Bạn đọc Nguyễn Văn A phản ánh thủ tục còn rườm rà.")
+    assert not by_readers("speech", "Kết luận của Thủ tướng", "Thủ tướng yêu cầu đẩy mạnh cải cách.")
     answer = engine.ask("Theo bạn đọc, việc ban hành quy trình nội bộ giải quyết TTHC đang nhanh hay chậm?")
     assert answer.citations and all(c.kind == "comment" for c in answer.citations)
     # the sample's article has fewer than eight comments: the article's own sentence on Đề án 06 does not answer
