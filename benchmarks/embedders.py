@@ -61,7 +61,7 @@ from vectorstore.store import Store
 SHARED = PROJECT_DIR.parent / "shared"
 REPORT = PROJECT_DIR / "reports" / "embedders"
 CORPORA = {"phapdien": SHARED / "corpus/phapdien/corpus.jsonl", "alqac": SHARED / "bench/alqac2023/corpus.jsonl"}
-CITIZEN = PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl"
+CITIZEN = harness.CITIZEN_QUESTIONS
 MODELS: dict[str, dict[str, Any]] = {
     "e5": {"embedding_model": E5_SMALL},
     "gemma": {"embedding_model": "embeddinggemma"},

@@ -33,7 +33,7 @@ from settings import DEFAULT_EMBEDDING_MODEL, PROJECT_DIR, Settings
 from vectorstore.embeddings import Embedder
 
 DEV = PROJECT_DIR / "data/questions/reader_dev.jsonl"
-CITIZEN = PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl"
+CITIZEN = harness.CITIZEN_QUESTIONS
 GRID = {"dense": (1.0, 2.0, 3.0, 4.0), "bm25": (0.0, 0.5, 1.0), "folded": (0.0, 0.5, 1.0)}
 
 
@@ -41,7 +41,11 @@ def dev_sets(citizen_half: bool) -> dict[str, list[dict[str, Any]]]:
     if citizen_half:  # the citizen set's even-numbered questions; the odd ones are kept for the report
         rows = harness.load_questions(CITIZEN)
         tuning = harness.citizen_tuning_half(rows)
-        return {"phapdien": tuning, "phapdien-held-out": [r for r in rows if not r["unanswerable"] and r not in tuning]}
+        tuned = {r["id"] for r in tuning}
+        return {
+            "phapdien": tuning,
+            "phapdien-held-out": [r for r in rows if not r["unanswerable"] and r["id"] not in tuned],
+        }
     rows = [r for r in harness.load_questions(DEV) if r.get("set") == "phapdien" and not r["unanswerable"]]
     alqac = harness.load_questions(alqac_questions(Path(tempfile.mkdtemp()) / "alqac.jsonl"))
     return {"phapdien": rows, "alqac": alqac}

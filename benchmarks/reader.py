@@ -105,7 +105,7 @@ def main() -> int:
         if engine is None:
             continue
         if name == "citizen":
-            rows = harness.load_questions(PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl")
+            rows = harness.load_questions(harness.CITIZEN_QUESTIONS)
         elif name == "heldout":
             rows = harness.load_questions(HELDOUT_QUESTIONS)
         elif name == "definitions":
@@ -117,8 +117,8 @@ def main() -> int:
     report = []
     for name, records in out.items():
         groups = {"all": records}
-        if name == "citizen":  # the half never tuned on (the fusion weights and the dialogue classifier saw the other)
-            tuned = {r["id"] for r in harness.citizen_tuning_half(harness.load_questions(harness.CITIZEN_QUESTIONS))}
+        if name == "citizen":  # the half the fusion weights were not chosen on
+            tuned = {r["id"] for r in harness.citizen_tuning_half(records)}
             groups["held-out half"] = [r for r in records if r["id"] not in tuned]
         for field in ("variant", "trap"):
             for value in sorted({r[field] for r in records if r[field]}):

@@ -60,9 +60,8 @@ CITIZEN_QUESTIONS = PROJECT_DIR / "benchmarks" / "questions" / "phapdien_citizen
 
 
 def citizen_tuning_half(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The citizen set's tuning half: its even-numbered answerable questions (the fusion weights were chosen on them,
-    and the dialogue classifier learns from them that citizens' own questions are questions); the other half and the
-    unanswerable questions are never tuned on."""
+    """The citizen set's tuning half: its even-numbered answerable questions (the fusion weights were chosen on
+    them); the other half and the unanswerable questions are never tuned on."""
     return [r for r in rows if not r["unanswerable"]][0::2]
 
 

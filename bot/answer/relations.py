@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 from typing import cast
 
 from vectorstore import details
@@ -144,17 +145,25 @@ _DENIALS_FOLDED = frozenset({"khong", "chua", "ko", "hok", "hong", "chang"})
 _NOT_DENYING = frozenset({"chi", "nhung", "ngung", "it", "khoi", "ke"})  # "không chỉ … mà còn", "không ngừng"
 
 
+@lru_cache(maxsize=256)  # read once per question, not once per candidate sentence
+def _asked_pairs(question: str) -> frozenset[tuple[str, str]]:
+    """The question's folded word pairs that are not two stop words; none when the question holds a "not"."""
+    asked = words(fold(question))
+    if (_DENIALS & set(words(question))) if has_diacritics(question) else (_DENIALS_FOLDED & set(asked)):
+        return frozenset()
+    return frozenset((a, b) for a, b in itertools.pairwise(asked) if not (a in STOP_WORDS and b in STOP_WORDS))
+
+
 def denies_asked(question: str, sentence: str) -> bool:
     """The sentence says something the question asks of only with a "not" before it, and the question has no "not"
     ("… không bắt buộc phải thu thập mống mắt" for "Khi nào bắt buộc phải thu thập mống mắt?", "thông tin … không có
     sẵn" for "thông tin có sẵn thì mấy ngày"). A yes/no question ("… có bắt buộc không?") may be answered by a
     "not": it is never read so."""
-    asked = words(fold(question))
-    if (_DENIALS & set(words(question))) if has_diacritics(question) else (_DENIALS_FOLDED & set(asked)):
+    pairs = _asked_pairs(question)
+    if not pairs:
         return False
-    pairs = {(a, b) for a, b in itertools.pairwise(asked) if not (a in STOP_WORDS and b in STOP_WORDS)}
-    said = words(sentence) if has_diacritics(sentence) else words(fold(sentence))
-    denials = _DENIALS if has_diacritics(sentence) else _DENIALS_FOLDED
+    marked = has_diacritics(sentence)
+    said, denials = (words(sentence), _DENIALS) if marked else (words(fold(sentence)), _DENIALS_FOLDED)
     folded = [fold(w) for w in said]
     denied: set[tuple[str, str]] = set()
     affirmed: set[tuple[str, str]] = set()
