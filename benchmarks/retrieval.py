@@ -4,13 +4,14 @@
     python benchmarks/retrieval.py phapdien   # the team's citizen questions over the pháp điển corpus
     python benchmarks/retrieval.py sample     # the team's question set on the bundled sample
 
-Each ingests its corpus into data/bench-stores/NAME (idempotent: unchanged input re-ingests in
-seconds) and compares BM25-only, dense-only and the hybrid in one run. Reports go to reports/NAME/.
+Each ingests its corpus into the embedding model's bench store (``bot.eval.bench_store``: data/bench-stores/NAME for
+e5-small, NAME-MODEL for another; idempotent: unchanged input re-ingests in seconds) and compares BM25-only,
+dense-only and the hybrid in one run. Reports go to reports/<the store's name>/.
 
     python benchmarks/retrieval.py phapdien --model data/cache/models/e5-ft-phapdien
 
-runs the same with another embedding model (e.g. one from ``python -m workshop.finetune``), in its own store
-data/bench-stores/NAME-MODELNAME and report folder reports/NAME-MODELNAME/.
+runs the same with another embedding model (e.g. one from ``python -m workshop.finetune``), in its own store and
+report folder.
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ def main() -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--model", help="embedding model (name or folder); default: the settings' model")
     args = parser.parse_args()
-    name = args.dataset + (f"-{Path(args.model).name}" if args.model else "")
-    store = PROJECT_DIR / "data" / "bench-stores" / name
-    overrides = {"store_dir": store, **({"embedding_model": args.model} if args.model else {})}
+    overrides = {"embedding_model": args.model} if args.model else {}
+    store = harness.bench_store(args.dataset, Settings.load(**overrides))  # the model's own store, as elsewhere
+    name = store.name
+    overrides["store_dir"] = str(store)
     tmp = Path(tempfile.mkdtemp(prefix="bench-q-"))
     if args.dataset == "alqac":
         corpus, questions = SHARED / "bench/alqac2023/corpus.jsonl", alqac_questions(tmp / "alqac.jsonl")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from bot.answer.diacritics import DiacriticRestorer
 from vectorstore.sparse import folded_tokens, segment, word_tokens
-from vectorstore.text import fold, has_diacritics, normalize
+from vectorstore.text import fold, has_diacritics, normalize, words
 
 DATA_DIR = Path(__file__).parent.parent / "data"
 GLOSSARY_FILE = DATA_DIR / "acronyms.tsv"
+EVERYDAY_FILE = DATA_DIR / "everyday_terms.tsv"
 COMMON_PHRASES_FILE = DATA_DIR / "common_vi.txt"
 
 _NOISE = re.compile(r"[^\w\s/.,:;!?()\"'“”-]+", re.UNICODE)
@@ -43,6 +44,35 @@ def load_glossary(path: Path = GLOSSARY_FILE) -> dict[str, tuple[str, str]]:
     return out
 
 
+@cache
+def load_everyday_terms(path: Path = EVERYDAY_FILE) -> dict[tuple[str, ...], str]:
+    """A citizen's everyday phrase -> the law's wording for it ("mất tiền" -> "lệ phí"), from the TSV kept in the
+    repo; each phrase under its lower-case words and under its words without marks."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            phrase, wording = (normalize(x).strip() for x in line.split("\t", 1))
+            out[tuple(words(phrase.lower()))] = out[tuple(words(fold(phrase).lower()))] = wording
+    return out
+
+
+def everyday_wordings(text: str, terms: dict[tuple[str, ...], str] | None = None) -> list[str]:
+    """The law's wordings of the everyday phrases ``text`` uses, on whole words, in the order they occur ("làm giấy
+    khai sinh có mất tiền không" -> ["đăng ký khai sinh", "lệ phí"]). Typed with marks, the marks must match ("mặt
+    tiền" is not "mất tiền"); typed without, the phrase is read without them."""
+    terms = load_everyday_terms() if terms is None else terms
+    said = words((normalize(text) if has_diacritics(text) else fold(text)).lower())
+    longest = max((len(k) for k in terms), default=0)
+    found: list[str] = []
+    i = 0
+    while i < len(said):
+        n = next((n for n in range(min(longest, len(said) - i), 0, -1) if tuple(said[i : i + n]) in terms), 0)
+        if n and terms[tuple(said[i : i + n])] not in found:
+            found.append(terms[tuple(said[i : i + n])])
+        i += n or 1
+    return found
+
+
 def common_phrases(path: Path = COMMON_PHRASES_FILE) -> list[str]:
     return [normalize(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
 
@@ -71,15 +101,16 @@ class QueryAnalyzer:
         without = not has_diacritics(text)
         restored = self.restorer.restore(text) if (self.restorer and without) else text
         expansions = [self.glossary[fold(a)][1] for a in found]
+        expansions += [w for w in everyday_wordings(text) if w not in expansions]  # "mất tiền": "lệ phí"
         dense_text = restored + (" (" + "; ".join(expansions) + ")" if expansions else "")
-        words = word_tokens(segment(dense_text))
-        folded = folded_tokens(text + " " + " ".join(expansions))
+        segmented = word_tokens(segment(dense_text))
+        folded = folded_tokens(" ".join([text, *expansions]))
         return ParsedQuery(
             original=question,
             text=text,
             restored=restored,
             dense_text=dense_text,
-            word_tokens=words,
+            word_tokens=segmented,
             folded_tokens=folded,
             acronyms=tuple(found),
             without_diacritics=without,

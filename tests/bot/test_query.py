@@ -1,5 +1,5 @@
 from bot.answer.diacritics import DiacriticRestorer
-from bot.answer.query import QueryAnalyzer, clean, common_phrases, load_glossary
+from bot.answer.query import QueryAnalyzer, clean, common_phrases, everyday_wordings, load_glossary
 from vectorstore.sparse import folded_tokens
 
 CORPUS = [
@@ -61,3 +61,16 @@ def test_clean_normalises_nfd_and_noise():
     import unicodedata
 
     assert clean(unicodedata.normalize("NFD", "  Thủ tục   ★★ hành chính?? ")) == "Thủ tục hành chính??"
+
+
+def test_everyday_words_bring_the_laws_wording_to_retrieval():
+    analyzer = QueryAnalyzer(DiacriticRestorer.from_texts(CORPUS))
+    # "có mất tiền không" is how a citizen asks for a fee; the law writes "lệ phí"
+    query = analyzer.parse("lam giay khai sinh co mat tien khong")
+    assert "lệ phí" in query.dense_text and "đăng ký khai sinh" in query.dense_text
+    assert "le_phi" in query.folded_tokens
+    assert not query.acronyms  # an everyday word is not a specific the sources must then state
+    assert everyday_wordings("Cán bộ đến tận nhà được không?") == ["ngoài trụ sở"]
+    # typed with marks, the marks decide: a shop front ("mặt tiền") costs nothing
+    assert everyday_wordings("Nhà mặt tiền đường lớn") == []
+    assert everyday_wordings("Làm lại CMND mất tiền không, mất tiền nhiều không?") == ["cấp lại", "lệ phí"]
