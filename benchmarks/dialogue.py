@@ -11,7 +11,9 @@ settings' embedding model and the extractive generator.
   before this round's rules and never tuned on, messages only): a non-question is *handled* when it gets our own
   reply of its class (greeting/thanks/capability -> chitchat; off-domain -> the scope answer; abuse and unclear,
   the issue's one "empty or abusive" class -> either of those two replies, or the "empty question" error) and
-  never a quote; *no quote* counts any reply without a citation. Policy messages: the share taken as policy.
+  never a quote; *no quote* counts any reply without a citation; *off-domain told our scope*: the off-domain
+  messages given the scope reply or, when the classifier let one through, the "nothing near" answer (which also
+  says what we cover). Policy messages: the share taken as policy.
   Rows added after the first batch carry ``"batch": 2`` to ``6``; each batch's figures are also printed
   apart, and (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
 - conversations (``data/dialogue/conversations.jsonl``; with ``--corpus heldout --split heldout`` the 80 of
@@ -69,12 +71,13 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         try:
             answer = engine.ask(row["text"])
             intent, quoted = getattr(answer, "intent", "policy"), bool(answer.citations)  # (older engines: none)
+            reason = answer.refusal.reason if answer.refusal else None
         except InputError:
-            intent, quoted = "empty", False
+            intent, quoted, reason = "empty", False, None
         label = row["label"]
         right = intent in (NOISE | {"empty"}) if label in NOISE else intent == label
         records.append({**row, "intent": intent, "quoted": quoted, "handled": right and not quoted,
-                        "ms": round((time.perf_counter() - started) * 1000, 1)})  # fmt: skip
+                        "refusal": reason, "ms": round((time.perf_counter() - started) * 1000, 1)})  # fmt: skip
     by_label: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         by_label[r["label"]].append(r)
@@ -86,6 +89,11 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         "n_non_questions": len(others),
         "n_policy": len(by_label["policy"]),
         **{f"handled[{k}]": _mean(r["handled"] for r in v) for k, v in sorted(by_label.items()) if k != "policy"},
+        # what the user sees: our scope reply, or for one the classifier let through, the "nothing near" answer
+        # that also says what we cover (the handled figure above counts the first only)
+        "off_domain_told_our_scope": _mean(
+            r["intent"] == "off_domain" or r["refusal"] == "off_topic" for r in by_label["off_domain"]
+        ),
     }
     if split != "dev":  # rows whose folded text is also a development row's were trained on: figures without them
         seen = {_key(r["text"]) for r in split_rows(MESSAGES, "dev")}

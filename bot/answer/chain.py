@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from bot.answer.citations import Citation, verify
-from bot.answer.dialogue import Intent, is_our_reply, phrase_intent, phrase_labels
+from bot.answer.dialogue import Intent, is_our_reply, nothing_near, phrase_intent, phrase_labels
 from bot.answer.generators.base import Draft, Generator, GeneratorError, collect
 from bot.answer.grounding import (
     folded_key,
@@ -734,10 +734,12 @@ def _answer(parts: ChainParts, turn: Turn) -> Iterator[AnswerChunk]:
             )
         if checked is None or not checked.citations:
             refusal = refusal or Refusal("generator" if draft.refused else "unverified")
-    if refusal or checked is None:
+    citations: list[Citation] = []
+    if refusal is not None and refusal.reason == "off_topic":
+        text = nothing_near(turn.question, turn.snapshot.titles)
+    elif refusal or checked is None:
         text = refusal_text(turn.hits, refusal.missing if refusal else (), turn.snapshot.chronology,
                             turn.options.as_of)  # fmt: skip
-        citations: list[Citation] = []
     else:
         text, citations, dated_notices = dated_answer(turn, checked.text, checked.citations)
         notices += dated_notices

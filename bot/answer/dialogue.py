@@ -47,6 +47,11 @@ COVERAGE = (
     "và ghi rõ nguồn; khi tài liệu không nói, tôi nói rõ là không có."
 )
 HOW_TO_ASK = "Hãy hỏi một câu cụ thể, có thể gõ không dấu hoặc dùng chữ viết tắt (TTHC, UBND, CCCD)."
+# a question nothing held comes near (the reader's topic floor): no "nearest sources" — none is near
+NOTHING_NEAR = (
+    "Trong kho tài liệu không có nội dung nào gần với câu hỏi này. Tôi trả lời về cải cách hành chính, thủ tục "
+    "hành chính và dịch vụ công, dựa trên tài liệu trong kho."
+)
 REPLIES: dict[str, str] = {
     "greeting": "Xin chào! " + COVERAGE,
     "about": COVERAGE,  # "bạn là ai?", "bạn làm được gì?", and any other chit-chat without a greeting in it
@@ -368,13 +373,23 @@ def reply(intent: Intent, message: str, titles: Sequence[str] = ()) -> str:
     """Our own short Vietnamese reply to a message that is not a policy question: what we cover, how to ask, and
     two suggested questions from the store. No quote, no citation."""
     kind = reply_kind(intent, message)
-    text = REPLIES[kind]
     if kind in ("greeting", "about", "off_domain", "unclear", "abuse"):
-        text += " " + HOW_TO_ASK
-        examples = suggestions(titles, message)
-        if examples:
-            text += " Ví dụ: " + " ".join(f"«{q}»" for q in examples)
-    return text
+        return with_examples(REPLIES[kind], titles, message)
+    return REPLIES[kind]
+
+
+def with_examples(text: str, titles: Sequence[str], message: str) -> str:
+    """``text``, then how to ask and two suggested questions from the store's titles."""
+    text += " " + HOW_TO_ASK
+    examples = suggestions(titles, message)
+    return text + (" Ví dụ: " + " ".join(f"«{q}»" for q in examples) if examples else "")
+
+
+def nothing_near(message: str, titles: Sequence[str] = ()) -> str:
+    """The answer to a question nothing held comes near ("cách pha cà phê sữa đá" the classifier let through, a
+    procedure the store does not hold): that nothing is near, what we cover, how to ask and two suggested questions
+    — true of both, where the usual refusal's "nearest sources" would list what is not near."""
+    return with_examples(NOTHING_NEAR, titles, message)
 
 
 def is_our_reply(answer: str) -> bool:
@@ -430,10 +445,12 @@ __all__ = [
     "is_our_reply",
     "kind_by_phrases",
     "lexical_terms",
+    "nothing_near",
     "phrase_intent",
     "phrase_labels",
     "reply",
     "reply_kind",
     "suggestions",
     "what_to_read",
+    "with_examples",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.answer.citations import COMMENT_LABEL, is_valid
+from bot.answer.dialogue import NOTHING_NEAR
 from bot.engine import Engine
 from ingest.pipeline import Ingestor
 from settings import PROJECT_DIR, SAMPLE_DIR, Settings
@@ -225,6 +226,9 @@ def test_an_off_domain_question_the_classifier_lets_through_is_never_quoted(engi
     assert turn.refusal is not None and turn.refusal.reason == "off_topic"
     answer = engine.ask(message)
     assert answer.refused and answer.citations == []
+    # what we cover and how to ask, not the "nearest sources" of a refusal: none of them is near
+    assert answer.answer.startswith(NOTHING_NEAR) and "Nguồn gần nhất" not in answer.answer
+    assert "Ví dụ: «" in answer.answer
 
 
 def test_a_question_the_store_speaks_to_is_above_the_topic_floor(engine):
