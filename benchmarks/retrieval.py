@@ -72,7 +72,7 @@ def main() -> int:
     elif args.dataset == "phapdien":
         corpus, questions = (
             SHARED / "corpus/phapdien/corpus.jsonl",
-            PROJECT_DIR / "benchmarks/questions/phapdien_citizen.jsonl",
+            harness.CITIZEN_QUESTIONS,
         )
     else:
         corpus, questions = SAMPLE_DIR, PROJECT_DIR / "data/questions/sample.jsonl"

@@ -37,7 +37,7 @@ from sqlalchemy import delete
 from bot.answer.options import AskOptions
 from bot.answer.timeline import quoted_only
 from bot.engine import Engine
-from bot.eval import bench_store, holds_answer, load_questions
+from bot.eval import CITIZEN_QUESTIONS, bench_store, holds_answer, load_questions
 from ingest.dating import date_documents, doc_key
 from ingest.loaders import load_file
 from ingest.pipeline import Ingestor
@@ -210,7 +210,7 @@ def phapdien_citations(redate: bool) -> dict[str, Any]:
             with engine.store.engine.begin() as db:
                 db.execute(delete(tables.timelines))
         summary = Ingestor(settings, embedder=embedder, store=engine.store).run([corpus])
-        rows = load_questions(PROJECT_DIR / "benchmarks" / "questions" / "phapdien_citizen.jsonl")
+        rows = load_questions(CITIZEN_QUESTIONS)
         citations = [c for q in rows for c in engine.ask(q["question"]).citations]
 
     def share(n: int) -> float | None:
