@@ -56,21 +56,27 @@ def load_everyday_terms(path: Path = EVERYDAY_FILE) -> dict[tuple[str, ...], str
     return out
 
 
-def everyday_wordings(text: str, terms: dict[tuple[str, ...], str] | None = None) -> list[str]:
-    """The law's wordings of the everyday phrases ``text`` uses, on whole words, in the order they occur ("làm giấy
-    khai sinh có mất tiền không" -> ["đăng ký khai sinh", "lệ phí"]). Typed with marks, the marks must match ("mặt
-    tiền" is not "mất tiền"); typed without, the phrase is read without them."""
+def everyday_phrases(text: str, terms: dict[tuple[str, ...], str] | None = None) -> list[tuple[str, str]]:
+    """The everyday phrases ``text`` uses, on whole words, in the order they occur, each as written there with the
+    law's wording for it ("làm giấy khai sinh có mất tiền không" -> [("làm giấy khai sinh", "đăng ký khai sinh"),
+    ("mất tiền", "lệ phí")]). Typed with marks, the marks must match ("mặt tiền" is not "mất tiền"); typed
+    without, the phrase is read without them."""
     terms = load_everyday_terms() if terms is None else terms
     said = words((normalize(text) if has_diacritics(text) else fold(text)).lower())
     longest = max((len(k) for k in terms), default=0)
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     i = 0
     while i < len(said):
         n = next((n for n in range(min(longest, len(said) - i), 0, -1) if tuple(said[i : i + n]) in terms), 0)
-        if n and terms[tuple(said[i : i + n])] not in found:
-            found.append(terms[tuple(said[i : i + n])])
+        if n:
+            found.append((" ".join(said[i : i + n]), terms[tuple(said[i : i + n])]))
         i += n or 1
     return found
+
+
+def everyday_wordings(text: str, terms: dict[tuple[str, ...], str] | None = None) -> list[str]:
+    """The law's wordings of the everyday phrases ``text`` uses (:func:`everyday_phrases`), each once."""
+    return list(dict.fromkeys(wording for _, wording in everyday_phrases(text, terms)))
 
 
 def common_phrases(path: Path = COMMON_PHRASES_FILE) -> list[str]:

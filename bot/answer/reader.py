@@ -54,6 +54,7 @@ from typing import cast
 import numpy as np
 
 from bot.answer.grounding import folded_key, meant_specifics, proper_names, stated_details, states, worded
+from bot.answer.query import everyday_phrases
 from bot.answer.relations import (
     asked_event,
     asked_group,
@@ -704,6 +705,11 @@ class Reader:
             return Reading([])
         q_terms = self.terms(question)
         total = sum(weight(t) for t in q_terms) or 1.0
+        # "có mất tiền không": a sentence saying "lệ phí" holds those words of the question, in the law's wording
+        said_everyday = [
+            (self.terms(phrase) & q_terms, f" {' '.join(words(fold(wording)))} ")
+            for phrase, wording in everyday_phrases(question)
+        ]
         q_words = {t for t in q_terms if "_" not in t}
         top_idf = max((weight(t) for t in q_words), default=1.0) or 1.0
         wanted = meant_specifics(question, self.glossary)
@@ -732,6 +738,9 @@ class Reader:
         rows = []
         for c in candidates:
             own_terms = self.terms(c.text) | self.terms(c.lead)  # a list item says what its lead line names
+            if said_everyday:
+                written = f" {' '.join(words(fold(c.text)))} "
+                own_terms |= {t for phrase_terms, law in said_everyday if law in written for t in phrase_terms}
             lexical = sum(weight(t) for t in q_terms & own_terms) / total
             title = sum(weight(t) for t in q_terms & self.terms(c.passage.title)) / total
             if c.passage.chunk_id not in passages_read:

@@ -533,3 +533,22 @@ def test_a_lead_line_is_quoted_once_and_a_clause_inside_a_sentence_after_an_elli
     assert checked.text == "…xếp thứ hai là Bộ Tư pháp, thứ ba là Bộ Tài chính [1]."  # the ellipsis is kept
     item = Candidate(FEES, "đ) Thay đổi đặc điểm nhận dạng", 0, {}, 0.9)  # a list item starts as it should
     assert collect(ExtractiveGenerator(0.1).stream("q", [FEES], [item])).text.startswith("đ) Thay")
+
+
+def test_a_sentence_in_the_laws_wording_holds_the_citizens_everyday_words():
+    """ "có mất tiền không" is answered by "miễn lệ phí": the reader credits the question's everyday words to a
+    sentence that says them as the law does (bot/data/everyday_terms.tsv), and only to such a sentence."""
+    text = "Miễn lệ phí đăng ký khai sinh đúng hạn. Người đăng ký khai sinh đúng hạn nộp tờ khai."
+    fee = Passage(1, "hotich", "hotich#0", "Luật Hộ tịch", "article", text, 1.0)
+    table = idf_table([fee.text.lower().split()])
+
+    def lexical(question: str) -> tuple[float, float]:
+        by_text = {c.text: c.features["lexical"] for c in reader().read(question, [fee], table).candidates}
+        return by_text["Miễn lệ phí đăng ký khai sinh đúng hạn."], by_text[
+            "Người đăng ký khai sinh đúng hạn nộp tờ khai."
+        ]
+
+    free, form = lexical("khai sinh đúng hạn có mất tiền không")
+    assert free > form
+    free, form = lexical("khai sinh đúng hạn có mặt tiền không")  # a shop front: not a fee
+    assert free == form
