@@ -6,7 +6,8 @@
 
 Each ingests its corpus into the embedding model's bench store (``bot.eval.bench_store``: data/bench-stores/NAME for
 e5-small, NAME-MODEL for another; idempotent: unchanged input re-ingests in seconds) and compares BM25-only,
-dense-only and the hybrid in one run. Reports go to reports/<the store's name>/.
+dense-only and the hybrid in one run. Reports go to reports/<the store's name>/; for the citizen set, each
+configuration's figures on its held-out half are printed too.
 
     python benchmarks/retrieval.py phapdien --model data/cache/models/e5-ft-phapdien
 
@@ -90,7 +91,21 @@ def main() -> int:
         argv.append("--no-ask")
     if args.limit:
         argv += ["--limit", str(args.limit)]
-    return harness.main(argv)
+    code = harness.main(argv)
+    if code == 0 and questions == harness.CITIZEN_QUESTIONS:
+        held_out_half(PROJECT_DIR / "reports" / name / f"{questions.stem}.json")
+    return code
+
+
+def held_out_half(report: Path) -> None:
+    """Print each configuration's figures on the citizen set's held-out half (``bot.eval.citizen_tuning_half``: the
+    half no weight or phrase was chosen on)."""
+    records = json.loads(report.read_text(encoding="utf-8"))["records"]
+    for config, rows in records.items():
+        tuned = {r["id"] for r in harness.citizen_tuning_half(rows)}
+        m = harness.summarize([r for r in rows if r["id"] not in tuned])
+        print(f"held-out half, {config}: n {m['n']}, recall@10 {m.get('recall@10')}, hit@10 {m.get('hit@10')}, "
+              f"mrr@10 {m.get('mrr@10')}")  # fmt: skip
 
 
 if __name__ == "__main__":
