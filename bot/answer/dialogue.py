@@ -295,7 +295,9 @@ _PUNCTUATION = frozenset("?!.,;:…-–—()[]\"'“”‘’~*\ufe0f")
 # a way to reach the sender: a mobile number (masked or not: "0912xxxxxx", "0987.xxx.xxx", "09xx"), a chat app, a
 # link to a commercial site (not a ".gov.vn" portal a citizen may name)
 _PHONE = re.compile(r"\b0\d{1,4}(?:[.\s-]?(?:\d{2,4}|x{2,})){1,3}(?!\d)", re.IGNORECASE)
-_LINK = re.compile(r"https?://(?![\w.-]*\.gov\.vn)|www\.|\b[\w-]+\.(?:com|net|xyz|top|win|info|biz|vip|site|online)\b")
+_LINK = re.compile(  # "bit.ly/…", "t.me/…": a shortened link or a chat group's is one too
+    r"https?://(?![\w.-]*\.gov\.vn)|www\.|\b[\w-]+\.(?:com|net|xyz|top|win|info|biz|vip|site|online|ly|me|gl|io|cc)\b"
+)
 _CHANNEL = re.compile(r"\b(?:zalo|inbox|ib|telegram|whatsapp)\b")
 # a question word (folded), or "không" / "chưa" closing the message
 _QUESTION = re.compile(

@@ -112,6 +112,8 @@ def test_an_attempt_to_steer_the_assistant_is_never_retrieved_for(engine: Engine
         "lam bang lai xe, cccd khong can thi, lh zalo 0903xxxxxx",
         "bán tài khoản VNeID mức 2 đã xác thực, giá 500k, ib mình",
         "kiem tien online tai nha 300k/h, truy cap https://vieclam-nhanh.top",
+        "Mua acc dịch vụ công giá rẻ tại bit.ly/acc-re",  # a shortened link
+        "nhóm kèo thơm mỗi ngày, vào t.me/keothom",
     ],
 )
 def test_an_advertisement_is_abuse_never_retrieved_for(engine: Engine, message: str) -> None:
