@@ -342,13 +342,15 @@ def features(vector: np.ndarray, message: str, vocabulary: Mapping[str, int] | N
 
 
 def reply_kind(intent: Intent, message: str) -> str:
-    """Which reply an intent gets (a chitchat message is a greeting, thanks, a farewell, or else asks about us)."""
+    """Which reply an intent gets (a chitchat message is a greeting, thanks — or laughter, an acknowledgement —, a
+    farewell, or else asks about us)."""
     if intent != "chitchat":
         return intent
     labels = _phrase_labels(message, whole=False) or set()
     if "farewell" in labels:
         return "farewell"
-    if "thanks" in labels or not words(message):  # an unknown emoji on its own: an acknowledgement
+    # an unknown emoji on its own, or only laughter and filler ("haha", "hihi nha"): an acknowledgement
+    if "thanks" in labels or all(fold(w) in FILLER for w in words(message.lower())):
         return "thanks"
     return "greeting" if "greeting" in labels else "about"
 

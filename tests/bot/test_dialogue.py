@@ -228,6 +228,8 @@ def test_reply_kinds_and_suggestions_are_plain_functions() -> None:
     assert reply("chitchat", "chào bạn").startswith("Xin chào!")
     assert reply("chitchat", "bạn là ai?").startswith("Tôi là trợ lý")  # no greeting where none was given
     assert reply("chitchat", "👍").startswith("Rất vui")
+    assert reply("chitchat", "Hihi nha").startswith("Rất vui")  # laughter: an acknowledgement, not "who we are"
+    assert reply("chitchat", "bạn giỏi ghê").startswith("Tôi là trợ lý")
     picked = suggestions(["Điều 5. Hồ sơ cấp lại thẻ Căn cước công dân", "Phí", "Lệ phí cấp hộ chiếu phổ thông"], "x")
     assert len(picked) == 2 and all(q.endswith("nội dung chính là gì?") for q in picked)
     assert not any(q.startswith("Điều") for q in picked)  # "Điều 5." is dropped; one-word titles are not suggested
