@@ -61,6 +61,7 @@ from bot.answer.relations import (
     asked_role,
     asks_comment,
     asks_penalty,
+    asks_validity,
     by_readers,
     comment_number,
     denies_asked,
@@ -68,6 +69,7 @@ from bot.answer.relations import (
     other_event,
     other_group,
     states_penalty,
+    states_validity,
 )
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import DateValue, Detail, DocValue, Kind, matches
@@ -725,6 +727,7 @@ class Reader:
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         group = asked_group(question) if kind in ("number", "percent") else None  # "… của các địa phương": not regions
         penalty = asks_penalty(question)  # "bị phạt bao nhiêu tiền": a fine, not a fee
+        validity = asks_validity(question)  # "có giá trị trong mấy tháng": not how long it takes to issue
         event = asked_event(question) if kind == "date" else None
         role = asked_role(question) if kind in ("person", "titled", "org", "place") else None
         procedure = asks_procedure(question)
@@ -782,6 +785,7 @@ class Reader:
                 or bool(body and body not in key and not english)
                 or other_group(group, c.text)  # the regions' average for the provinces' one
                 or (penalty and not states_penalty(c.text))
+                or (validity and not states_validity(c.text))
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something

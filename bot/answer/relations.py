@@ -1,7 +1,8 @@
 """The relations a question asks about, and whether a sentence states them: the event a date is asked of
 ("thông qua" is not "có hiệu lực", a deadline is not an issue date), the role a person, body or place is asked for
 (who chaired, signed, ranked first, fell the most, what a body reports to), the group a figure is asked of
-(provinces, ministries, regions), and a penalty (a fine is not a fee). Questions and sentences are read folded
+(provinces, ministries, regions), a penalty (a fine is not a fee) and a validity (how long a paper is valid is not
+how long it takes to issue). Questions and sentences are read folded
 ("chủ trì" = "chu tri"), a signature and a penalty with their marks where they have them ("kỳ" is not "ký", "phát"
 is not "phạt")."""
 
@@ -137,6 +138,25 @@ def states_penalty(sentence: str) -> bool:
     if _PENALTY_EN.search(sentence):
         return True
     return "phạt" in sentence.lower() if has_diacritics(sentence) else "phat" in words(sentence.lower())
+
+
+# how long a paper is valid ("phiếu lý lịch tư pháp có giá trị sử dụng trong mấy tháng", "hộ chiếu có thời hạn bao
+# lâu"), and a sentence that states a validity — not the time to issue it ("Thời hạn cấp Phiếu … không quá 10 ngày")
+_VALIDITY_ASKED = re.compile(
+    r"\b(?:(?:co )?gia tri(?: su dung)?|han su dung|co thoi han|hieu luc) (?:\w+ ){0,2}"
+    r"(?:bao lau|(?:may|bao nhieu) (?:ngay|thang|nam))\b|\bvalid for how long\b|\bhow long is \w+(?: \w+)* valid\b"
+)
+_VALIDITY_STATED = re.compile(r"\b(?:gia tri|han su dung|co thoi han|thoi han su dung|hieu luc|valid\w*|expir\w*)\b")
+
+
+def asks_validity(question: str) -> bool:
+    """The question asks how long something is valid (not how long it takes to get)."""
+    return bool(_VALIDITY_ASKED.search(" ".join(words(fold(question)))))
+
+
+def states_validity(sentence: str) -> bool:
+    """The sentence says how long something is valid ("có giá trị 6 tháng", "có thời hạn 10 năm", "valid for")."""
+    return bool(_VALIDITY_STATED.search(" ".join(words(fold(sentence)))))
 
 
 # "not" in a sentence, with its marks where the sentence has them ("chưa", not "chứa"); folded in a question

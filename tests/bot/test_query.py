@@ -35,6 +35,17 @@ def test_everyday_phrases_teach_the_restorer_what_a_legal_corpus_never_writes():
     assert taught.restore("phat hanh van ban").startswith("phát hành")
 
 
+def test_a_count_asked_without_marks_gets_the_question_word_not_the_machine():
+    corpus = [*CORPUS, "Đầu tư máy tính, máy móc, máy chủ cho bộ phận một cửa; máy lấy số thứ tự. Ngày 9/6, hộ tịch."]
+    assert "máy" in DiacriticRestorer.from_texts(corpus).restore("lam cccd mat may ngay")  # documents never ask
+    taught = DiacriticRestorer.from_texts([*corpus, *common_phrases() * 20])
+    assert taught.restore("lam cccd mat may ngay") == "làm cccd mất mấy ngày"
+    assert taught.restore("quang ninh xep thu may") == "quang ninh xếp thứ mấy"
+    assert taught.restore("chi ra may ton tai").startswith("chỉ ra mấy")
+    assert taught.restore("may tinh").startswith("máy tính")  # the machine is still one
+    assert taught.restore("lam ho chieu") == "làm hộ chiếu"
+
+
 def test_glossary_is_data_and_expands_acronyms_typed_any_case():
     glossary = load_glossary()
     for acronym in ("CCHC", "TTHC", "UBND", "HĐND", "PCCC", "CCCD", "CMND", "VNeID", "DVC", "NĐ-CP", "QĐ-TTg"):

@@ -119,6 +119,18 @@ def test_a_penalty_asked_is_not_answered_by_a_fee():
     assert not states_penalty("Hệ thống đã phát hành 240.000 văn bản.")
 
 
+def test_how_long_a_paper_is_valid_is_not_how_long_it_takes_to_issue():
+    from bot.answer.relations import asks_validity, states_validity
+
+    asked = "phieu ly lich tu phap co gia tri su dung trong may thang"
+    assert asks_validity(asked) and asks_validity("Hộ chiếu phổ thông có thời hạn bao lâu?")
+    assert not asks_validity("Cấp phiếu lý lịch tư pháp mất bao lâu?")  # the time to issue it
+    assert not asks_validity("Giá trị trung bình Chỉ số CCHC năm 2024 là bao nhiêu?")  # a value, not a validity
+    assert not states_validity("Thời hạn cấp Phiếu lý lịch tư pháp không quá 10 ngày, kể từ ngày nhận được yêu cầu.")
+    assert states_validity("Giấy xác nhận tình trạng hôn nhân có giá trị 6 tháng kể từ ngày cấp.")
+    assert states_validity("Hộ chiếu phổ thông cấp cho công dân từ đủ 14 tuổi trở lên có thời hạn 10 năm.")
+
+
 def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
     from bot.answer.reader import question_type
     from bot.answer.relations import asked_event, other_event
