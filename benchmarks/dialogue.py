@@ -14,7 +14,7 @@ settings' embedding model and the extractive generator.
   never a quote; *no quote* counts any reply without a citation; *off-domain told our scope*: the off-domain
   messages given the scope reply or, when the classifier let one through, the "nothing near" answer (which also
   says what we cover). Policy messages: the share taken as policy.
-  Rows added after the first batch carry ``"batch": 2`` to ``6``; each batch's figures are also printed
+  Rows added after the first batch carry ``"batch": 2`` to ``7``; each batch's figures are also printed
   apart, and (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
 - conversations (``data/dialogue/conversations.jsonl``; with ``--corpus heldout --split heldout`` the 80 of
   ``conversations_heldout.jsonl``, written on the held-out corpus from its documents alone and never tuned on):
