@@ -102,9 +102,12 @@ def messages(engine: Engine, split: str) -> tuple[dict, list[dict]]:
         figures["not in dev: non_questions_handled"] = _mean(r["handled"] for r in unseen)
         figures["not in dev: non_questions_not_quoted"] = _mean(not r["quoted"] for r in unseen)
     batches = sorted({r.get("batch", 1) for r in records})  # the first batch has none (a previous round measured it)
-    for batch in batches if len(batches) > 1 else ():
-        name = "first batch" if batch == 1 else f"batch {batch}"
-        rows = [r for r in records if r.get("batch", 1) == batch]
+    groups = [
+        (f"batch {b}" if b > 1 else "first batch", [r for r in records if r.get("batch", 1) == b]) for b in batches
+    ]
+    # the split as it stood before its newest batch: the figures an earlier round reported, on today's classifier
+    groups += [(f"before batch {batches[-1]}", [r for r in records if r.get("batch", 1) != batches[-1]])]
+    for name, rows in groups if len(batches) > 1 else ():
         others = [r for r in rows if r["label"] != "policy"]
         policy = [r for r in rows if r["label"] == "policy"]
         figures[f"{name}: non_questions_handled"] = _mean(r["handled"] for r in others)
