@@ -60,6 +60,7 @@ from bot.answer.relations import (
     asked_group,
     asked_role,
     asks_comment,
+    asks_fee,
     asks_penalty,
     asks_validity,
     by_readers,
@@ -68,6 +69,7 @@ from bot.answer.relations import (
     lacks_role,
     other_event,
     other_group,
+    states_fee,
     states_penalty,
     states_validity,
 )
@@ -728,6 +730,7 @@ class Reader:
         group = asked_group(question) if kind in ("number", "percent") else None  # "… của các địa phương": not regions
         penalty = asks_penalty(question)  # "bị phạt bao nhiêu tiền": a fine, not a fee
         validity = asks_validity(question)  # "có giá trị trong mấy tháng": not how long it takes to issue
+        fee = kind is None and asks_fee(question)  # "có mất tiền không": a charge or its waiver answers
         event = asked_event(question) if kind == "date" else None
         role = asked_role(question) if kind in ("person", "titled", "org", "place") else None
         procedure = asks_procedure(question)
@@ -786,6 +789,7 @@ class Reader:
                 or other_group(group, c.text)  # the regions' average for the provinces' one
                 or (penalty and not states_penalty(c.text))
                 or (validity and not states_validity(c.text))
+                or (fee and not states_fee(c.text))
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something

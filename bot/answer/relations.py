@@ -140,6 +140,30 @@ def states_penalty(sentence: str) -> bool:
     return "phạt" in sentence.lower() if has_diacritics(sentence) else "phat" in words(sentence.lower())
 
 
+# whether something costs money, asked yes or no ("có mất tiền không", "có phải nộp lệ phí không", "mất phí ko"), and
+# a sentence that states a charge or its waiver ("miễn lệ phí", "25.000 đồng", "không phải trả phí")
+_FEE_ASKED = re.compile(
+    r"\b(?:mat|ton|nop|dong|tra|thu|co) (?:them )?(?:tien|phi|le phi|chi phi)\b|\b(?:mien phi|free of charge)\b"
+)
+# read with marks where the sentence has them: "lưu động", "Hội đồng" are no amount, "lãng phí" no charge
+_FEE_STATED = re.compile(
+    r"(?<!\w)(?:(?<!lãng )phí|miễn|tiền|free|fees?|charge\w*|costs?)(?!\w)|\d\s*(?:đồng|vnđ|vnd)(?!\w)", re.I
+)
+_FEE_STATED_FOLDED = re.compile(r"\b(?:(?<!lang )phi|mien|tien|free|fees?|charge\w*|costs?)\b|\d (?:dong|vnd)\b")
+
+
+def asks_fee(question: str) -> bool:
+    """The question asks whether something costs money (a yes-or-no question: "how much" is the money type)."""
+    return bool(_FEE_ASKED.search(" ".join(words(fold(question)))))
+
+
+def states_fee(sentence: str) -> bool:
+    """The sentence states a charge, an amount of money or a waiver."""
+    if has_diacritics(sentence):
+        return bool(_FEE_STATED.search(sentence))
+    return bool(_FEE_STATED_FOLDED.search(" ".join(words(fold(sentence)))))
+
+
 # how long a paper is valid ("phiếu lý lịch tư pháp có giá trị sử dụng trong mấy tháng", "hộ chiếu có thời hạn bao
 # lâu"), and a sentence that states a validity — not the time to issue it ("Thời hạn cấp Phiếu … không quá 10 ngày")
 _VALIDITY_ASKED = re.compile(

@@ -119,6 +119,18 @@ def test_a_penalty_asked_is_not_answered_by_a_fee():
     assert not states_penalty("Hệ thống đã phát hành 240.000 văn bản.")
 
 
+def test_whether_something_costs_money_is_answered_by_a_charge_or_its_waiver():
+    from bot.answer.relations import asks_fee, states_fee
+
+    assert asks_fee("Làm giấy khai sinh cho con đúng hạn có mất tiền không?")
+    assert asks_fee("chung thuc ban sao co mat phi ko")
+    assert not asks_fee("Đăng ký khai sinh ở đâu?")
+    assert not states_fee("Trong thời hạn 60 ngày kể từ ngày sinh con, cha hoặc mẹ có trách nhiệm đăng ký khai sinh.")
+    assert states_fee("Miễn lệ phí đăng ký khai sinh, khai tử đúng hạn.")
+    assert states_fee("Mức thu là 25.000 đồng/thẻ.") and states_fee("muc thu 25.000 dong/the")
+    assert not states_fee("Thực hiện đăng ký khai sinh lưu động; Hội đồng nhân dân giám sát, chống lãng phí.")
+
+
 def test_how_long_a_paper_is_valid_is_not_how_long_it_takes_to_issue():
     from bot.answer.relations import asks_validity, states_validity
 
