@@ -1,10 +1,10 @@
 """The relations a question asks about, and whether a sentence states them: the event a date is asked of
 ("thông qua" is not "có hiệu lực", a deadline is not an issue date), the role a person, body or place is asked for
 (who chaired, signed, ranked first, fell the most, what a body reports to), the group a figure is asked of
-(provinces, ministries, regions), a penalty (a fine is not a fee) and a validity (how long a paper is valid is not
-how long it takes to issue). Questions and sentences are read folded
-("chủ trì" = "chu tri"), a signature and a penalty with their marks where they have them ("kỳ" is not "ký", "phát"
-is not "phạt")."""
+(provinces, ministries, regions), a penalty (a fine is not a fee), whether something costs money (a charge or its
+waiver answers, not any sentence on the procedure) and a validity (how long a paper is valid is not how long it
+takes to issue). Questions and sentences are read folded ("chủ trì" = "chu tri"), a signature, a penalty and a
+charge with their marks where they have them ("kỳ" is not "ký", "phát" is not "phạt", "lưu động" holds no "đồng")."""
 
 from __future__ import annotations
 
