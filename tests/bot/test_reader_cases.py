@@ -119,6 +119,15 @@ def test_a_penalty_asked_is_not_answered_by_a_fee():
     assert not states_penalty("Hệ thống đã phát hành 240.000 văn bản.")
 
 
+def _conflicts(question: str, *sentences: str) -> dict[str, float]:
+    """Each sentence (a passage of its own) read by the reader for ``question``: its conflict feature."""
+    from bot.answer.reader import Reader
+    from bot.answer.types import Passage
+
+    passages = [Passage(i, f"d{i}", f"d{i}#0", "Điều 1", "article", s, 1.0) for i, s in enumerate(sentences, 1)]
+    return {c.text: c.features["conflict"] for c in Reader().read(question, passages, {}).candidates}
+
+
 def test_whether_something_costs_money_is_answered_by_a_charge_or_its_waiver():
     from bot.answer.relations import asks_fee, states_fee
 
@@ -129,6 +138,11 @@ def test_whether_something_costs_money_is_answered_by_a_charge_or_its_waiver():
     assert states_fee("Miễn lệ phí đăng ký khai sinh, khai tử đúng hạn.")
     assert states_fee("Mức thu là 25.000 đồng/thẻ.") and states_fee("muc thu 25.000 dong/the")
     assert not states_fee("Thực hiện đăng ký khai sinh lưu động; Hội đồng nhân dân giám sát, chống lãng phí.")
+    # the reader: the procedure's sentence does not answer it, the waiver does
+    duty = "Trong thời hạn 60 ngày kể từ ngày sinh con, cha hoặc mẹ có trách nhiệm đăng ký khai sinh cho con."
+    waiver = "Miễn lệ phí đăng ký khai sinh đúng hạn."
+    asked = "Làm giấy khai sinh cho con đúng hạn có mất tiền không?"
+    assert _conflicts(asked, duty, waiver) == {duty: 1.0, waiver: 0.0}
 
 
 def test_how_long_a_paper_is_valid_is_not_how_long_it_takes_to_issue():
@@ -141,6 +155,9 @@ def test_how_long_a_paper_is_valid_is_not_how_long_it_takes_to_issue():
     assert not states_validity("Thời hạn cấp Phiếu lý lịch tư pháp không quá 10 ngày, kể từ ngày nhận được yêu cầu.")
     assert states_validity("Giấy xác nhận tình trạng hôn nhân có giá trị 6 tháng kể từ ngày cấp.")
     assert states_validity("Hộ chiếu phổ thông cấp cho công dân từ đủ 14 tuổi trở lên có thời hạn 10 năm.")
+    issue = "Thời hạn cấp Phiếu lý lịch tư pháp không quá 10 ngày, kể từ ngày nhận được yêu cầu hợp lệ."
+    valid = "Phiếu lý lịch tư pháp có giá trị sử dụng 06 tháng kể từ ngày cấp."
+    assert _conflicts(asked, issue, valid) == {issue: 1.0, valid: 0.0}
 
 
 def test_the_date_of_another_event_does_not_answer_when_a_law_was_passed():
