@@ -125,6 +125,8 @@ def test_a_question_that_names_a_phone_number_or_a_portal_is_no_advertisement() 
     assert not advertises("số 0912345678 gọi mạo danh công an thì báo ở đâu?")
     assert not advertises("https://dichvucong.gov.vn không vào được")
     assert advertises("Nhận làm sổ đỏ nhanh trong ngày. Inbox 0868xxxxxx")
+    assert advertises("Mua acc dịch vụ công giá rẻ tại bit.ly/acc-re")  # a shortened link
+    assert advertises("nhóm kèo thơm mỗi ngày, vào t.me/keothom")  # a chat group's
 
 
 def test_a_question_about_a_forgotten_password_is_still_a_question(engine: Engine) -> None:
