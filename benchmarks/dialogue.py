@@ -14,7 +14,7 @@ settings' embedding model and the extractive generator.
   never a quote; *no quote* counts any reply without a citation; *off-domain told our scope*: the off-domain
   messages given the scope reply or, when the classifier let one through, the "nothing near" answer (which also
   says what we cover). Policy messages: the share taken as policy.
-  Rows added after the first batch carry ``"batch": 2`` to ``7``; each batch's figures are also printed
+  Rows added after the first batch carry ``"batch": 2`` to ``8``; each batch's figures are also printed
   apart, and (test, heldout) the non-questions whose text, compared folded, is not also a development row's.
 - conversations (``data/dialogue/conversations.jsonl``; with ``--corpus heldout --split heldout`` the 80 of
   ``conversations_heldout.jsonl``, written on the held-out corpus from its documents alone and never tuned on):
@@ -198,8 +198,7 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
     """The classifier's variants on the development rows (never the test split), by 5-fold CV by group."""
     import numpy as np
 
-    from bot.answer.dialogue import after_opening, features, kind_by_phrases, phrase_intent, what_to_read
-    from vectorstore.text import words
+    from bot.answer.dialogue import after_opening, features, kind_by_phrases, known_intent, what_to_read
     from workshop.train_dialogue import _fit, fold_of, load_rows, policy_threshold, typed_rows, vocabulary_of
 
     rows = load_rows("dev")
@@ -237,7 +236,7 @@ def cross_validated(engine: Engine) -> tuple[dict, list[dict]]:
         threshold = policy_threshold(p_policy, y == "policy", typed)  # the trainer's rule
         predicted = []
         for i, text in enumerate(texts):
-            known = phrase_intent(text) or ("unclear" if not words(text) else None)
+            known = known_intent(text)
             if known is None:
                 known = "policy" if p_policy[i] >= threshold else kind[i]
                 known = kind_by_phrases(text, known) if by_phrases and known != "policy" else known

@@ -270,6 +270,43 @@ def phrase_intent(message: str) -> Intent | None:
     return "abuse" if labels <= {"abuse", "injection"} else None
 
 
+# an emoticon ("=))", ":D", ":v", "^^", "<3", "T_T"); an emoji of displeasure is no acknowledgement
+_EMOTICON = re.compile(r"[:;=xX8][-']?[()DdPpOo3vV\]\[|/\\*]+|\^[_.]?\^|<3|[tT]_[tT]")
+_DISPLEASED = frozenset("😡🤬😠😤🖕💩👎")
+_PUZZLED = frozenset("🤔🤷😶👀😐😑❓❔")  # "I don't follow": unclear, not an acknowledgement
+_GLUM = re.compile(r"[😢😭😞😔😟😥🙁☹]|[:;=]'?-?\(|[tT]_[tT]")  # a sad reaction is not thanked
+
+
+def reaction_intent(message: str) -> Intent | None:
+    """The intent of a message made only of emoji and emoticons (and punctuation): a reaction, read as chit-chat
+    ("😂😂", "👍🏻", ":)))", ":D" — acknowledged), abuse when it shows displeasure ("🖕"), unclear when puzzlement
+    ("🤔", "🤷"); None for any other message (punctuation alone is unclear, not a reaction)."""
+    shown = False
+    for token in unicodedata.normalize("NFC", message).split():
+        if _EMOTICON.fullmatch(token):
+            shown = True
+            continue
+        if any(unicodedata.category(ch)[0] in "LN" for ch in token):
+            return None
+        shown |= any(unicodedata.category(ch) == "So" for ch in token)
+    if not shown:
+        return None
+    marks = set(message)
+    return "abuse" if _DISPLEASED & marks else "unclear" if _PUZZLED & marks else "chitchat"
+
+
+def known_intent(message: str) -> Intent | None:
+    """The intent decided before the classifier, or None: a message made only of known phrases ("cảm ơn bạn
+    nhé", "đồ ngu") or of emoji and emoticons, an attempt to steer the assistant ("ignore previous instructions")
+    or an advertisement (abuse), or no words at all (unclear)."""
+    known = phrase_intent(message) or reaction_intent(message)
+    if known is not None:
+        return known
+    if "injection" in phrase_labels(message) or advertises(message):
+        return "abuse"
+    return "unclear" if not words(message) else None
+
+
 def what_to_read(message: str, dense_text: str) -> tuple[str, str]:
     """What the classifier reads of a message (the text to embed, the text whose form is measured): after an opening
     greeting or thanks, only what follows it ("chào bạn, cho hỏi thủ tục cấp lại CCCD?" is a policy question)."""
@@ -349,7 +386,9 @@ def reply_kind(intent: Intent, message: str) -> str:
     labels = _phrase_labels(message, whole=False) or set()
     if "farewell" in labels:
         return "farewell"
-    # an unknown emoji on its own, or only laughter and filler ("haha", "hihi nha"): an acknowledgement
+    # emoji or emoticons alone, or only laughter and filler ("haha", "hihi nha"): an acknowledgement
+    if reaction_intent(message) == "chitchat":  # a sad one is answered with what we do, not thanked
+        return "about" if _GLUM.search(message) else "thanks"
     if "thanks" in labels or all(fold(w) in FILLER for w in words(message.lower())):
         return "thanks"
     return "greeting" if "greeting" in labels else "about"
@@ -411,13 +450,9 @@ class DialogueStep:
     def classify(self, query: Any, message: str, has_history: bool) -> Intent:
         """``query`` is the parsed message (its ``dense_text`` is what the retriever embeds); ``has_history``: it
         may lean on a previous question (the lower threshold applies)."""
-        known = phrase_intent(message)
+        known = known_intent(message)
         if known is not None:
             return known
-        if "injection" in phrase_labels(message) or advertises(message):  # "ignore previous instructions", spam
-            return "abuse"
-        if not words(message):  # emoji or punctuation only, and not a known one
-            return "unclear"
         dense, text = what_to_read(message, query.dense_text)
         intent, _ = self.model.classify(self.embed_query(dense), text, has_history)
         if intent == "policy":
@@ -448,10 +483,12 @@ __all__ = [
     "form_features",
     "is_our_reply",
     "kind_by_phrases",
+    "known_intent",
     "lexical_terms",
     "nothing_near",
     "phrase_intent",
     "phrase_labels",
+    "reaction_intent",
     "reply",
     "reply_kind",
     "suggestions",

@@ -412,6 +412,30 @@ def test_insults_are_matched_with_their_marks_or_none() -> None:
     assert phrase_labels("ngữ pháp tiếng Anh") == set() and phrase_labels("cư ngụ tại xã") == set()
     assert kind_by_phrases("ngữ pháp tiếng Anh khó quá", "off_domain") == "off_domain"
     assert kind_by_phrases("trả lời như cứt", "off_domain") == "abuse"
+    # "đi ngủ", "mất ngủ" typed without marks hold no insult
+    assert kind_by_phrases("thoi minh di ngu day, pp bot", "off_domain") == "off_domain"
+    assert kind_by_phrases("bi mat ngu nen uong gi", "off_domain") == "off_domain"
+    assert kind_by_phrases("bot gi ma ngu vay", "off_domain") == "abuse"
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "kind"),
+    [("😂😂", "chitchat", "thanks"), ("👍🏻", "chitchat", "thanks"), (":)))", "chitchat", "thanks"),
+     ("=))", "chitchat", "thanks"), (":D", "chitchat", "thanks"), ("😢", "chitchat", "about"),
+     ("T_T", "chitchat", "about"), ("🤔", "unclear", "unclear"), ("🤷‍♂️", "unclear", "unclear"),
+     ("🖕", "abuse", "abuse"), ("??", "unclear", "unclear"), ("...", "unclear", "unclear")],
+)  # fmt: skip
+def test_emoji_and_emoticons_alone_are_a_reaction(message: str, intent: str, kind: str) -> None:
+    from bot.answer.dialogue import known_intent, reply_kind
+
+    assert known_intent(message) == intent and reply_kind(intent, message) == kind  # type: ignore[arg-type]
+
+
+def test_a_reaction_among_words_is_left_to_the_classifier() -> None:
+    from bot.answer.dialogue import reaction_intent
+
+    assert reaction_intent("haha 😂 bot vui ghê") is None and reaction_intent("mai hỏi tiếp :D") is None
+    assert reaction_intent("CCCD 👍") is None
 
 
 @pytest.mark.parametrize(
@@ -452,7 +476,8 @@ def test_thresholds_are_chosen_with_a_message_and_its_twin_in_one_fold() -> None
     rows = load_rows("dev")
     folds_of_text: dict[str, set[int]] = {}
     for text, _, group in rows:  # "xin chào" and "xin chao" must not sit on both sides of a fold
-        folds_of_text.setdefault(" ".join(fold(text).split()).strip("?!. "), set()).add(fold_of(group))
+        key = " ".join(fold(text).split()).strip("?!. ") or text  # emoji alone fold to nothing: "👌" is no "🙏"
+        folds_of_text.setdefault(key, set()).add(fold_of(group))
     twins = [k for k, v in folds_of_text.items() if len(v) > 1]
     assert not twins, twins[:5]
     assert {label for _, label, _ in rows} == {"policy", "chitchat", "off_domain", "abuse", "unclear"}
