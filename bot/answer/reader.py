@@ -60,18 +60,13 @@ from bot.answer.relations import (
     asked_group,
     asked_role,
     asks_comment,
-    asks_fee,
-    asks_penalty,
-    asks_validity,
     by_readers,
     comment_number,
     denies_asked,
     lacks_role,
     other_event,
     other_group,
-    states_fee,
-    states_penalty,
-    states_validity,
+    statements_required,
 )
 from bot.answer.types import Candidate, Passage
 from vectorstore.details import DateValue, Detail, DocValue, Kind, matches
@@ -728,9 +723,7 @@ class Reader:
         subject = _BODY.match(question.strip()) if kind in ("number", "percent") else None
         body = folded_key(subject.group()) if subject else None  # "Bộ Xây dựng đạt bao nhiêu điểm": not another's
         group = asked_group(question) if kind in ("number", "percent") else None  # "… của các địa phương": not regions
-        penalty = asks_penalty(question)  # "bị phạt bao nhiêu tiền": a fine, not a fee
-        validity = asks_validity(question)  # "có giá trị trong mấy tháng": not how long it takes to issue
-        fee = kind is None and asks_fee(question)  # "có mất tiền không": a charge or its waiver answers
+        required = statements_required(question, kind is None)  # a fine, a validity, a charge: stated, not near
         event = asked_event(question) if kind == "date" else None
         role = asked_role(question) if kind in ("person", "titled", "org", "place") else None
         procedure = asks_procedure(question)
@@ -787,9 +780,7 @@ class Reader:
                 or any(not states(n, None, key, ()) for n in names if not (foreign and n in own_words))
                 or bool(body and body not in key and not english)
                 or other_group(group, c.text)  # the regions' average for the provinces' one
-                or (penalty and not states_penalty(c.text))
-                or (validity and not states_validity(c.text))
-                or (fee and not states_fee(c.text))
+                or any(not states(c.text) for states in required)  # "bị phạt": a fee does not answer
                 or (kind in _FIGURES and not typed)  # "how much" with no amount
                 or other_event(event, c.text)  # asked when it was passed, the sentence says when it took effect
                 or lacks_role(role, c.text)  # asked who chaired, the sentence names who asked for something

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import cast
 
@@ -183,6 +184,17 @@ def states_validity(sentence: str) -> bool:
     return bool(_VALIDITY_STATED.search(" ".join(words(fold(sentence)))))
 
 
+def statements_required(question: str, open_question: bool) -> tuple[Callable[[str], bool], ...]:
+    """What a sentence must state to answer ``question``, each a test of the sentence: a penalty when one is asked
+    ("bị phạt bao nhiêu tiền": a fee does not answer), a validity ("có giá trị trong mấy tháng": not the time to
+    issue), a charge or its waiver when an open question asks whether something costs money ("có mất tiền không";
+    "how much" is the money type)."""
+    asked = [(asks_penalty, states_penalty), (asks_validity, states_validity)]
+    if open_question:
+        asked.append((asks_fee, states_fee))
+    return tuple(states for asks, states in asked if asks(question))
+
+
 # "not" in a sentence, with its marks where the sentence has them ("chưa", not "chứa"); folded in a question
 _DENIALS = frozenset({"không", "chưa", "chẳng", "chả"})
 _DENIALS_FOLDED = frozenset({"khong", "chua", "ko", "hok", "hong", "chang"})
@@ -254,5 +266,6 @@ __all__ = [
     "lacks_role",
     "other_event",
     "other_group",
+    "statements_required",
     "states_penalty",
 ]
